@@ -1,0 +1,1 @@
+# baselines: sources, tests and benchmarks of this area.

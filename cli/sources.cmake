@@ -1,0 +1,2 @@
+# cli/: the `clft` command, one file per subcommand.
+target_sources(clft PRIVATE cli/main.c)

@@ -1,0 +1,57 @@
+/* common.h — error handling, checked allocation and strict number parsing shared by all of clft.
+ *
+ * Conventions (STYLE.md rules 15-17):
+ *   - clft_die(): a user-facing one-line error "clft: <what>: <why>" and exit(1). For bad input.
+ *   - ASSERT(): an always-on invariant check that prints file:line and the failed expression.
+ *   - xmalloc()/xcalloc()/xfopen(): checked wrappers that name file:line on failure.
+ *   - parse_int()/parse_float(): strtol/strtof with end and range checks; return CLFT_OK or an error.
+ */
+#ifndef CLFT_COMMON_H
+#define CLFT_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Status codes for expected failures that a caller handles (bad file, bad value). */
+typedef enum {
+    CLFT_OK = 0,
+    CLFT_ERR_IO,      /* file missing, unreadable, unwritable, short read/write */
+    CLFT_ERR_FORMAT,  /* file present but malformed (bad magic, wrong counts, truncated) */
+    CLFT_ERR_VALUE,   /* a value out of range or unparsable */
+    CLFT_ERR_SHAPE,   /* an impossible tensor shape */
+    CLFT_ERR_NUMERIC, /* NaN or inf where a finite number is required */
+} ClftStatus;
+
+/* Prints "clft: <formatted message>" on one line to stderr and exits with status 1. */
+void clft_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+/* Error message buffer: functions that return a ClftStatus leave a one-line reason here. */
+const char *clft_last_error(void);
+void clft_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Always-on invariant check (never compiled out, unlike assert). */
+#define ASSERT(cond)                                                                    \
+    do {                                                                                \
+        if (!(cond)) clft_assert_fail(#cond, __FILE__, __LINE__);                       \
+    } while (0)
+void clft_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+
+void *xmalloc_impl(size_t size, const char *file, int line);
+void *xcalloc_impl(size_t n, size_t size, const char *file, int line);
+void *xaligned_alloc_impl(size_t size, const char *file, int line);
+FILE *xfopen_impl(const char *path, const char *mode, const char *file, int line);
+#define xmalloc(size) xmalloc_impl((size), __FILE__, __LINE__)
+#define xcalloc(n, size) xcalloc_impl((n), (size), __FILE__, __LINE__)
+/* 64-byte aligned, zero-filled; free with free(). */
+#define xaligned_alloc(size) xaligned_alloc_impl((size), __FILE__, __LINE__)
+#define xfopen(path, mode) xfopen_impl((path), (mode), __FILE__, __LINE__)
+
+/* Strict parsers: the whole string must be a number in [lo, hi]. */
+ClftStatus parse_int(const char *s, long lo, long hi, long *out);
+ClftStatus parse_float(const char *s, double lo, double hi, double *out);
+
+/* Monotonic wall clock in seconds. */
+double clft_now(void);
+
+#endif

@@ -1,0 +1,1 @@
+# core/contrast: sources, tests and benchmarks of this area.

@@ -1,0 +1,1 @@
+# core/data: sources, tests and benchmarks of this area.

@@ -1,0 +1,1 @@
+# core/model: sources, tests and benchmarks of this area.

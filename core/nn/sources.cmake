@@ -1,0 +1,1 @@
+# core/nn: sources, tests and benchmarks of this area.

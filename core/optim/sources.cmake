@@ -1,0 +1,1 @@
+# core/optim: sources, tests and benchmarks of this area.

@@ -1,0 +1,1 @@
+# core/train: sources, tests and benchmarks of this area.

@@ -1,0 +1,1 @@
+# downstream: sources, tests and benchmarks of this area.

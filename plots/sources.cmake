@@ -1,0 +1,1 @@
+# plots: sources, tests and benchmarks of this area.

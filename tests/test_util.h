@@ -1,0 +1,63 @@
+/* test_util.h — helpers shared by the cmocka tests: error norms, fixture loading, temp dirs.
+ * Header-only (static functions) so each test is one translation unit. */
+#ifndef CLFT_TEST_UTIL_H
+#define CLFT_TEST_UTIL_H
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/io/safetensors.h"
+
+/* max_i |a_i - b_i| / max(max_i |b_i|, floor): an error normalised by the reference's scale. */
+static inline double rel_err(const float *a, const float *b, size_t n, double floor_)
+{
+    double num = 0.0, den = floor_;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (d > num || isnan(d)) num = isnan(d) ? INFINITY : d;
+        if (fabs((double)b[i]) > den) den = fabs((double)b[i]);
+    }
+    return num / den;
+}
+
+/* Opens a committed fixture under tests/fixtures/ (tests run with the source dir as cwd). */
+static inline void fixture_open(StFile *f, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "tests/fixtures/%s", name);
+    if (st_read(f, path) != CLFT_OK) fail_msg("fixture: %s", clft_last_error());
+}
+
+/* The f32 tensor `name` of a fixture; fails the test if missing or of another size. */
+static inline const float *fixture_f32(const StFile *f, const char *name, size_t numel)
+{
+    const StTensor *t = st_find(f, name);
+    if (!t) fail_msg("fixture %s has no tensor '%s'", f->path, name);
+    if (t->dtype != ST_F32 || t->nbytes != numel * sizeof(float))
+        fail_msg("fixture %s: tensor '%s' has %zu bytes, expected %zu f32", f->path, name,
+                 t->nbytes, numel);
+    return (const float *)t->data;
+}
+
+/* Asserts rel_err(a, b) <= tol, printing the tensor name and the error on failure. */
+#define ASSERT_CLOSE(what, a, b, n, tol)                                                         \
+    do {                                                                                         \
+        double e_ = rel_err((a), (b), (n), 1e-6);                                                \
+        if (!(e_ <= (tol))) fail_msg("%s: relative error %.3g > tolerance %.3g", (what), e_, (double)(tol)); \
+    } while (0)
+
+/* A fresh temporary directory; the caller removes it with rm -rf when done if it wants. */
+static inline void make_temp_dir(char *out, size_t cap)
+{
+    snprintf(out, cap, "/tmp/clft-test-XXXXXX");
+    if (!mkdtemp(out)) fail_msg("mkdtemp failed");
+}
+
+#endif

@@ -1,0 +1,50 @@
+/* none.c — the identity variant: plain MoCo. q̂ = q, k̂ = k, queuê = queue. */
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "core/common.h"
+#include "variants/variant.h"
+
+typedef struct {
+    int N, D;
+} NoneState;
+
+static void *none_create(const VariantOptions *opt, int N, int D, int K)
+{
+    (void)opt;
+    (void)K;
+    NoneState *s = xmalloc(sizeof *s);
+    s->N = N;
+    s->D = D;
+    return s;
+}
+
+static void none_forward(void *self, const VariantInput *in, Rng *rng, VariantOutput *out)
+{
+    (void)self;
+    (void)rng;
+    out->q = in->q;
+    out->k = in->k;
+    out->queue = in->queue;
+    out->extra = NULL;
+    out->E = 0;
+}
+
+/* dq += dL/dq̂; k̂ = k does not depend on q, so dL/dk̂ contributes nothing. */
+static void none_backward(void *self, const float *dq_hat, const float *dk_hat, float *dq)
+{
+    const NoneState *s = self;
+    (void)dk_hat;
+    for (size_t i = 0; i < (size_t)s->N * s->D; i++) dq[i] += dq_hat[i];
+}
+
+static void none_destroy(void *self) { free(self); }
+
+const Variant variant_none = {
+    .name = "none",
+    .summary = "plain MoCo (identity)",
+    .create = none_create,
+    .forward = none_forward,
+    .backward = none_backward,
+    .destroy = none_destroy,
+};

@@ -1,1 +1,2 @@
-# core/model: sources, tests and benchmarks of this area.
+# core/model: ResNet encoders and heads.
+target_sources(clft_core PRIVATE core/model/model.c)

@@ -1,0 +1,567 @@
+/* model.c — building, running and differentiating ResNet encoders; see model.h.
+ *
+ * The builder below is run twice: once with the arenas in planning mode (counting floats), once
+ * after they are committed (taking real pointers). Everything is therefore allocated in model_init;
+ * model_forward/model_backward allocate nothing.
+ */
+#include "core/model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- planning helpers: each appends one op / activation / named tensor ---- */
+
+static int add_act(Model *m, int n, int c, int h, int w)
+{
+    if (m->n_acts == m->cap_acts) {
+        m->cap_acts = m->cap_acts ? 2 * m->cap_acts : 64;
+        m->acts = realloc(m->acts, (size_t)m->cap_acts * sizeof(Tensor));
+        m->dacts = realloc(m->dacts, (size_t)m->cap_acts * sizeof(float *));
+        ASSERT(m->acts && m->dacts);
+    }
+    int i = m->n_acts++;
+    m->acts[i] = tensor_take(&m->act_arena, n, c, h, w);
+    m->dacts[i] = m->opt.with_grads ? arena_take(&m->act_arena, tensor_numel(m->acts[i])) : NULL;
+    return i;
+}
+
+/* acts[0], the input: it points at the caller's batch in model_forward (no copy). */
+static int add_input(Model *m)
+{
+    int i = add_act(m, m->N, m->C, m->H, m->W);
+    ASSERT(i == 0);
+    m->act_arena.used = 0; /* give back what add_act took: the input lives in the caller's buffer */
+    m->acts[0].data = NULL;
+    m->dacts[0] = NULL;
+    return i;
+}
+
+static Op *add_op(Model *m, OpKind kind, int in)
+{
+    if (m->n_ops == m->cap_ops) {
+        m->cap_ops = m->cap_ops ? 2 * m->cap_ops : 64;
+        m->ops = realloc(m->ops, (size_t)m->cap_ops * sizeof(Op));
+        ASSERT(m->ops);
+    }
+    Op *op = &m->ops[m->n_ops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->in = in;
+    op->in2 = -1;
+    op->w = op->b = op->rm = op->rv = -1;
+    return op;
+}
+
+static long add_named(Model *m, NamedTensor **list, int *count, Arena *arena, const char *name,
+                      int ndim, const int *shape)
+{
+    *list = realloc(*list, (size_t)(*count + 1) * sizeof(NamedTensor));
+    ASSERT(*list);
+    NamedTensor *t = &(*list)[(*count)++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int d = 0; d < ndim; d++) {
+        t->shape[d] = shape[d];
+        t->numel *= (size_t)shape[d];
+    }
+    t->offset = arena->used;
+    arena_take(arena, t->numel);
+    if (m->opt.with_grads && arena == &m->param_arena) arena_take(&m->grad_arena, t->numel);
+    return (long)t->offset;
+}
+
+/* name = a + b; names longer than NamedTensor.name are an internal error. */
+static void join_name(char *out, size_t cap, const char *a, const char *b)
+{
+    int n = snprintf(out, cap, "%s%s", a, b);
+    ASSERT(n >= 0 && (size_t)n < cap);
+}
+
+static long add_param(Model *m, const char *prefix, const char *suffix, int ndim, const int *shape)
+{
+    char name[64];
+    join_name(name, sizeof name, prefix, suffix);
+    return add_named(m, &m->params, &m->n_params, &m->param_arena, name, ndim, shape);
+}
+
+static long add_buffer(Model *m, const char *prefix, const char *suffix, int C)
+{
+    char name[64];
+    join_name(name, sizeof name, prefix, suffix);
+    return add_named(m, &m->buffers, &m->n_buffers, &m->buffer_arena, name, 1, &C);
+}
+
+/* ---- layers: each returns the index of its output activation ---- */
+
+static int conv(Model *m, int x, const char *name, int c_out, int k, int stride, int pad)
+{
+    const Tensor in = m->acts[x];
+    Op *op = add_op(m, OP_CONV, x);
+    ConvShape *s = &op->s.conv;
+    *s = (ConvShape){.N = in.n, .C_in = in.c, .H = in.h, .W = in.w, .C_out = c_out, .KH = k,
+                     .KW = k, .stride = stride, .pad = pad};
+    if (conv2d_shape(s) != 0) clft_die("model: %s: %s", name, clft_last_error());
+    size_t ws = conv2d_workspace_floats(s);
+    if (ws > m->ws_floats) m->ws_floats = ws;
+    int shape[4] = {c_out, in.c, k, k};
+    op->w = add_param(m, name, ".weight", 4, shape);
+    op->out = add_act(m, in.n, c_out, s->H_out, s->W_out);
+    op->n = tensor_numel(m->acts[op->out]);
+    return op->out;
+}
+
+static int batchnorm(Model *m, int x, const char *name)
+{
+    const Tensor in = m->acts[x];
+    Op *op = add_op(m, OP_BN, x);
+    op->s.bn = (BnShape){.N = in.n, .C = in.c, .HW = in.h * in.w, .groups = m->opt.bn_groups,
+                         .eps = 1e-5f, .momentum = 0.1f};
+    op->w = add_param(m, name, ".weight", 1, &in.c);
+    op->b = add_param(m, name, ".bias", 1, &in.c);
+    op->rm = add_buffer(m, name, ".running_mean", in.c);
+    op->rv = add_buffer(m, name, ".running_var", in.c);
+    op->save_mean = arena_take(&m->act_arena, (size_t)m->opt.bn_groups * in.c);
+    op->save_rstd = arena_take(&m->act_arena, (size_t)m->opt.bn_groups * in.c);
+    op->out = add_act(m, in.n, in.c, in.h, in.w);
+    op->n = tensor_numel(in);
+    return op->out;
+}
+
+static int relu(Model *m, int x)
+{
+    const Tensor in = m->acts[x];
+    Op *op = add_op(m, OP_RELU, x);
+    op->out = add_act(m, in.n, in.c, in.h, in.w);
+    op->n = tensor_numel(in);
+    return op->out;
+}
+
+static int add(Model *m, int a, int b)
+{
+    const Tensor in = m->acts[a];
+    ASSERT(tensor_numel(in) == tensor_numel(m->acts[b]));
+    Op *op = add_op(m, OP_ADD, a);
+    op->in2 = b;
+    op->out = add_act(m, in.n, in.c, in.h, in.w);
+    op->n = tensor_numel(in);
+    return op->out;
+}
+
+static int maxpool(Model *m, int x)
+{
+    const Tensor in = m->acts[x];
+    Op *op = add_op(m, OP_MAXPOOL, x);
+    PoolShape *s = &op->s.pool;
+    *s = (PoolShape){.N = in.n, .C = in.c, .H = in.h, .W = in.w, .k = 3, .stride = 2, .pad = 1};
+    if (maxpool_shape(s) != 0) clft_die("model: maxpool: %s", clft_last_error());
+    op->out = add_act(m, in.n, in.c, s->H_out, s->W_out);
+    op->n = tensor_numel(m->acts[op->out]);
+    op->argmax = (int *)arena_take(&m->act_arena, op->n); /* int and float are both 4 bytes */
+    return op->out;
+}
+
+static int avgpool(Model *m, int x)
+{
+    const Tensor in = m->acts[x];
+    Op *op = add_op(m, OP_AVGPOOL, x);
+    op->s.avg.N = in.n;
+    op->s.avg.C = in.c;
+    op->s.avg.HW = in.h * in.w;
+    op->out = add_act(m, in.n, in.c, 1, 1);
+    op->n = (size_t)in.n * in.c;
+    return op->out;
+}
+
+static int linear(Model *m, int x, const char *name, int o)
+{
+    const Tensor in = m->acts[x];
+    Op *op = add_op(m, OP_LINEAR, x);
+    int i = in.c * in.h * in.w;
+    op->s.lin.N = in.n;
+    op->s.lin.I = i;
+    op->s.lin.O = o;
+    int wshape[2] = {o, i};
+    op->w = add_param(m, name, ".weight", 2, wshape);
+    op->b = add_param(m, name, ".bias", 1, &o);
+    op->out = add_act(m, in.n, o, 1, 1);
+    op->n = (size_t)in.n * o;
+    return op->out;
+}
+
+static int l2norm(Model *m, int x)
+{
+    const Tensor in = m->acts[x];
+    Op *op = add_op(m, OP_L2NORM, x);
+    op->save_mean = arena_take(&m->act_arena, (size_t)in.n); /* the row norms */
+    op->out = add_act(m, in.n, in.c, 1, 1);
+    op->n = tensor_numel(in);
+    return op->out;
+}
+
+/* ---- blocks ---- */
+
+static int conv_bn(Model *m, int x, const char *prefix, const char *conv_name, const char *bn_name,
+                   int c_out, int k, int stride, int pad)
+{
+    char cname[64], bname[64];
+    join_name(cname, sizeof cname, prefix, conv_name);
+    join_name(bname, sizeof bname, prefix, bn_name);
+    return batchnorm(m, conv(m, x, cname, c_out, k, stride, pad), bname);
+}
+
+/* torchvision BasicBlock: conv3x3-bn-relu-conv3x3-bn (+ 1x1/stride downsample) + x, relu. */
+static int basic_block(Model *m, int x, const char *prefix, int planes, int stride)
+{
+    int y = relu(m, conv_bn(m, x, prefix, "conv1", "bn1", planes, 3, stride, 1));
+    y = conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, 1, 1);
+    int shortcut = x;
+    if (stride != 1 || m->acts[x].c != planes)
+        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", planes, 1, stride, 0);
+    return relu(m, add(m, y, shortcut));
+}
+
+/* torchvision Bottleneck (v1.5: stride on the 3x3): 1x1-3x3-1x1 with expansion 4. */
+static int bottleneck(Model *m, int x, const char *prefix, int planes, int stride)
+{
+    int y = relu(m, conv_bn(m, x, prefix, "conv1", "bn1", planes, 1, 1, 0));
+    y = relu(m, conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, stride, 1));
+    y = conv_bn(m, y, prefix, "conv3", "bn3", 4 * planes, 1, 1, 0);
+    int shortcut = x;
+    if (stride != 1 || m->acts[x].c != 4 * planes)
+        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", 4 * planes, 1, stride, 0);
+    return relu(m, add(m, y, shortcut));
+}
+
+/* The architecture, top to bottom. */
+static void resnet_build(Model *m)
+{
+    const ModelConfig *c = &m->cfg;
+    int x = add_input(m);
+    if (c->stem == STEM_IMAGENET) {
+        x = relu(m, conv_bn(m, x, "", "conv1", "bn1", c->width, 7, 2, 3));
+        x = maxpool(m, x);
+    } else {
+        x = relu(m, conv_bn(m, x, "", "conv1", "bn1", c->width, 3, 1, 1));
+    }
+    static const int layers18[4] = {2, 2, 2, 2}, layers34[4] = {3, 4, 6, 3};
+    const int *blocks = c->arch == ARCH_RESNET18 ? layers18 : layers34; /* 50 shares 34's counts */
+    int stages = c->arch == ARCH_RESNET_SMALL ? c->stages : 4;
+    for (int s = 0; s < stages; s++) {
+        int nblocks = c->arch == ARCH_RESNET_SMALL ? c->blocks : blocks[s];
+        for (int b = 0; b < nblocks; b++) {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "layer%d.%d.", s + 1, b);
+            int stride = (s > 0 && b == 0) ? 2 : 1;
+            x = c->arch == ARCH_RESNET50 ? bottleneck(m, x, prefix, c->width << s, stride)
+                                         : basic_block(m, x, prefix, c->width << s, stride);
+        }
+    }
+    x = avgpool(m, x);
+    m->feat_act = x;
+    m->feat_dim = m->acts[x].c;
+    if (c->head == HEAD_LINEAR) {
+        x = l2norm(m, linear(m, x, "fc", c->head_dim));
+    } else if (c->head == HEAD_MLP) {
+        int hidden = c->head_hidden > 0 ? c->head_hidden : m->feat_dim;
+        x = relu(m, linear(m, x, "fc.0", hidden));
+        x = l2norm(m, linear(m, x, "fc.2", c->head_dim));
+    }
+    m->out_dim = m->acts[x].c;
+}
+
+static ClftStatus check_config(const ModelConfig *c, int N, int C, int H, int W,
+                               const ModelOptions *opt)
+{
+    if (N < 1 || C < 1 || H < 1 || W < 1) {
+        clft_set_error("model: impossible input shape (%d, %d, %d, %d)", N, C, H, W);
+        return CLFT_ERR_SHAPE;
+    }
+    if (c->in_channels != C) {
+        clft_set_error("model: built for %d input channels but the data has %d", c->in_channels, C);
+        return CLFT_ERR_SHAPE;
+    }
+    if (c->width < 1 || c->width > 4096) {
+        clft_set_error("model.width = %d is out of range [1, 4096]", c->width);
+        return CLFT_ERR_VALUE;
+    }
+    if (c->arch == ARCH_RESNET_SMALL && (c->stages < 1 || c->stages > 4 || c->blocks < 1)) {
+        clft_set_error("model: resnet_small needs 1..4 stages and >= 1 block (got %d, %d)",
+                       c->stages, c->blocks);
+        return CLFT_ERR_VALUE;
+    }
+    if (c->head != HEAD_NONE && c->head_dim < 1) {
+        clft_set_error("head.dim = %d must be >= 1", c->head_dim);
+        return CLFT_ERR_VALUE;
+    }
+    if (opt->bn_groups < 1 || N % opt->bn_groups != 0) {
+        clft_set_error("split-BN groups (%d) must divide the batch size (%d)", opt->bn_groups, N);
+        return CLFT_ERR_VALUE;
+    }
+    /* The spatial size must survive every stride-2 stage (at least 1x1 before pooling). */
+    int downs = (c->arch == ARCH_RESNET_SMALL ? c->stages : 4) - 1 + (c->stem == STEM_IMAGENET ? 2 : 0);
+    if ((H >> downs) < 1 || (W >> downs) < 1) {
+        clft_set_error("model: input %dx%d is too small for this architecture (%d stride-2 steps)",
+                       H, W, downs);
+        return CLFT_ERR_SHAPE;
+    }
+    return CLFT_OK;
+}
+
+static void reset_plan(Model *m)
+{
+    m->n_ops = m->n_acts = m->n_params = m->n_buffers = 0;
+    free(m->params);
+    free(m->buffers);
+    m->params = m->buffers = NULL;
+    arena_reset(&m->param_arena);
+    arena_reset(&m->grad_arena);
+    arena_reset(&m->buffer_arena);
+    arena_reset(&m->act_arena);
+}
+
+ClftStatus model_init(Model *m, const ModelConfig *cfg, int N, int C, int H, int W,
+                      const ModelOptions *opt)
+{
+    ClftStatus st = check_config(cfg, N, C, H, W, opt);
+    if (st != CLFT_OK) return st;
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->opt = *opt;
+    m->N = N;
+    m->C = C;
+    m->H = H;
+    m->W = W;
+    arena_init(&m->param_arena, "params");
+    arena_init(&m->grad_arena, "grads");
+    arena_init(&m->buffer_arena, "buffers");
+    arena_init(&m->act_arena, "acts");
+    resnet_build(m); /* planning pass: counts floats */
+    arena_commit(&m->param_arena);
+    if (opt->with_grads) arena_commit(&m->grad_arena);
+    arena_commit(&m->buffer_arena);
+    arena_commit(&m->act_arena);
+    reset_plan(m);
+    resnet_build(m); /* the real pass: same sequence, real pointers */
+    m->ws = xaligned_alloc(m->ws_floats * sizeof(float));
+    /* BN running variance starts at 1, as torch. */
+    for (int i = 0; i < m->n_buffers; i++)
+        if (strstr(m->buffers[i].name, "running_var"))
+            for (size_t j = 0; j < m->buffers[i].numel; j++)
+                m->buffer_arena.base[m->buffers[i].offset + j] = 1.0f;
+    return CLFT_OK;
+}
+
+void model_free(Model *m)
+{
+    arena_free(&m->param_arena);
+    arena_free(&m->grad_arena);
+    arena_free(&m->buffer_arena);
+    arena_free(&m->act_arena);
+    free(m->ops);
+    free(m->acts);
+    free(m->dacts);
+    free(m->params);
+    free(m->buffers);
+    free(m->ws);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- running ---- */
+
+static float *P(Model *m, long off) { return off < 0 ? NULL : m->param_arena.base + off; }
+static float *G(Model *m, long off) { return off < 0 ? NULL : m->grad_arena.base + off; }
+static float *B(Model *m, long off) { return off < 0 ? NULL : m->buffer_arena.base + off; }
+
+const float *model_forward(Model *m, const float *in, ModelMode mode)
+{
+    m->acts[0].data = (float *)in; /* read-only: no op writes its input */
+    m->mode = mode;
+    BnMode bn_mode = mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL;
+    for (int i = 0; i < m->n_ops; i++) {
+        Op *op = &m->ops[i];
+        const float *x = m->acts[op->in].data;
+        float *y = m->acts[op->out].data;
+        switch (op->kind) {
+        case OP_CONV: conv2d_forward(y, x, P(m, op->w), &op->s.conv, m->ws); break;
+        case OP_BN:
+            batchnorm_forward(y, op->save_mean, op->save_rstd, x, P(m, op->w), P(m, op->b),
+                              B(m, op->rm), B(m, op->rv), &op->s.bn, bn_mode);
+            break;
+        case OP_RELU: relu_forward(y, x, op->n); break;
+        case OP_MAXPOOL: maxpool_forward(y, op->argmax, x, &op->s.pool); break;
+        case OP_AVGPOOL: avgpool_forward(y, x, op->s.avg.N, op->s.avg.C, op->s.avg.HW); break;
+        case OP_LINEAR:
+            linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I, op->s.lin.O);
+            break;
+        case OP_ADD:
+            memcpy(y, x, op->n * sizeof(float));
+            add_inplace(y, m->acts[op->in2].data, op->n);
+            break;
+        case OP_L2NORM:
+            l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
+            break;
+        }
+    }
+    return m->acts[m->n_acts - 1].data;
+}
+
+void model_zero_grads(Model *m)
+{
+    ASSERT(m->opt.with_grads);
+    memset(m->grad_arena.base, 0, m->grad_arena.cap * sizeof(float));
+}
+
+static void backward_op(Model *m, const Op *op)
+{
+    float *dx = m->dacts[op->in]; /* NULL for the input: its gradient is not needed */
+    const float *dy = m->dacts[op->out];
+    const float *x = m->acts[op->in].data;
+    switch (op->kind) {
+    case OP_CONV:
+        conv2d_backward(dx, G(m, op->w), dy, x, P(m, op->w), &op->s.conv, m->ws);
+        break;
+    case OP_BN:
+        batchnorm_backward(dx, G(m, op->w), G(m, op->b), dy, x, op->save_mean, op->save_rstd,
+                           P(m, op->w), &op->s.bn, m->mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL);
+        break;
+    case OP_RELU: relu_backward(dx, dy, m->acts[op->out].data, op->n); break;
+    case OP_MAXPOOL: maxpool_backward(dx, dy, op->argmax, &op->s.pool); break;
+    case OP_AVGPOOL: avgpool_backward(dx, dy, op->s.avg.N, op->s.avg.C, op->s.avg.HW); break;
+    case OP_LINEAR:
+        linear_backward(dx, G(m, op->w), G(m, op->b), dy, x, P(m, op->w), op->s.lin.N,
+                        op->s.lin.I, op->s.lin.O);
+        break;
+    case OP_ADD:
+        add_inplace(dx, dy, op->n);
+        add_inplace(m->dacts[op->in2], dy, op->n);
+        break;
+    case OP_L2NORM:
+        l2norm_backward(dx, dy, m->acts[op->out].data, op->save_mean, m->acts[op->in].n,
+                        m->acts[op->in].c);
+        break;
+    }
+}
+
+void model_backward(Model *m, const float *dout)
+{
+    ASSERT(m->opt.with_grads);
+    /* Activation gradients accumulate (+=) like parameter gradients: zero them once per step. */
+    for (int i = 1; i < m->n_acts; i++)
+        memset(m->dacts[i], 0, tensor_numel(m->acts[i]) * sizeof(float));
+    int last = m->n_acts - 1;
+    memcpy(m->dacts[last], dout, tensor_numel(m->acts[last]) * sizeof(float));
+    for (int i = m->n_ops - 1; i >= 0; i--) backward_op(m, &m->ops[i]);
+}
+
+const float *model_features(const Model *m) { return m->acts[m->feat_act].data; }
+
+static const NamedTensor *find(const NamedTensor *list, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(list[i].name, name)) return &list[i];
+    return NULL;
+}
+
+const NamedTensor *model_find_param(const Model *m, const char *name)
+{
+    return find(m->params, m->n_params, name);
+}
+
+const NamedTensor *model_find_buffer(const Model *m, const char *name)
+{
+    return find(m->buffers, m->n_buffers, name);
+}
+
+/* torchvision's init: convs kaiming_normal_(mode="fan_out", nonlinearity="relu"); BN weight 1,
+ * bias 0; nn.Linear's default kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for
+ * weight and bias. Draws in parameter order from `rng` (the init stream). */
+void model_init_weights(Model *m, Rng *rng)
+{
+    for (int i = 0; i < m->n_params; i++) {
+        const NamedTensor *t = &m->params[i];
+        float *p = m->param_arena.base + t->offset;
+        int is_bn = strstr(t->name, "bn") != NULL || strstr(t->name, "downsample.1") != NULL;
+        int is_fc = !strncmp(t->name, "fc", 2);
+        if (t->ndim == 4) {
+            double fan_out = (double)t->shape[0] * t->shape[2] * t->shape[3];
+            double std = sqrt(2.0 / fan_out);
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)(std * rng_normal(rng));
+        } else if (is_fc) {
+            /* weight (O, I) and its bias share the bound 1/sqrt(I) */
+            const NamedTensor *w = t->ndim == 2 ? t : t - 1;
+            double bound = 1.0 / sqrt((double)w->shape[1]);
+            for (size_t j = 0; j < t->numel; j++) p[j] = (float)rng_range(rng, -bound, bound);
+        } else if (is_bn) {
+            float v = strstr(t->name, ".weight") ? 1.0f : 0.0f;
+            for (size_t j = 0; j < t->numel; j++) p[j] = v;
+        } else {
+            ASSERT(!"parameter without an init rule");
+        }
+    }
+}
+
+void model_print_summary(const Model *m, FILE *f)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->n_params; i++) n += m->params[i].numel;
+    fprintf(f, "model: %d ops, %zu parameters, features %d, output %d; arenas: params %.2f MiB, "
+               "grads %.2f MiB, buffers %.2f MiB, activations %.2f MiB, conv workspace %.2f MiB\n",
+            m->n_ops, n, m->feat_dim, m->out_dim, arena_mib(&m->param_arena),
+            arena_mib(&m->grad_arena), arena_mib(&m->buffer_arena), arena_mib(&m->act_arena),
+            (double)m->ws_floats * sizeof(float) / (1024.0 * 1024.0));
+}
+
+static ClftStatus load_list(const NamedTensor *list, int n, float *base, const StFile *f,
+                            const char *prefix)
+{
+    for (int i = 0; i < n; i++) {
+        const NamedTensor *t = &list[i];
+        char name[160];
+        snprintf(name, sizeof name, "%s%s", prefix, t->name);
+        const StTensor *s = st_find(f, name);
+        if (!s) {
+            clft_set_error("%s: no tensor '%s' (checkpoint of another architecture?)", f->path, name);
+            return CLFT_ERR_FORMAT;
+        }
+        int same = s->dtype == ST_F32 && s->ndim == t->ndim;
+        for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
+        if (!same) {
+            clft_set_error("%s: tensor '%s' has shape (%lld, %lld, %lld, %lld)[:%d], the model "
+                           "expects (%d, %d, %d, %d)[:%d]",
+                           f->path, name, (long long)s->shape[0], (long long)s->shape[1],
+                           (long long)s->shape[2], (long long)s->shape[3], s->ndim, t->shape[0],
+                           t->shape[1], t->shape[2], t->shape[3], t->ndim);
+            return CLFT_ERR_FORMAT;
+        }
+        memcpy(base + t->offset, s->data, t->numel * sizeof(float));
+    }
+    return CLFT_OK;
+}
+
+ClftStatus model_load(Model *m, const StFile *f, const char *prefix)
+{
+    ClftStatus st = load_list(m->params, m->n_params, m->param_arena.base, f, prefix);
+    if (st != CLFT_OK) return st;
+    return load_list(m->buffers, m->n_buffers, m->buffer_arena.base, f, prefix);
+}
+
+static void save_list(const NamedTensor *list, int n, const float *base, StWriter *w,
+                      const char *prefix)
+{
+    for (int i = 0; i < n; i++) {
+        char name[160];
+        snprintf(name, sizeof name, "%s%s", prefix, list[i].name);
+        int64_t shape[4];
+        for (int d = 0; d < list[i].ndim; d++) shape[d] = list[i].shape[d];
+        st_writer_add(w, name, ST_F32, list[i].ndim, shape, base + list[i].offset);
+    }
+}
+
+void model_save(const Model *m, StWriter *w, const char *prefix)
+{
+    save_list(m->params, m->n_params, m->param_arena.base, w, prefix);
+    save_list(m->buffers, m->n_buffers, m->buffer_arena.base, w, prefix);
+}

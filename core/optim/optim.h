@@ -1,0 +1,39 @@
+/* optim.h — SGD with momentum and weight decay, exactly torch.optim.SGD (dampening 0, no Nesterov):
+ *     g ← grad + wd·θ;   buf ← momentum·buf + g  (buf = g on the first step);   θ ← θ − lr·buf
+ * as ONE flat loop over the parameter arena (DESIGN.md "Tensor"), and the learning-rate schedules
+ * of MoCo: step (milestones, factor), cosine (MoCo's per-epoch form lr·½(1+cos(π·epoch/epochs))),
+ * constant, each with an optional linear warm-up over the first epochs (per step).
+ */
+#ifndef CLFT_OPTIM_H
+#define CLFT_OPTIM_H
+
+#include <stddef.h>
+
+typedef struct {
+    float lr, momentum, weight_decay;
+} SgdOptions;
+
+/* θ (n), grad (n), buf (n): buf starts at zero, which makes the first step buf = g as torch. */
+void sgd_step(float *theta, const float *grad, float *buf, size_t n, const SgdOptions *opt);
+
+typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } ScheduleKind;
+
+#define SCHEDULE_MAX_MILESTONES 8
+
+typedef struct {
+    ScheduleKind kind;
+    double base_lr;
+    int epochs;
+    int milestones[SCHEDULE_MAX_MILESTONES]; /* epochs at which lr *= gamma (STEP) */
+    int n_milestones;
+    double gamma;
+    int warmup_epochs; /* linear warm-up from base_lr/steps to base_lr over these epochs */
+} Schedule;
+
+/* The learning rate of step `step` (0-based) of epoch `epoch` (0-based). */
+double schedule_lr(const Schedule *s, int epoch, int step, int steps_per_epoch);
+
+/* θ_k ← m·θ_k + (1−m)·θ_q over one arena (MoCo's momentum update of the key encoder). */
+void ema_update(float *theta_k, const float *theta_q, size_t n, float m);
+
+#endif

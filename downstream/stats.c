@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/common.h"
 
@@ -133,6 +134,21 @@ double stats_paired_t_pvalue(const double *a, const double *b, int n)
     if (sd == 0.0) return md == 0.0 ? NAN : 0.0;
     const double t = md / (sd / sqrt((double)n)), nu = n - 1.0;
     return stats_betai(0.5 * nu, 0.5, nu / (nu + t * t));
+}
+
+StatsPaired stats_paired(const double *a, const double *b, int n)
+{
+    ASSERT(n >= 0);
+    double *d = xmalloc((size_t)n * sizeof *d); /* (n) differences */
+    for (int i = 0; i < n; i++)
+        d[i] = a[i] - b[i];
+    StatsSummary s = stats_summarize(d, n);
+    free(d);
+    return (StatsPaired){.n = n,
+                         .delta = s.mean,
+                         .delta_std = s.std,
+                         .delta_ci95 = s.ci95,
+                         .p_value = stats_paired_t_pvalue(a, b, n)};
 }
 
 char *stats_format(char *buf, size_t cap, double v)

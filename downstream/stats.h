@@ -40,6 +40,18 @@ double stats_t_quantile(double p, double nu);
 /* Two-sided p-value of the paired t-test of a (n) against b (n). */
 double stats_paired_t_pvalue(const double *a, const double *b, int n);
 
+/* The paired comparison of a (n) against b (n) by seed, as results/summary.csv and RESULTS.md
+ * report it: the mean difference a − b, the std and 95% CI half-width of the differences, and the
+ * two-sided paired t-test p-value (all NaN-by-the-rules above for n < 2). */
+typedef struct {
+    int n;
+    double delta;      /* mean(a − b) */
+    double delta_std;  /* sample std of a − b */
+    double delta_ci95; /* half-width of the 95% t interval of the mean difference */
+    double p_value;    /* two-sided paired t-test */
+} StatsPaired;
+StatsPaired stats_paired(const double *a, const double *b, int n);
+
 /* Writes v as "%.6g", or "nan" for NaN, into buf (cap bytes); returns buf. */
 char *stats_format(char *buf, size_t cap, double v);
 

@@ -120,6 +120,13 @@ static void test_paired_pvalue_by_hand(void **state)
     const double c3[] = {11.0, 11.5, 8.0}; /* b3 + 1 exactly */
     assert_true(stats_paired_t_pvalue(c3, b3, 3) == 0.0);
     assert_true(isnan(stats_paired_t_pvalue(a3, a3, 3)));
+    /* the summary row: delta 2, std 1, ci95 = t_{0.975,2} / √3, p as above */
+    StatsPaired sp = stats_paired(a3, b3, 3);
+    assert_true(sp.n == 3 && fabs(sp.delta - 2.0) < 1e-15 && fabs(sp.delta_std - 1.0) < 1e-15);
+    assert_true(fabs(sp.delta_ci95 - 2.4841377118599486) < 1e-9 && fabs(sp.p_value - p3) < 1e-12);
+    sp = stats_paired(a3, b3, 1);
+    assert_true(sp.delta == 1.0 && isnan(sp.delta_std) && isnan(sp.delta_ci95) &&
+                isnan(sp.p_value));
 }
 
 int main(void)

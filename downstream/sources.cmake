@@ -1,1 +1,6 @@
-# downstream: sources, tests and benchmarks of this area.
+# downstream/: evaluation algorithms on feature matrices (kNN monitor, linear probe, label-fraction
+# and long-tailed sampling) and the statistics behind results/summary.csv.
+target_sources(clft_methods PRIVATE downstream/topk.c downstream/knn.c downstream/linear.c
+  downstream/sampling.c downstream/stats.c)
+clft_add_test(test_downstream tests/test_downstream.c)
+clft_add_test(test_stats tests/test_stats.c)

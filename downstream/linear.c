@@ -1,0 +1,239 @@
+/* linear.c — linear probe on frozen features: SGD + cross-entropy, top-1/top-5 (PAPER.md §5,
+ * MoCo main_lincls.py). Definitions, defaults and the two training modes are in linear.h. */
+#include "downstream/linear.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+
+/* Smallest std used for standardisation, so constant feature dimensions do not divide by 0. */
+#define PROBE_STD_FLOOR 1e-6
+/* main_lincls.py: fc.weight ~ N(0, 0.01²). */
+#define PROBE_INIT_STD 0.01
+/* rng_init(..., RNG_STREAM_EVAL, a, b) tags of the probe's two streams. */
+#define PROBE_TAG_INIT 1
+#define PROBE_TAG_ORDER 2
+
+void linear_probe_init(LinearProbe *p, const LinearProbeOptions *opt)
+{
+    if (opt->D <= 0 || opt->n_classes <= 0 || opt->batch <= 0 || opt->epochs <= 0)
+        clft_die("linear probe: bad options D=%d C=%d batch=%d epochs=%d (all must be > 0)", opt->D,
+                 opt->n_classes, opt->batch, opt->epochs);
+    if (!(opt->lr > 0.0f) || opt->momentum < 0.0f || opt->momentum >= 1.0f ||
+        opt->weight_decay < 0.0f)
+        clft_die("linear probe: bad options lr=%g momentum=%g weight_decay=%g", (double)opt->lr,
+                 (double)opt->momentum, (double)opt->weight_decay);
+    memset(p, 0, sizeof *p);
+    p->opt = *opt;
+    const size_t C = (size_t)opt->n_classes, D = (size_t)opt->D, B = (size_t)opt->batch;
+    p->W = xaligned_alloc(C * D * sizeof(float));      /* (C, D) */
+    p->b = xaligned_alloc(C * sizeof(float));          /* (C) */
+    p->dW = xaligned_alloc(C * D * sizeof(float));     /* (C, D) */
+    p->db = xaligned_alloc(C * sizeof(float));         /* (C) */
+    p->vW = xaligned_alloc(C * D * sizeof(float));     /* (C, D), zero */
+    p->vb = xaligned_alloc(C * sizeof(float));         /* (C), zero */
+    p->mean = xaligned_alloc(D * sizeof(float));       /* (D), zero */
+    p->inv_std = xaligned_alloc(D * sizeof(float));    /* (D) */
+    p->xs = xaligned_alloc(B * D * sizeof(float));     /* (batch, D) */
+    p->logits = xaligned_alloc(B * C * sizeof(float)); /* (batch, C) */
+    p->gather = xaligned_alloc(B * D * sizeof(float)); /* (batch, D) */
+    p->scores = xmalloc(C * sizeof(double));           /* (C) */
+    p->gather_labels = xmalloc(B * sizeof(int));       /* (batch) */
+    for (size_t d = 0; d < D; d++)
+        p->inv_std[d] = 1.0f;
+    Rng r;
+    rng_init(&r, opt->seed, RNG_STREAM_EVAL, PROBE_TAG_INIT, 0);
+    for (size_t i = 0; i < C * D; i++)
+        p->W[i] = (float)(PROBE_INIT_STD * rng_normal(&r));
+}
+
+void linear_probe_free(LinearProbe *p)
+{
+    free(p->W), free(p->b), free(p->dW), free(p->db), free(p->vW), free(p->vb);
+    free(p->mean), free(p->inv_std), free(p->xs), free(p->logits), free(p->gather);
+    free(p->scores), free(p->gather_labels);
+    memset(p, 0, sizeof *p);
+}
+
+float linear_probe_lr(const LinearProbeOptions *opt, int epoch)
+{
+    /* Integer round-half-up of 0.6·E and 0.8·E, so the milestones do not depend on float error. */
+    const int m1 = (6 * opt->epochs + 5) / 10, m2 = (8 * opt->epochs + 5) / 10;
+    float lr = opt->lr;
+    if (epoch >= m1) lr *= 0.1f;
+    if (epoch >= m2) lr *= 0.1f;
+    return lr;
+}
+
+void linear_probe_fit_standardization(LinearProbe *p, const float *X, int N)
+{
+    if (p->opt.standardize == PROBE_STANDARDIZE_OFF) return;
+    ASSERT(N > 0);
+    const int D = p->opt.D;
+    double *acc = xcalloc(2 * (size_t)D, sizeof *acc); /* (2, D): Σx, Σ(x - mean)² */
+    for (int n = 0; n < N; n++)
+        for (int d = 0; d < D; d++)
+            acc[d] += X[(size_t)n * D + d];
+    for (int d = 0; d < D; d++)
+        acc[d] /= N;
+    for (int n = 0; n < N; n++)
+        for (int d = 0; d < D; d++) {
+            double c = X[(size_t)n * D + d] - acc[d];
+            acc[D + d] += c * c;
+        }
+    for (int d = 0; d < D; d++) {
+        double sd = sqrt(acc[D + d] / N);
+        p->mean[d] = (float)acc[d];
+        p->inv_std[d] = (float)(1.0 / (sd > PROBE_STD_FLOOR ? sd : PROBE_STD_FLOOR));
+    }
+    free(acc);
+}
+
+void linear_probe_set_standardization(LinearProbe *p, const float *mean, const float *std)
+{
+    if (p->opt.standardize == PROBE_STANDARDIZE_OFF) return;
+    for (int d = 0; d < p->opt.D; d++) {
+        double sd = std[d] > PROBE_STD_FLOOR ? std[d] : PROBE_STD_FLOOR;
+        p->mean[d] = mean[d];
+        p->inv_std[d] = (float)(1.0 / sd);
+    }
+}
+
+/* The rows the probe sees: feats itself, or its standardised copy in p->xs. */
+static const float *probe_input(LinearProbe *p, const float *feats, int B)
+{
+    if (p->opt.standardize == PROBE_STANDARDIZE_OFF) return feats;
+    const int D = p->opt.D;
+    for (int n = 0; n < B; n++)
+        for (int d = 0; d < D; d++)
+            p->xs[(size_t)n * D + d] = (feats[(size_t)n * D + d] - p->mean[d]) * p->inv_std[d];
+    return p->xs;
+}
+
+/* logits (B, C) = x (B, D) · W^T (D, C) + b */
+static void probe_logits(LinearProbe *p, const float *x, int B)
+{
+    const int C = p->opt.n_classes, D = p->opt.D;
+    for (int n = 0; n < B; n++)
+        memcpy(p->logits + (size_t)n * C, p->b, (size_t)C * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, D, 1.0f, x, D, p->W, D, 1.0f,
+                p->logits, C);
+}
+
+/* Mean cross-entropy of the logits; replaces them by dLoss/dlogits = (softmax - onehot) / B. */
+static double probe_softmax_xent(LinearProbe *p, const int *labels, int B)
+{
+    const int C = p->opt.n_classes;
+    double loss = 0.0;
+    for (int n = 0; n < B; n++) {
+        float *l = p->logits + (size_t)n * C; /* (C) */
+        ASSERT(labels[n] >= 0 && labels[n] < C);
+        float mx = l[0];
+        for (int c = 1; c < C; c++)
+            mx = l[c] > mx ? l[c] : mx;
+        double sum = 0.0;
+        for (int c = 0; c < C; c++)
+            sum += exp((double)l[c] - mx);
+        const double lse = mx + log(sum); /* log Σ exp(l) without overflow */
+        loss += lse - l[labels[n]];
+        for (int c = 0; c < C; c++)
+            l[c] = (float)(exp((double)l[c] - lse) / B);
+        l[labels[n]] -= 1.0f / (float)B;
+    }
+    return loss / B;
+}
+
+double linear_probe_step(LinearProbe *p, const float *feats, const int *labels, int B, float lr)
+{
+    ASSERT(B >= 1 && B <= p->opt.batch);
+    const int C = p->opt.n_classes, D = p->opt.D;
+    const float *x = probe_input(p, feats, B); /* (B, D) */
+    probe_logits(p, x, B);
+    const double loss = probe_softmax_xent(p, labels, B); /* logits now hold G (B, C) */
+    /* dW (C, D) = G^T (C, B) · x (B, D); db (C) = Σ_n G[n] */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, D, B, 1.0f, p->logits, C, x, D, 0.0f,
+                p->dW, D);
+    memset(p->db, 0, (size_t)C * sizeof(float));
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < C; c++)
+            p->db[c] += p->logits[(size_t)n * C + c];
+    /* torch.optim.SGD: v = m·v + (g + wd·w); w -= lr·v (dampening 0, no Nesterov) */
+    const float m = p->opt.momentum, wd = p->opt.weight_decay;
+    for (size_t i = 0; i < (size_t)C * D; i++) {
+        p->vW[i] = m * p->vW[i] + p->dW[i] + wd * p->W[i];
+        p->W[i] -= lr * p->vW[i];
+    }
+    for (int c = 0; c < C; c++) {
+        p->vb[c] = m * p->vb[c] + p->db[c] + wd * p->b[c];
+        p->b[c] -= lr * p->vb[c];
+    }
+    p->steps++;
+    return loss;
+}
+
+TopkCounts linear_probe_eval(LinearProbe *p, const float *X, const int *labels, int N, int *pred)
+{
+    const int C = p->opt.n_classes, D = p->opt.D, Bmax = p->opt.batch;
+    TopkCounts counts = {0};
+    for (int n0 = 0; n0 < N; n0 += Bmax) {
+        const int B = N - n0 < Bmax ? N - n0 : Bmax;
+        probe_logits(p, probe_input(p, X + (size_t)n0 * D, B), B);
+        for (int n = 0; n < B; n++) {
+            for (int c = 0; c < C; c++)
+                p->scores[c] = p->logits[(size_t)n * C + c];
+            ASSERT(labels[n0 + n] >= 0 && labels[n0 + n] < C);
+            topk_count(&counts, p->scores, C, labels[n0 + n]);
+            if (pred) pred[n0 + n] = topk_argmax(p->scores, C);
+        }
+    }
+    return counts;
+}
+
+/* One epoch of cached-mode training in a seeded order written to perm (N); returns the mean batch
+ * loss. */
+static double probe_epoch(LinearProbe *p, const float *X, const int *labels, int N, int *perm,
+                          int epoch)
+{
+    const int D = p->opt.D, Bmax = p->opt.batch;
+    Rng r;
+    rng_init(&r, p->opt.seed, RNG_STREAM_EVAL, PROBE_TAG_ORDER, (uint64_t)epoch);
+    rng_permutation(&r, perm, N);
+    const float lr = linear_probe_lr(&p->opt, epoch);
+    double loss = 0.0;
+    int batches = 0;
+    for (int n0 = 0; n0 < N; n0 += Bmax, batches++) {
+        const int B = N - n0 < Bmax ? N - n0 : Bmax;
+        for (int n = 0; n < B; n++) {
+            const int src = perm[n0 + n];
+            memcpy(p->gather + (size_t)n * D, X + (size_t)src * D, (size_t)D * sizeof(float));
+            p->gather_labels[n] = labels[src];
+        }
+        loss += linear_probe_step(p, p->gather, p->gather_labels, B, lr);
+    }
+    return loss / batches;
+}
+
+ClftStatus linear_probe_train_cached(LinearProbe *p, const float *X, const int *labels, int N,
+                                     double *loss_out)
+{
+    ASSERT(N > 0);
+    linear_probe_fit_standardization(p, X, N);
+    int *perm = xmalloc((size_t)N * sizeof *perm); /* (N): once per training run, not per step */
+    ClftStatus st = CLFT_OK;
+    for (int e = 0; e < p->opt.epochs; e++) {
+        double loss = probe_epoch(p, X, labels, N, perm, e);
+        if (loss_out) loss_out[e] = loss;
+        if (!isfinite(loss)) {
+            clft_set_error("linear probe: loss is %g at epoch %d (lr %g too high for these "
+                           "features?)",
+                           loss, e, (double)linear_probe_lr(&p->opt, e));
+            st = CLFT_ERR_NUMERIC;
+            break;
+        }
+    }
+    free(perm);
+    return st;
+}

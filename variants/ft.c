@@ -129,22 +129,32 @@ static void mix_positives(FtState *s, const VariantInput *in)
     }
 }
 
+/* o (K, D) ← lam ∘ a + (1 − lam) ∘ a[perm] row by row; lam has D entries (stride 1) or one
+ * (stride 0). The hot loop of FT (K·D at K = 65536): memory-bound, so it is compiled for AVX-512
+ * and AVX2 as well, picked at load time (GCC target_clones), ~2× the SSE2 baseline here. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+static void mix_rows(float *restrict o, const float *restrict a, const int *restrict perm,
+                     const float *restrict lam, int lam_stride, int K, int D)
+{
+    for (int i = 0; i < K; i++) {
+        const float *x = a + (size_t)i * D, *y = a + (size_t)perm[i] * D;
+        float *z = o + (size_t)i * D;
+        if (lam_stride == 0) {
+            const float l = lam[0], m = 1.0f - l;
+            for (int d = 0; d < D; d++) z[d] = l * x[d] + m * y[d];
+        } else {
+            for (int d = 0; d < D; d++) z[d] = lam[d] * x[d] + (1.0f - lam[d]) * y[d];
+        }
+    }
+}
+
 static void mix_negatives(FtState *s, const VariantInput *in)
 {
-    const int K = s->K, D = s->D;
-    const int vec = s->n_in > 1;
-    const int norm_neg = (s->opt.postmix_norm & FT_NORM_NEG) != 0;
-    for (int i = 0; i < K; i++) {
-        const float *a = in->queue + (size_t)i * D, *b = in->queue + (size_t)s->perm[i] * D;
-        float *o = s->queue_hat + (size_t)i * D;
-        if (vec) {
-            for (int d = 0; d < D; d++) o[d] = s->lam_in[d] * a[d] + (1.0f - s->lam_in[d]) * b[d];
-        } else {
-            const float lam = s->lam_in[0], mu = 1.0f - lam;
-            for (int d = 0; d < D; d++) o[d] = lam * a[d] + mu * b[d];
-        }
-        if (norm_neg) normalise_row(o, D);
-    }
+    mix_rows(s->queue_hat, in->queue, s->perm, s->lam_in, s->n_in > 1 ? 1 : 0, s->K, s->D);
+    if (s->opt.postmix_norm & FT_NORM_NEG)
+        for (int i = 0; i < s->K; i++) normalise_row(s->queue_hat + (size_t)i * s->D, s->D);
 }
 
 void ft_apply(FtState *s, const VariantInput *in, VariantOutput *out)

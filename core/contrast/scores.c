@@ -16,17 +16,19 @@ double scores_hist_bin_lo(int b) { return SCORES_HIST_LO + (double)b / HIST_SCAL
 
 double scores_hist_bin_hi(int b) { return SCORES_HIST_LO + (double)(b + 1) / HIST_SCALE; }
 
-int scores_hist_bin(double s)
+static inline int hist_bin(double s)
 {
     if (!(s >= SCORES_HIST_LO)) return -1;
     if (s >= SCORES_HIST_HI) return SCORES_HIST_BINS;
-    int b = (int)floor((s - SCORES_HIST_LO) * HIST_SCALE);
+    int b = (int)((s - SCORES_HIST_LO) * HIST_SCALE); /* ≥ 0 here, so truncation is floor */
     return b < SCORES_HIST_BINS ? b : SCORES_HIST_BINS - 1; /* rounding just below HI */
 }
 
-static void hist_add(uint64_t *bins, uint64_t *under, uint64_t *over, double s)
+int scores_hist_bin(double s) { return hist_bin(s); }
+
+static inline void hist_add(uint64_t *bins, uint64_t *under, uint64_t *over, double s)
 {
-    int b = scores_hist_bin(s);
+    int b = hist_bin(s);
     if (b < 0)
         (*under)++;
     else if (b >= SCORES_HIST_BINS)

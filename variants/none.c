@@ -42,6 +42,8 @@ static void none_destroy(void *self) { free(self); }
 
 const Variant variant_none = {
     .name = "none",
+    .preset = NULL,
+    .n_extra = NULL,
     .summary = "plain MoCo (identity)",
     .create = none_create,
     .forward = none_forward,

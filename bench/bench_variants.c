@@ -1,0 +1,139 @@
+/* bench_variants.c — cost of each variant's forward + backward (sampling included) and of the
+ * InfoNCE forward + backward at the paper's scale: K = 65536, D = 128, N = 256 (PAPER.md §4).
+ * Prints one line per variant `variant_cost variant=NAME ms=X`, then `infonce_cost ms=Y`, and the
+ * score statistics' costs (`scores_cost`, `pre_scores_cost`). Median of REPS timed repetitions
+ * after one warm-up. Usage: bench_variants [reps]. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend/blas.h"
+#include "core/common.h"
+#include "core/contrast/infonce.h"
+#include "core/contrast/scores.h"
+#include "core/rng.h"
+#include "variants/variant.h"
+
+enum { N = 256, D = 128, K = 65536, MAX_REPS = 64 };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return t[n / 2];
+}
+
+static void random_unit_rows(float *x, int rows, Rng *r)
+{
+    for (int i = 0; i < rows; i++) {
+        double ss = 0.0;
+        for (int d = 0; d < D; d++) {
+            x[(size_t)i * D + d] = (float)rng_normal(r);
+            ss += (double)x[(size_t)i * D + d] * x[(size_t)i * D + d];
+        }
+        for (int d = 0; d < D; d++) x[(size_t)i * D + d] /= (float)sqrt(ss);
+    }
+}
+
+typedef struct {
+    float *q, *k, *queue; /* (N, D), (N, D), (K, D) */
+    float *dq_hat, *dk_hat, *dq; /* (N, D) each */
+} Bufs;
+
+static double time_variant(const Variant *v, const Bufs *b, int reps)
+{
+    VariantOptions o;
+    variant_options_default(&o);
+    variant_options_preset(&o, v->name);
+    void *self = v->create(&o, N, D, K);
+    Rng rng;
+    rng_init(&rng, 1, RNG_STREAM_FT, 0, 0);
+    VariantInput in = {.N = N, .D = D, .K = K, .q = b->q, .k = b->k, .queue = b->queue};
+    double t[MAX_REPS];
+    for (int r = -1; r < reps; r++) {
+        VariantOutput out;
+        double t0 = clft_now();
+        v->forward(self, &in, &rng, &out);
+        v->backward(self, b->dq_hat, b->dk_hat, b->dq);
+        if (r >= 0) t[r] = (clft_now() - t0) * 1e3;
+    }
+    v->destroy(self);
+    return median(t, reps);
+}
+
+static void time_infonce(const Bufs *b, int reps)
+{
+    InfoNCE w;
+    infonce_init(&w, N, D, K, 0, 0.2f);
+    InfoNCEInput in = {.q = b->q, .k = b->k, .queue = b->queue};
+    PreScores ps;
+    scores_pre_init(&ps, D);
+    ScoreHist h;
+    scores_hist_reset(&h);
+    double t[MAX_REPS], ts[MAX_REPS], tp[MAX_REPS];
+    for (int r = -1; r < reps; r++) {
+        double t0 = clft_now();
+        infonce_forward(&w, &in);
+        double t1 = clft_now();
+        ScoreStats st;
+        scores_compute(&st, &h, &w);
+        double t2 = clft_now();
+        infonce_backward(&w, &in, b->dq_hat, b->dk_hat);
+        double t3 = clft_now();
+        PreScoreStats pre;
+        scores_pre_compute(&ps, &pre, b->q, b->k, b->queue, N, K);
+        double t4 = clft_now();
+        if (r < 0) continue;
+        t[r] = ((t1 - t0) + (t3 - t2)) * 1e3;
+        ts[r] = (t2 - t1) * 1e3;
+        tp[r] = (t4 - t3) * 1e3;
+    }
+    printf("infonce_cost ms=%.3f\n", median(t, reps));
+    printf("scores_cost ms=%.3f (stats + histograms of N x (1+K) scores)\n", median(ts, reps));
+    printf("pre_scores_cost ms=%.3f (pre-transform stats via queue moments)\n", median(tp, reps));
+    scores_pre_free(&ps);
+    infonce_free(&w);
+}
+
+int main(int argc, char **argv)
+{
+    blas_setup(argv);
+    int reps = 10;
+    if (argc > 1) {
+        long v;
+        if (parse_int(argv[1], 1, MAX_REPS, &v) != CLFT_OK) clft_die("bench_variants: reps: %s", clft_last_error());
+        reps = (int)v;
+    }
+    printf("# bench_variants N=%d D=%d K=%d reps=%d blas=%s threads=%d\n", N, D, K, reps,
+           blas_core_name(), blas_get_threads());
+    Bufs b;
+    b.q = xaligned_alloc((size_t)N * D * sizeof(float));
+    b.k = xaligned_alloc((size_t)N * D * sizeof(float));
+    b.queue = xaligned_alloc((size_t)K * D * sizeof(float));
+    b.dq_hat = xaligned_alloc((size_t)N * D * sizeof(float));
+    b.dk_hat = xaligned_alloc((size_t)N * D * sizeof(float));
+    b.dq = xaligned_alloc((size_t)N * D * sizeof(float));
+    Rng r;
+    rng_init(&r, 1, RNG_STREAM_DATA, 0, 0);
+    random_unit_rows(b.q, N, &r);
+    random_unit_rows(b.k, N, &r);
+    random_unit_rows(b.queue, K, &r);
+    random_unit_rows(b.dq_hat, N, &r);
+    random_unit_rows(b.dk_hat, N, &r);
+    for (const Variant *const *v = variant_all(); *v; v++)
+        printf("variant_cost variant=%s ms=%.3f\n", (*v)->name, time_variant(*v, &b, reps));
+    time_infonce(&b, reps);
+    free(b.q);
+    free(b.k);
+    free(b.queue);
+    free(b.dq_hat);
+    free(b.dk_hat);
+    free(b.dq);
+    return 0;
+}

@@ -24,7 +24,7 @@ set xtics () scale 0
 do for [g=1:ngroups] { set xtics add (glabel[g] g) }
 set grid noxtics ytics
 do for [g=1:ngroups-1] { set arrow g from g + 0.5, graph 0 to g + 0.5, graph 1 nohead lc rgb "#cccccc" lw 0.6 }
-set ylabel ylab offset 1,0
+set ylabel ylab
 set title cmp_title
 lm = w_in > 5 ? 0.085 : 0.16
 eval panel(lm, 0.98, 0.16, 0.72)

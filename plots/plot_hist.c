@@ -114,10 +114,13 @@ static void write_heat(const Hist *h, int kind, FILE *f, double *ylo, double *yh
         for (int i = a; i < b && peak > 0.0; i++) {
             int r = h->order[i];
             if (h->cnt[r] <= 0.0) continue;
-            double ep = h->epochs[e];
+            double ep = h->epochs[e], pad = 0.02 * (h->hi[r] - h->lo[r]);
+            /* boxes overlap by 2% of a bin so that anti-aliasing leaves no white seams */
             fprintf(f, "%.9g %.9g %.9g %.9g %.9g %.9g %.6g\n", ep, 0.5 * (h->lo[r] + h->hi[r]),
-                    ep - 0.5, ep + 0.5, h->lo[r], h->hi[r], h->cnt[r] / (h->hi[r] - h->lo[r]) / peak);
-            *ylo = fmin(*ylo, h->lo[r]), *yhi = fmax(*yhi, h->hi[r]);
+                    ep - 0.5, ep + 0.51, h->lo[r], h->hi[r] + pad,
+                    h->cnt[r] / (h->hi[r] - h->lo[r]) / peak);
+            if (h->cnt[r] / (h->hi[r] - h->lo[r]) >= 0.01 * peak) /* range: skip the thinnest tails */
+                *ylo = fmin(*ylo, h->lo[r]), *yhi = fmax(*yhi, h->hi[r]);
             any = 1;
         }
     }

@@ -79,6 +79,15 @@ static ClftStatus cmp_fill(Cmp *m, const PlotTable *t, const int *c)
     return st;
 }
 
+static const char *protocol_label(const char *p)
+{
+    static const char *const map[][2] = {{"knn", "kNN"}, {"linear", "linear probe"},
+                                         {"semisup", "semi-supervised"}, {"longtail", "long-tailed"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(p, map[i][0])) return map[i][1];
+    return p;
+}
+
 static void cmp_write_vars(const Cmp *m, FILE *f)
 {
     char buf[256];
@@ -95,7 +104,7 @@ static void cmp_write_vars(const Cmp *m, FILE *f)
         fprintf(f, "mcolor[%d] = \"%s\"\n", i + 1, pdata_method_color(m->method[i].a, m->method[i].b));
     }
     for (int g = 0; g < m->n_groups; g++) {
-        snprintf(buf, sizeof buf, "%s%s%s%s%s", m->group[g].b, same_dataset ? "" : "\n",
+        snprintf(buf, sizeof buf, "%s%s%s%s%s", protocol_label(m->group[g].b), same_dataset ? "" : "\n",
                  same_dataset ? "" : m->group[g].a, same_metric ? "" : "\n", same_metric ? "" : m->group[g].c);
         fprintf(f, "glabel[%d] = ", g + 1), pdata_put_string(f, buf), fputc('\n', f);
     }
@@ -119,8 +128,12 @@ static void cmp_write(const Cmp *m, const char *tmp)
     for (int i = 0; i < m->n_methods; i++) {
         snprintf(name, sizeof name, "cmp_%d.dat", i + 1);
         FILE *f = pdata_open(tmp, name);
-        double off = (i - (m->n_methods - 1) / 2.0) * 0.7 / (m->n_methods > 1 ? m->n_methods - 1 : 1);
-        if (m->n_methods == 1) off = 0.0;
+        /* slot of method i: baselines' groups separated by an extra half slot, so that each
+         * baseline sits beside its own +FT; all slots span 0.7 of a group's width */
+        double pos = 0.0, last = 0.0;
+        for (int k = 0; k <= i; k++) pos += k == 0 ? 0.0 : strcmp(m->method[k].a, m->method[k - 1].a) ? 1.5 : 1.0;
+        for (int k = 1; k < m->n_methods; k++) last += strcmp(m->method[k].a, m->method[k - 1].a) ? 1.5 : 1.0;
+        double off = last > 0.0 ? (pos / last - 0.5) * 0.7 : 0.0;
         fprintf(f, "# x mean ci95\n");
         for (int g = 0; g < m->n_groups; g++)
             fprintf(f, "%.6g %.9g %.9g\n", g + 1 + off, m->mean[i][g], m->ci[i][g]);

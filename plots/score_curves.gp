@@ -22,7 +22,7 @@ set xrange [rlo:rhi]
 
 # Panel 1: positive score, mean and ±1 std band.
 eval panel(0.095, 0.32, 0.21, 0.84)
-set ylabel 'positives q·k+: mean' offset 1,0
+set ylabel 'positives q·k+: mean'
 rlo = 1e300; rhi = -1e300
 do for [i=1:nruns] { eval colrange(f(i), 3); eval colrange(f(i), 4) }
 set ytics ticstep(rlo, rhi, 4)
@@ -32,7 +32,7 @@ plot for [i=1:nruns] f(i) u 1:3:4 w filledcurves lc rgb color[i] fs transparent 
 
 # Panel 2: mean negative score.
 eval panel(0.43, 0.655, 0.21, 0.84)
-set ylabel 'negatives q·k−: mean' offset 1,0
+set ylabel 'negatives q·k−: mean'
 rlo = 1e300; rhi = -1e300
 do for [i=1:nruns] { eval colrange(f(i), 5) }
 set ytics ticstep(rlo, rhi, 4)
@@ -42,7 +42,7 @@ plot for [i=1:nruns] f(i) u 1:5 w l lc rgb color[i] lw 1.2, \
 
 # Panel 3: variance of the negative scores.
 eval panel(0.755, 0.975, 0.21, 0.84)
-set ylabel 'negatives q·k−: variance' offset 1,0
+set ylabel 'negatives q·k−: variance'
 rlo = 1e300; rhi = -1e300
 do for [i=1:nruns] { eval colrange(f(i), 6) }
 set ytics ticstep(rlo, rhi, 4)

@@ -24,26 +24,26 @@ set xlabel 'epoch'
 set tics front
 
 top = rows == 2 ? 0.89 : 0.80
-bot = rows == 2 ? 0.60 : 0.19
+bot = rows == 2 ? 0.60 : 0.21
 do for [r=1:rows] {
     pre = (r == 2)
-    b = r == 1 ? bot : 0.11
+    b = r == 1 ? bot : 0.12
     t = r == 1 ? top : 0.40
     set colorbox origin 0.425, b
-    eval panel(0.09, 0.41, b, t)
+    eval panel(0.10, 0.41, b, t)
     set yrange [pos_lo[run] : pos_hi[run]]
     set ytics ticstep(pos_lo[run], pos_hi[run], 4)
-    set ylabel 'positive score q·k+' offset 1,0
+    set ylabel 'positive score q·k+'
     set title (pre ? 'positives, before FT' : rows == 2 ? 'positives, after FT' : 'positives')
     set cblabel ''
-    plot h(pre ? 'pre_pos' : 'pos') u 1:2:3:4:5:6:7 w boxxyerror fs solid 1.0 border lc palette
+    plot h(pre ? 'pre_pos' : 'pos') u 1:2:3:4:5:6:7 w boxxyerror fs solid 1.0 noborder lc palette
     set colorbox origin 0.935, b
     eval panel(0.60, 0.92, b, t)
     set yrange [neg_lo[run] : neg_hi[run]]
     set ytics ticstep(neg_lo[run], neg_hi[run], 4)
-    set ylabel 'negative score q·k−' offset 1,0
+    set ylabel 'negative score q·k−'
     set title (pre ? 'negatives, before FT' : rows == 2 ? 'negatives, after FT' : 'negatives')
-    plot h(pre ? 'pre_neg' : 'neg') u 1:2:3:4:5:6:7 w boxxyerror fs solid 1.0 border lc palette
+    plot h(pre ? 'pre_neg' : 'neg') u 1:2:3:4:5:6:7 w boxxyerror fs solid 1.0 noborder lc palette
 }
 set label 1 runname[run].' — density, each epoch scaled to its peak' at screen 0.5, 0.975 center
 eval panel(0.0, 1.0, 0.99, 1.0)

@@ -17,17 +17,17 @@ ecol(j) = n > 1 ? (j - 1.0) / (n - 1.0) : 1.0
 set multiplot
 unset colorbox
 set label 1 runname[run].': score distributions over training' at screen 0.5, 0.965 center
-set ylabel 'probability density' offset 1,0
+set ylabel 'probability density'
 set style fill transparent solid 0.10 noborder
 
-eval panel(0.09, 0.48, 0.18, 0.78)
+eval panel(0.10, 0.48, 0.20, 0.78)
 set xlabel 'positive score q·k+'
 set xrange [pos_lo[run] : pos_hi[run]]
 set xtics ticstep(pos_lo[run], pos_hi[run], 5)
 plot for [j=1:n] s('pos', j) u 1:2 w l lw 1.2 lc palette frac ecol(j), \
      for [j=1:n] s('pre_pos', j) u 1:(pre_hist[run] ? $2 : NaN) w l lw 0.8 dt 2 lc palette frac ecol(j)
 
-eval panel(0.58, 0.97, 0.18, 0.78)
+eval panel(0.58, 0.97, 0.20, 0.78)
 set xlabel 'negative score q·k−'
 unset ylabel
 unset label 1

@@ -19,21 +19,21 @@ do for [i=1:nruns] { eval colrange(f(i), 1) }
 set xrange [0:rhi]
 set xtics ticstep(0, rhi, 5)
 
-eval panel(0.10, 0.47, 0.58, 0.90)
-set ylabel 'InfoNCE loss' offset 1,0
+eval panel(0.115, 0.47, 0.60, 0.90)
+set ylabel 'InfoNCE loss'
 plot for [i=1:nruns] f(i) u 1:2 w l lc rgb color[i] lw 1.2
 
-eval panel(0.60, 0.97, 0.58, 0.90)
-set ylabel 'instance accuracy (%)' offset 1,0
+eval panel(0.60, 0.97, 0.60, 0.90)
+set ylabel 'instance accuracy (%)'
 plot for [i=1:nruns] f(i) u 1:3 w l lc rgb color[i] lw 1.2
 
-eval panel(0.10, 0.47, 0.11, 0.43)
-set ylabel 'learning rate' offset 1,0
+eval panel(0.115, 0.47, 0.13, 0.43)
+set ylabel 'learning rate'
 set format y '%g'
 plot for [i=1:nruns] f(i) u 1:4 w l lc rgb color[i] lw 1.2
 
-eval panel(0.60, 0.97, 0.11, 0.43)
-set ylabel 'kNN top-1 (%)' offset 1,0
+eval panel(0.60, 0.97, 0.13, 0.43)
+set ylabel 'kNN top-1 (%)'
 if (!any_knn) { set label 1 'no kNN monitor rows in eval.csv' at graph 0.5, 0.5 center; set yrange [0:100] }
 plot for [i=1:nruns] g(i) u 1:(nknn[i] ? $2 : NaN) w lp lc rgb color[i] lw 1.2 pt 7 ps 0.5
 unset label 1

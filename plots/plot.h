@@ -10,11 +10,17 @@
  *
  * Figures (at 300 dpi for PNG; sizes in inches for a two-column paper):
  *   score_curves.<fmt>        7.0 x 2.4   pos mean ± std, neg mean, neg variance vs iteration, all runs
+ *                                         (2.06 + 0.17 per legend row of 2 entries; 2.4 for 2 runs)
  *   train_curves.<fmt>        7.0 x 4.2   loss, instance accuracy, learning rate, kNN top-1 vs epoch
+ *                                         (4.03 + 0.17 per legend row; 4.2 for up to 2 runs)
  *   score_heatmap_<run>.<fmt> 7.0 x 2.4   per-epoch pos/neg histograms as a heat map (x 4.4 with the
  *                                         pre-transform row, when a variant recorded it)
- *   score_hist_<run>.<fmt>    7.0 x 2.4   overlaid pos/neg histograms at chosen epochs (pre dashed)
+ *   score_hist_<run>.<fmt>    7.0 x 2.7   overlaid pos/neg histograms at chosen epochs (pre dashed)
  *   comparison.<fmt>          3.5 x 2.6   summary.csv means with 95% CI bars (7.0 wide for > 8 points)
+ *
+ * Conventions: `step` in scores.csv is the global iteration; train curves are drawn against epochs
+ * completed (the k-th of n rows of epoch e at e - e0 + (k+1)/n, e0 the first epoch) and kNN monitor
+ * rows at e - e0 + 1; inst_acc <= 1 everywhere is read as a fraction and shown in percent.
  */
 #ifndef CLFT_PLOT_H
 #define CLFT_PLOT_H

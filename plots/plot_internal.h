@@ -1,0 +1,54 @@
+/* plot_internal.h — shared between plot.c (driving gnuplot) and plot_data.c (turning CSVs into the
+ * data files the .gp scripts read). Not part of the public API. */
+#ifndef CLFT_PLOT_INTERNAL_H
+#define CLFT_PLOT_INTERNAL_H
+
+#include <stdio.h>
+
+#include "plots/plot.h"
+#include "plots/plot_csv.h"
+
+typedef struct {
+    char dir[1024];
+    char name[256];     /* [run] name from config.ini, else the directory's base name */
+    char tag[128];      /* name reduced to [A-Za-z0-9._-] for file names */
+    char baseline[64];  /* [moco] baseline, "" when unknown */
+    char variant[64];   /* [variant] name, "" when unknown */
+    char label[400];    /* legend text: "name | top-1 81.2%" */
+    char color[16];     /* "#rrggbb" */
+    int has_pre_scores; /* scores.csv holds pre-transform statistics */
+    int has_pre_hist;   /* score_hist.csv holds pre_pos / pre_neg rows */
+    int n_knn;          /* kNN monitor points written */
+    double pos_lo, pos_hi, neg_lo, neg_hi; /* score range with non-zero counts, per kind */
+    double ep_lo, ep_hi;                   /* first and last epoch in score_hist.csv */
+    int sel[PLOT_MAX_EPOCHS];              /* epochs drawn in the overlaid histograms */
+    int n_sel;
+} PlotRun;
+
+/* Reads config.ini (optional) and eval.csv (optional) for name, method and legend label. */
+ClftStatus pdata_run_info(PlotRun *r, const char *dir);
+/* scores.csv → TMP/scores_<i>.dat: step, pos mean, pos mean - std, + std, neg mean, neg var,
+ * then the same five for the pre-transform statistics (NaN when absent). */
+ClftStatus pdata_scores(PlotRun *r, int i, const char *tmp, int smooth);
+/* train.csv + eval.csv → TMP/train_<i>.dat (epoch, loss, inst acc %, lr) and TMP/knn_<i>.dat. */
+ClftStatus pdata_train(PlotRun *r, int i, const char *tmp, int smooth);
+/* score_hist.csv → TMP/heat_<i>_<kind>.dat (boxes) and TMP/hsel_<i>_<kind>_<j>.dat (outlines). */
+ClftStatus pdata_hist(PlotRun *r, int i, const char *tmp, const PlotOptions *opt);
+/* summary.csv → TMP/cmp_<m>.dat and TMP/cmp_vars.gp for the comparison chart. */
+ClftStatus pdata_summary(const char *path, const char *tmp);
+
+/* The colour of a method, the same in every figure: MoCo v1 blues, v2 oranges; baseline light,
+ * +FT dark; other variants and baselines from a fixed qualitative set. */
+const char *pdata_method_color(const char *baseline, const char *variant);
+/* "MoCo v2 + FT" from ("moco_v2", "ft"). */
+void pdata_method_label(char *out, size_t cap, const char *baseline, const char *variant);
+/* Writes `s` as a gnuplot double-quoted string literal. */
+void pdata_put_string(FILE *f, const char *s);
+/* Reads DIR/FILE; a table without data rows is CLFT_ERR_FORMAT. */
+ClftStatus pdata_read_table(PlotTable *t, const char *dir, const char *file);
+/* Numeric column `col` (-1: all NaN) of every row into a fresh (n_rows) array. */
+ClftStatus pdata_read_column(const PlotTable *t, int col, PtableNumKind kind, double **out);
+/* fopen of TMP/<name> for writing; dies with the path on failure (the temp dir is ours). */
+FILE *pdata_open(const char *tmp, const char *name);
+
+#endif

@@ -1,1 +1,2 @@
-# core/train: sources, tests and benchmarks of this area.
+# core/train: the MoCo step, the pre-training loop, checkpoints.
+target_sources(clft_core PRIVATE core/train/moco.c)

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""gen_golden_moco.py — a faithful PyTorch MoCo v2 step (He et al. 2020; facebookresearch/moco
+builder.py) on a tiny encoder, as golden values for tests/test_train.c.
+
+Encoder: clft's resnet_small (2 stages of 1 basic block, width 4, 1 input channel, small stem) with
+MoCo v2's MLP head (feat -> feat -> ReLU -> 8) and L2 normalisation. N = 8, K = 16, T = 0.2,
+m = 0.99, split-BN over G = 2 contiguous sub-batches for both encoders (one device emulating G
+devices, each with its own BN statistics, as multi-GPU MoCo does), keys under a given shuffle
+permutation. Three steps of SGD (lr 0.05, momentum 0.9, wd 1e-4). Written: initial weights, queue,
+per-step inputs and permutations; per-step logits, loss, dL/dq and (step 0) every parameter gradient;
+after the 3 steps the query and key parameters, key BN buffers, queue and queue pointer.
+
+Run from the repository root:  /usr/bin/python3 tests/gen_golden_moco.py
+"""
+import os
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from st_write import save  # noqa: E402
+
+N, K, D, T, M, G, H = 8, 16, 8, 0.2, 0.99, 2, 8
+
+
+class SplitBN(nn.BatchNorm2d):
+    """BatchNorm over G contiguous sub-batches; running stats = mean of the G updates."""
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        outs, rms, rvs = [], [], []
+        for chunk in x.chunk(G):
+            rm, rv = self.running_mean.clone(), self.running_var.clone()
+            outs.append(F.batch_norm(chunk, rm, rv, self.weight, self.bias, True, self.momentum, self.eps))
+            rms.append(rm)
+            rvs.append(rv)
+        self.running_mean.copy_(torch.stack(rms).mean(0))
+        self.running_var.copy_(torch.stack(rvs).mean(0))
+        return torch.cat(outs)
+
+
+class Basic(nn.Module):
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = SplitBN(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = SplitBN(planes)
+        self.downsample = None
+        if stride != 1 or cin != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), SplitBN(planes))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class Encoder(nn.Module):
+    def __init__(self, width=4, stages=2):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, width, 3, 1, 1, bias=False)
+        self.bn1 = SplitBN(width)
+        c = width
+        for s in range(stages):
+            setattr(self, f"layer{s + 1}", nn.Sequential(Basic(c, width << s, 1 if s == 0 else 2)))
+            c = width << s
+        self.stages = stages
+        self.fc = nn.Sequential(nn.Linear(c, c), nn.ReLU(), nn.Linear(c, D))
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        for s in range(self.stages):
+            x = getattr(self, f"layer{s + 1}")(x)
+        return F.normalize(self.fc(x.mean(dim=(2, 3))), dim=1)
+
+
+def main():
+    torch.manual_seed(3)
+    torch.set_num_threads(1)
+    enc_q, enc_k = Encoder(), Encoder()
+    for m in enc_q.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.2, 0.2)
+    enc_k.load_state_dict(enc_q.state_dict())
+    queue = F.normalize(torch.randn(K, D), dim=1)  # clft keeps the queue as (K, D) rows
+    ptr = 0
+    out = {"queue0": queue.clone()}
+    for n, p in enc_q.named_parameters():
+        out["p." + n] = p.detach().clone()
+    opt = torch.optim.SGD(enc_q.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    for step in range(3):
+        x1, x2 = torch.randn(N, 1, H, H), torch.randn(N, 1, H, H)
+        perm = torch.randperm(N)
+        out[f"x1.{step}"], out[f"x2.{step}"], out[f"perm.{step}"] = x1, x2, perm
+        q = enc_q(x1)
+        q.retain_grad()
+        with torch.no_grad():
+            for pq, pk in zip(enc_q.parameters(), enc_k.parameters()):
+                pk.mul_(M).add_(pq.detach(), alpha=1 - M)
+            k_shuf = enc_k(x2[perm])
+            k = torch.empty_like(k_shuf)
+            k[perm] = k_shuf  # unshuffle: row perm[i] of the shuffled batch is sample perm[i]
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ queue.t()], dim=1) / T
+        loss = F.cross_entropy(logits, torch.zeros(N, dtype=torch.long))
+        opt.zero_grad()
+        loss.backward()
+        out[f"logits.{step}"], out[f"loss.{step}"] = logits.detach(), loss.detach().reshape(1)
+        out[f"dq.{step}"], out[f"k.{step}"] = q.grad.detach().clone(), k.clone()
+        if step == 0:
+            for n, p in enc_q.named_parameters():
+                out["g." + n] = p.grad.detach().clone()
+        opt.step()
+        queue[ptr:ptr + N] = k  # enqueue the original keys, oldest first
+        ptr = (ptr + N) % K
+    for n, p in enc_q.named_parameters():
+        out["q3." + n] = p.detach().clone()
+    for n, t in enc_k.state_dict().items():
+        if not n.endswith("num_batches_tracked"):
+            out["k3." + n] = t.clone()
+    out["queue3"], out["ptr3"] = queue.clone(), torch.tensor([ptr])
+    save(os.path.join(os.path.dirname(__file__), "fixtures", "moco_step.safetensors"), out,
+         {"generator": "tests/gen_golden_moco.py", "torch": torch.__version__})
+
+
+if __name__ == "__main__":
+    main()

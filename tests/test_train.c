@@ -5,6 +5,7 @@
 #include "tests/test_util.h"
 
 #include "core/train/moco.h"
+#include "variants/variant.h"
 
 static void copy_named(float *base, const NamedTensor *list, int n, const StFile *f,
                        const char *prefix)
@@ -42,8 +43,11 @@ static void test_golden_moco_v2_step(void **state)
         .model = {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 4, .stages = 2,
                   .blocks = 1, .in_channels = 1, .head = HEAD_MLP, .head_hidden = 0,
                   .head_dim = 8},
-        .variant = variant_find("none"), .seed = 1};
-    variant_options_default(&opt.variant_opt);
+        .seed = 1};
+    VariantOptions vopt;
+    variant_options_default(&vopt);
+    const Variant *none = variant_find("none");
+    opt.variant = variant_instantiate(none, &vopt, opt.N, 8, opt.K);
     Moco mc;
     assert_int_equal(moco_init(&mc, &opt), CLFT_OK);
     copy_named(mc.q.param_arena.base, mc.q.params, mc.q.n_params, &f, "p.");
@@ -86,6 +90,7 @@ static void test_golden_moco_v2_step(void **state)
     const StTensor *ptr = st_find(&f, "ptr3");
     assert_int_equal(mc.queue.ptr, (int)((const int64_t *)ptr->data)[0]);
     moco_free(&mc);
+    variant_release(none, &opt.variant);
     st_close(&f);
 }
 

@@ -14,23 +14,9 @@
 #define CLFT_VARIANT_H
 
 #include "core/common.h"
+#include "core/contrast/variant_hook.h"
 #include "core/rng.h"
 
-typedef struct {
-    int N, D, K;
-    const float *q;     /* (N, D) L2-normalised queries; the gradient flows back to these */
-    const float *k;     /* (N, D) L2-normalised positive keys; no gradient */
-    const float *queue; /* (K, D) negatives; no gradient; never modified */
-    int epoch;          /* 0-based, for variants with a start epoch */
-} VariantInput;
-
-typedef struct {
-    const float *q;     /* (N, D) q̂ */
-    const float *k;     /* (N, D) k̂ */
-    const float *queue; /* (K, D) queuê, shared by all queries */
-    const float *extra; /* (N, E, D) per-query extra negatives (MoCHi), no gradient, or NULL */
-    int E;              /* extra negatives per query (0 when extra is NULL) */
-} VariantOutput;
 
 /* Feature-transformation options (PAPER.md §2; the official code's RGBMoCo_dropmix_norm). */
 typedef enum { FT_TARGET_POS = 1, FT_TARGET_NEG = 2, FT_TARGET_BOTH = 3 } FtTarget;
@@ -93,5 +79,9 @@ void variant_options_preset(VariantOptions *opt, const char *name);
 const Variant *variant_find(const char *name);
 /* NULL-terminated list of all registered variants, for --help and validation messages. */
 const Variant *const *variant_all(void);
+/* Creates the variant's state for (N, D, K) and returns the hook the core trainer calls. */
+VariantHook variant_instantiate(const Variant *v, const VariantOptions *opt, int N, int D, int K);
+/* Frees what variant_instantiate created. */
+void variant_release(const Variant *v, VariantHook *hook);
 
 #endif

@@ -35,9 +35,7 @@ ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
     arena_take(&mc->optim_arena, mc->q.param_arena.cap);
     arena_commit(&mc->optim_arena);
     queue_init(&mc->queue, opt->K, D, NULL, opt->seed);
-    mc->variant_state = opt->variant->create(&opt->variant_opt, N, D, opt->K);
-    int e_max = opt->variant->n_extra ? opt->variant->n_extra(mc->variant_state) : 0;
-    infonce_init(&mc->nce, N, D, opt->K, e_max, opt->T);
+    infonce_init(&mc->nce, N, D, opt->K, opt->variant.n_extra, opt->T);
     scores_pre_init(&mc->pre, D);
     scores_hist_reset(&mc->hist);
     rng_init(&mc->rng_shuffle, opt->seed, RNG_STREAM_SHUFFLE, 0, 0);
@@ -57,7 +55,6 @@ void moco_free(Moco *mc)
     model_free(&mc->k);
     arena_free(&mc->optim_arena);
     queue_free(&mc->queue);
-    if (mc->opt.variant) mc->opt.variant->destroy(mc->variant_state);
     infonce_free(&mc->nce);
     scores_pre_free(&mc->pre);
     free(mc->perm);
@@ -95,14 +92,14 @@ void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd
     VariantInput vin = {.N = N, .D = D, .K = mc->opt.K, .q = q, .k = mc->k_feat,
                         .queue = mc->queue.data, .epoch = epoch};
     VariantOutput vout;
-    mc->opt.variant->forward(mc->variant_state, &vin, &mc->rng_ft, &vout);
+    mc->opt.variant.forward(mc->opt.variant.self, &vin, &mc->rng_ft, &vout);
     InfoNCEInput nin = {.q = vout.q, .k = vout.k, .queue = vout.queue, .extra = vout.extra,
                         .E = vout.E};
     infonce_forward(&mc->nce, &nin);
     res->loss = mc->nce.loss;
     res->inst_acc = mc->nce.inst_acc;
     scores_compute(&res->post, &mc->hist, &mc->nce);
-    if (vout.q == q && vout.k == mc->k_feat && vout.queue == mc->queue.data && vout.E == 0) {
+    if (mc->opt.variant.is_identity) {
         res->pre = (PreScoreStats){res->post.pos_mean, res->post.pos_var, res->post.neg_mean,
                                    res->post.neg_var};
     } else {
@@ -114,7 +111,7 @@ void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd
     memset(mc->dk_hat, 0, (size_t)N * D * sizeof(float));
     memset(mc->dq, 0, (size_t)N * D * sizeof(float));
     infonce_backward(&mc->nce, &nin, mc->dq_hat, mc->dk_hat);
-    mc->opt.variant->backward(mc->variant_state, mc->dq_hat, mc->dk_hat, mc->dq);
+    mc->opt.variant.backward(mc->opt.variant.self, mc->dq_hat, mc->dk_hat, mc->dq);
     model_zero_grads(&mc->q);
     model_backward(&mc->q, mc->dq);
     sgd_step(mc->q.param_arena.base, mc->q.grad_arena.base, mc->optim_arena.base,

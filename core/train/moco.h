@@ -20,7 +20,7 @@
 #include "core/contrast/scores.h"
 #include "core/model/model.h"
 #include "core/optim/optim.h"
-#include "variants/variant.h"
+#include "core/contrast/variant_hook.h"
 
 typedef struct {
     int N, C, H, W;      /* batch shape of each view */
@@ -29,8 +29,7 @@ typedef struct {
     float m;             /* key-encoder momentum */
     int bn_groups;       /* split-BN groups G (1 = plain BN) */
     ModelConfig model;   /* encoder + head; head_dim is D */
-    const Variant *variant;
-    VariantOptions variant_opt;
+    VariantHook variant; /* instantiated by the caller (variants/), released by the caller */
     uint64_t seed;
 } MocoOptions;
 
@@ -47,7 +46,6 @@ typedef struct {
     Arena optim_arena;  /* SGD momentum buffers, the parameter arena's size */
     Queue queue;        /* (K, D) */
     InfoNCE nce;
-    void *variant_state;
     PreScores pre;
     ScoreHist hist;     /* post-transform score histogram, accumulated until moco_hist_reset */
     Rng rng_shuffle;    /* shuffle-BN permutations */

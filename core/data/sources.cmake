@@ -1,1 +1,3 @@
-# core/data: sources, tests and benchmarks of this area.
+# core/data: datasets (IDX, CIFAR, JPEG folders, synthetic), augmentations, the threaded loader.
+target_sources(clft_core PRIVATE core/data/dataset.c core/data/idx.c core/data/cifar.c
+  core/data/imagefolder.c core/data/jpeg.c core/data/augment.c core/data/loader.c)

@@ -297,8 +297,8 @@ static void rgb_to_hsv(const uint8_t *in, uint8_t *out)
     float cr = (float)(maxc - minc), s = cr / (float)maxc, h;
     float rc = (float)(maxc - r) / cr, gc = (float)(maxc - g) / cr, bc = (float)(maxc - b) / cr;
     if (r == maxc) h = bc - gc;
-    else if (g == maxc) h = 2.0f + rc - bc;
-    else h = 4.0f + gc - rc;
+    else if (g == maxc) h = (float)(2.0 + rc - bc); /* double arithmetic, as Pillow */
+    else h = (float)(4.0 + gc - rc);
     h = (float)fmod(h / 6.0 + 1.0, 1.0);
     out[0] = clip8i((int)(h * 255.0));
     out[1] = clip8i((int)(s * 255.0));

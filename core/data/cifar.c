@@ -82,7 +82,8 @@ ClftStatus cifar_open(DatasetImpl *impl, const char *dir, DataSplit split, int n
     int cap = 0;
     ClftStatus st = CLFT_OK;
     if (n_classes == 10) {
-        cifar_dir(root, sizeof root, dir, "cifar-10-batches-bin", "test_batch.bin");
+        cifar_dir(root, sizeof root, dir, "cifar-10-batches-bin",
+                  split == SPLIT_TRAIN ? "data_batch_1.bin" : "test_batch.bin");
         for (int b = 1; b <= 5 && split == SPLIT_TRAIN && st == CLFT_OK; b++) {
             snprintf(path, sizeof path, "%s/data_batch_%d.bin", root, b);
             st = cifar_read_file(impl, path, 1, &cap);
@@ -92,7 +93,7 @@ ClftStatus cifar_open(DatasetImpl *impl, const char *dir, DataSplit split, int n
             st = cifar_read_file(impl, path, 1, &cap);
         }
     } else {
-        cifar_dir(root, sizeof root, dir, "cifar-100-binary", "test.bin");
+        cifar_dir(root, sizeof root, dir, "cifar-100-binary", split == SPLIT_TRAIN ? "train.bin" : "test.bin");
         snprintf(path, sizeof path, "%s/%s.bin", root, split == SPLIT_TRAIN ? "train" : "test");
         st = cifar_read_file(impl, path, 2, &cap);
     }

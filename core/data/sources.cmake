@@ -4,3 +4,4 @@ target_sources(clft_core PRIVATE core/data/dataset.c core/data/idx.c core/data/c
 clft_add_test(test_data_aug tests/test_data_aug.c)
 clft_add_test(test_data tests/test_data.c)
 clft_add_test(test_data_loader tests/test_data_loader.c)
+clft_add_bench(bench_loader bench/bench_loader.c)

@@ -1,0 +1,484 @@
+/* augment.c — see augment.h. References: torchvision 0.14 transforms.py / functional_pil.py /
+ * functional_tensor.py; Pillow 9 Resample.c (ImagingResample, precompute_coeffs,
+ * normalize_coeffs_8bpc), Blend.c, Convert.c (rgb2l L24, rgb2hsv, hsv2rgb), ImageEnhance.py. */
+#include "core/data/augment.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/common.h"
+
+#define PRECISION_BITS (32 - 8 - 2) /* Pillow's fixed-point coefficient precision */
+
+static const float IMAGENET_MEAN[3] = {0.485f, 0.456f, 0.406f};
+static const float IMAGENET_STD[3] = {0.229f, 0.224f, 0.225f};
+
+static void *grow(void *p, size_t *cap, size_t need)
+{
+    if (need <= *cap) return p;
+    free(p);
+    *cap = need + need / 4 + 64;
+    return xmalloc(*cap);
+}
+
+void aug_scratch_free(AugScratch *s)
+{
+    free(s->a), free(s->b), free(s->tmp), free(s->f), free(s->bounds), free(s->kk);
+    memset(s, 0, sizeof *s);
+}
+
+static void set_mean_std(AugConfig *c, int channels)
+{
+    ASSERT(channels == 1 || channels == 3);
+    c->channels = channels;
+    for (int k = 0; k < 3; k++) {
+        c->mean[k] = channels == 3 ? IMAGENET_MEAN[k] : AUG_FMNIST_MEAN;
+        c->std[k] = channels == 3 ? IMAGENET_STD[k] : AUG_FMNIST_STD;
+    }
+}
+
+AugConfig aug_moco_v1(int size, int channels)
+{
+    AugConfig c = {.order = AUG_ORDER_MOCO_V1, .size = size, .scale_lo = 0.2f, .scale_hi = 1.0f,
+                   .ratio_lo = 3.0f / 4.0f, .ratio_hi = 4.0f / 3.0f, .flip_p = 0.5f,
+                   .jitter_b = 0.4f, .jitter_c = 0.4f, .jitter_s = 0.4f, .jitter_h = 0.4f,
+                   .jitter_p = 1.0f, .gray_p = 0.2f, .blur_p = 0.0f, .blur_sigma_lo = 0.1f,
+                   .blur_sigma_hi = 2.0f, .blur_kernel = AUG_BLUR_KERNEL_3SIGMA};
+    set_mean_std(&c, channels);
+    return c;
+}
+
+AugConfig aug_moco_v2(int size, int channels)
+{
+    AugConfig c = aug_moco_v1(size, channels);
+    c.order = AUG_ORDER_MOCO_V2;
+    c.jitter_h = 0.1f;
+    c.jitter_p = 0.8f;
+    c.blur_p = 0.5f;
+    return c;
+}
+
+AugConfig aug_eval(int resize, int crop, int channels)
+{
+    ASSERT(resize >= crop && crop > 0);
+    AugConfig c = {.order = AUG_ORDER_EVAL, .size = crop, .resize = resize};
+    set_mean_std(&c, channels);
+    return c;
+}
+
+int aug_min_side(const AugConfig *cfg)
+{
+    if (cfg->order == AUG_ORDER_EVAL) return cfg->resize;
+    return (int)ceil(cfg->size / sqrt(cfg->scale_lo > 0.01f ? cfg->scale_lo : 0.01f));
+}
+
+/* ---- crop box (torchvision RandomResizedCrop.get_params) ---- */
+
+void aug_crop_box(Rng *rng, int H, int W, const float scale[2], const float ratio[2], AugBox *box)
+{
+    double area = (double)H * W;
+    double lr0 = log((double)ratio[0]), lr1 = log((double)ratio[1]);
+    for (int attempt = 0; attempt < 10; attempt++) {
+        double target = area * rng_range(rng, scale[0], scale[1]);
+        double ar = exp(rng_range(rng, lr0, lr1));
+        int w = (int)nearbyint(sqrt(target * ar)); /* Python round(): half to even */
+        int h = (int)nearbyint(sqrt(target / ar));
+        if (0 < w && w <= W && 0 < h && h <= H) {
+            box->top = (int)rng_below(rng, (uint32_t)(H - h + 1));
+            box->left = (int)rng_below(rng, (uint32_t)(W - w + 1));
+            box->h = h, box->w = w;
+            return;
+        }
+    }
+    double in_ratio = (double)W / H;
+    int w = W, h = H;
+    if (in_ratio < ratio[0]) h = (int)nearbyint(w / (double)ratio[0]);
+    else if (in_ratio > ratio[1]) w = (int)nearbyint(h * (double)ratio[1]);
+    box->h = h, box->w = w, box->top = (H - h) / 2, box->left = (W - w) / 2;
+}
+
+void aug_draw(const AugConfig *cfg, Rng *rng, int H, int W, AugParams *p)
+{
+    memset(p, 0, sizeof *p);
+    if (cfg->order == AUG_ORDER_EVAL) return;
+    const float scale[2] = {cfg->scale_lo, cfg->scale_hi}, ratio[2] = {cfg->ratio_lo, cfg->ratio_hi};
+    aug_crop_box(rng, H, W, scale, ratio, &p->box);
+    p->jitter = rng_uniform(rng) < cfg->jitter_p;
+    int perm[4];
+    rng_permutation(rng, perm, 4);
+    const float amount[3] = {cfg->jitter_b, cfg->jitter_c, cfg->jitter_s};
+    for (int k = 0; k < 4; k++) p->order[k] = (AugJitterOp)perm[k];
+    for (int k = 0; k < 3; k++)
+        p->factor[k] = (float)rng_range(rng, fmax(0.0, 1.0 - amount[k]), 1.0 + amount[k]);
+    p->factor[AUG_JITTER_HUE] = (float)rng_range(rng, -cfg->jitter_h, cfg->jitter_h);
+    p->gray = rng_uniform(rng) < cfg->gray_p;
+    p->blur = rng_uniform(rng) < cfg->blur_p;
+    p->sigma = (float)rng_range(rng, cfg->blur_sigma_lo, cfg->blur_sigma_hi);
+    p->flip = rng_uniform(rng) < cfg->flip_p;
+}
+
+/* ---- Pillow's bilinear resample ---- */
+
+static double bilinear_filter(double x)
+{
+    if (x < 0.0) x = -x;
+    return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+/* Pillow's precompute_coeffs + normalize_coeffs_8bpc for a 1-D resample of [0, in) to out. */
+static int precompute_coeffs(int in, int out, int *bounds, int *kk, int ksize_cap)
+{
+    double scale = (double)in / out, filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale;
+    int ksize = (int)ceil(support) * 2 + 1;
+    ASSERT(ksize <= ksize_cap);
+    double k[ksize];
+    for (int xx = 0; xx < out; xx++) {
+        double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+        if (xmin < 0) xmin = 0;
+        if (xmax > in) xmax = in;
+        xmax -= xmin;
+        for (int x = 0; x < xmax; x++) {
+            k[x] = bilinear_filter((x + xmin - center + 0.5) * ss);
+            ww += k[x];
+        }
+        for (int x = 0; x < ksize; x++) {
+            double v = x < xmax && ww != 0.0 ? k[x] / ww : 0.0;
+            kk[xx * ksize + x] = v < 0 ? (int)(-0.5 + v * (1 << PRECISION_BITS))
+                                       : (int)(0.5 + v * (1 << PRECISION_BITS));
+        }
+        bounds[2 * xx] = xmin, bounds[2 * xx + 1] = xmax;
+    }
+    return ksize;
+}
+
+static inline uint8_t clip8(int ss)
+{
+    int v = ss >> PRECISION_BITS;
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* Rows [y0, y0 + rows) of src (stride sw pixels), columns from x0, resampled to ow columns. */
+static void resample_h(const uint8_t *src, int sw, int x0, int y0, int rows, int C, uint8_t *dst,
+                       int ow, const int *bounds, const int *kk, int ksize)
+{
+    for (int y = 0; y < rows; y++) {
+        const uint8_t *row = src + ((size_t)(y0 + y) * sw + x0) * C;
+        uint8_t *out = dst + (size_t)y * ow * C;
+        for (int xx = 0; xx < ow; xx++) {
+            const int *k = kk + xx * ksize;
+            int xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1];
+            for (int c = 0; c < C; c++) {
+                int ss = 1 << (PRECISION_BITS - 1);
+                for (int x = 0; x < xmax; x++) ss += row[(xmin + x) * C + c] * k[x];
+                out[xx * C + c] = clip8(ss);
+            }
+        }
+    }
+}
+
+/* Output rows from src rows (row y of src at src + ((y0 + y) * sw + x0) * C), width w. */
+static void resample_v(const uint8_t *src, int sw, int x0, int y0, int w, int C, uint8_t *dst,
+                       int oh, const int *bounds, const int *kk, int ksize)
+{
+    for (int yy = 0; yy < oh; yy++) {
+        const int *k = kk + yy * ksize;
+        int ymin = bounds[2 * yy], ymax = bounds[2 * yy + 1];
+        uint8_t *out = dst + (size_t)yy * w * C;
+        for (int i = 0; i < w * C; i++) {
+            int ss = 1 << (PRECISION_BITS - 1);
+            for (int y = 0; y < ymax; y++)
+                ss += src[((size_t)(y0 + ymin + y) * sw + x0) * C + i] * k[y];
+            out[i] = clip8(ss);
+        }
+    }
+}
+
+void aug_resize(const uint8_t *src, int H, int W, int C, AugBox box, uint8_t *dst, int oh, int ow,
+                AugScratch *s)
+{
+    ASSERT(box.top >= 0 && box.left >= 0 && box.top + box.h <= H && box.left + box.w <= W);
+    int need_h = ow != box.w, need_v = oh != box.h;
+    int kh = need_h ? (int)ceil(fmax(1.0, (double)box.w / ow)) * 2 + 1 : 1;
+    int kv = need_v ? (int)ceil(fmax(1.0, (double)box.h / oh)) * 2 + 1 : 1;
+    s->bounds = grow(s->bounds, &s->bounds_cap, sizeof(int) * 2 * (size_t)(ow + oh));
+    s->kk = grow(s->kk, &s->kk_cap, sizeof(int) * ((size_t)ow * kh + (size_t)oh * kv));
+    int *bh = s->bounds, *bv = s->bounds + 2 * ow, *kkh = s->kk, *kkv = s->kk + (size_t)ow * kh;
+    if (!need_h && !need_v) {
+        for (int y = 0; y < oh; y++)
+            memcpy(dst + (size_t)y * ow * C, src + ((size_t)(box.top + y) * W + box.left) * C,
+                   (size_t)ow * C);
+        return;
+    }
+    if (need_v) precompute_coeffs(box.h, oh, bv, kkv, kv);
+    if (!need_h) {
+        resample_v(src, W, box.left, box.top, ow, C, dst, oh, bv, kkv, kv);
+        return;
+    }
+    precompute_coeffs(box.w, ow, bh, kkh, kh);
+    if (!need_v) {
+        resample_h(src, W, box.left, box.top, oh, C, dst, ow, bh, kkh, kh);
+        return;
+    }
+    /* Only the source rows the vertical pass reads go through the horizontal pass (as Pillow). */
+    int y_first = bv[0], y_last = bv[2 * oh - 2] + bv[2 * oh - 1];
+    for (int yy = 0; yy < oh; yy++) bv[2 * yy] -= y_first;
+    s->tmp = grow(s->tmp, &s->tmp_cap, (size_t)(y_last - y_first) * ow * C);
+    resample_h(src, W, box.left, box.top + y_first, y_last - y_first, C, s->tmp, ow, bh, kkh, kh);
+    resample_v(s->tmp, ow, 0, 0, ow, C, dst, oh, bv, kkv, kv);
+}
+
+/* ---- colour operations (Pillow ImageEnhance / Blend / Convert) ---- */
+
+/* Image.blend(degenerate, img, alpha): float arithmetic, truncation, clipping only when
+ * extrapolating (Pillow Blend.c). */
+static inline uint8_t blend(int deg, int v, float alpha)
+{
+    float t = (float)deg + alpha * (float)(v - deg);
+    if (alpha >= 0.0f && alpha <= 1.0f) return (uint8_t)t;
+    return t <= 0.0f ? 0 : t >= 255.0f ? 255 : (uint8_t)t;
+}
+
+static inline int luma(const uint8_t *p)
+{
+    return (p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16; /* Pillow L24 */
+}
+
+void aug_brightness(uint8_t *img, int H, int W, int C, float factor)
+{
+    size_t n = (size_t)H * W * C;
+    for (size_t i = 0; i < n; i++) img[i] = blend(0, img[i], factor);
+}
+
+void aug_contrast(uint8_t *img, int H, int W, int C, float factor)
+{
+    size_t n = (size_t)H * W;
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += (uint64_t)(C == 3 ? luma(img + 3 * i) : img[i]);
+    int mean = (int)((double)sum / (double)n + 0.5); /* int(ImageStat mean + 0.5) */
+    for (size_t i = 0; i < n * C; i++) img[i] = blend(mean, img[i], factor);
+}
+
+void aug_saturation(uint8_t *img, int H, int W, int C, float factor)
+{
+    if (C != 3) return; /* no grey meaning: skipped */
+    size_t n = (size_t)H * W;
+    for (size_t i = 0; i < n; i++) {
+        int l = luma(img + 3 * i);
+        for (int c = 0; c < 3; c++) img[3 * i + c] = blend(l, img[3 * i + c], factor);
+    }
+}
+
+void aug_grayscale(uint8_t *img, int H, int W, int C)
+{
+    if (C != 3) return; /* already grey */
+    size_t n = (size_t)H * W;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t l = (uint8_t)luma(img + 3 * i);
+        img[3 * i] = img[3 * i + 1] = img[3 * i + 2] = l;
+    }
+}
+
+static inline uint8_t clip8i(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
+
+/* Pillow rgb2hsv_row (uint8 H, S, V). */
+static void rgb_to_hsv(const uint8_t *in, uint8_t *out)
+{
+    int r = in[0], g = in[1], b = in[2];
+    int maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    int minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    out[2] = (uint8_t)maxc;
+    if (minc == maxc) {
+        out[0] = out[1] = 0;
+        return;
+    }
+    float cr = (float)(maxc - minc), s = cr / (float)maxc, h;
+    float rc = (float)(maxc - r) / cr, gc = (float)(maxc - g) / cr, bc = (float)(maxc - b) / cr;
+    if (r == maxc) h = bc - gc;
+    else if (g == maxc) h = (float)(2.0 + rc - bc); /* double arithmetic, as Pillow */
+    else h = (float)(4.0 + gc - rc);
+    h = (float)fmod(h / 6.0 + 1.0, 1.0);
+    out[0] = clip8i((int)(h * 255.0));
+    out[1] = clip8i((int)(s * 255.0));
+}
+
+/* Pillow hsv2rgb. */
+static void hsv_to_rgb(const uint8_t *in, uint8_t *out)
+{
+    int h = in[0], s = in[1], v = in[2];
+    if (s == 0) {
+        out[0] = out[1] = out[2] = (uint8_t)v;
+        return;
+    }
+    int i = (int)floor((float)h * 6.0 / 255.0);
+    float f = (float)((float)h * 6.0 / 255.0 - (float)i), fs = (float)(s / 255.0);
+    uint8_t p = clip8i((int)round((float)v * (1.0 - fs)));
+    uint8_t q = clip8i((int)round((float)v * (1.0 - fs * f)));
+    uint8_t t = clip8i((int)round((float)v * (1.0 - fs * (1.0 - f))));
+    uint8_t V = (uint8_t)v;
+    const uint8_t table[6][3] = {{V, t, p}, {q, V, p}, {p, V, t}, {p, q, V}, {t, p, V}, {V, p, q}};
+    memcpy(out, table[i % 6], 3);
+}
+
+void aug_hue(uint8_t *img, int H, int W, int C, float shift)
+{
+    if (C != 3) return; /* no grey meaning: skipped */
+    uint8_t dh = (uint8_t)(int)(shift * 255.0); /* np.uint8(hue_factor * 255) */
+    size_t n = (size_t)H * W;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t hsv[3];
+        rgb_to_hsv(img + 3 * i, hsv);
+        hsv[0] = (uint8_t)(hsv[0] + dh);
+        hsv_to_rgb(hsv, img + 3 * i);
+    }
+}
+
+/* ---- Gaussian blur (torchvision F.gaussian_blur) ---- */
+
+int aug_blur_ksize(const AugConfig *cfg, float sigma, int H, int W)
+{
+    int k = cfg->blur_kernel == AUG_BLUR_KERNEL_FIXED ? cfg->blur_kernel_size
+                                                      : 2 * (int)ceilf(3.0f * sigma) + 1;
+    int max_half = (H < W ? H : W) - 1; /* reflect padding needs half < side */
+    if ((k - 1) / 2 > max_half) k = 2 * max_half + 1;
+    return k < 1 ? 1 : k;
+}
+
+/* y += a x, elementwise (no reassociation, so vectorising it does not change any result). */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("tree-vectorize")))
+#endif
+static void axpy(float *restrict y, const float *restrict x, float a, size_t n)
+{
+    for (size_t j = 0; j < n; j++) y[j] += a * x[j];
+}
+
+/* Round half to even for 0 <= |v| < 2^22 (the 1.5 * 2^23 trick; default rounding mode), then clip. */
+static inline uint8_t round_clip8(float v)
+{
+    volatile float big = 12582912.0f;
+    float r = (v + big) - big;
+    return (uint8_t)(r < 0.0f ? 0.0f : r > 255.0f ? 255.0f : r);
+}
+
+static inline int reflect(int i, int n)
+{
+    return i < 0 ? -i : i >= n ? 2 * n - 2 - i : i;
+}
+
+void aug_blur(uint8_t *img, int H, int W, int C, float sigma, int ksize, AugScratch *s)
+{
+    ASSERT(ksize % 2 == 1 && (ksize - 1) / 2 < H && (ksize - 1) / 2 < W);
+    int half = (ksize - 1) / 2;
+    float k[ksize], sum = 0.0f;
+    for (int i = 0; i < ksize; i++) {
+        /* torch.linspace(-half, half, ksize) in float32, then exp(-0.5 (x / sigma)^2) */
+        float x = (float)(-half + i), t = x / sigma;
+        k[i] = expf(-0.5f * t * t);
+        sum += k[i];
+    }
+    for (int i = 0; i < ksize; i++) k[i] /= sum;
+    size_t WC = (size_t)W * C, padw = (size_t)(W + 2 * half) * C;
+    s->f = grow(s->f, &s->f_cap, sizeof(float) * ((size_t)H * WC + padw + WC));
+    float *tmp = s->f;              /* (H, W, C) after the horizontal pass */
+    float *pad = tmp + (size_t)H * WC; /* (W + 2 half, C) one reflect-padded row */
+    float *acc = pad + padw;        /* (W, C) */
+    /* Loops run over the taps outside and the pixels inside (vectorisable); each output still sums
+     * its taps in ascending order from 0, so the result does not depend on this layout. */
+    for (int y = 0; y < H; y++) {
+        const uint8_t *row = img + (size_t)y * WC;
+        for (int x = -half; x < W + half; x++)
+            for (int c = 0; c < C; c++) pad[(size_t)(x + half) * C + c] = row[(size_t)reflect(x, W) * C + c];
+        float *out = tmp + (size_t)y * WC;
+        for (size_t j = 0; j < WC; j++) out[j] = 0.0f;
+        for (int i = 0; i < ksize; i++) axpy(out, pad + (size_t)i * C, k[i], WC);
+    }
+    for (int y = 0; y < H; y++) {
+        for (size_t j = 0; j < WC; j++) acc[j] = 0.0f;
+        for (int i = 0; i < ksize; i++) axpy(acc, tmp + (size_t)reflect(y - half + i, H) * WC, k[i], WC);
+        uint8_t *out = img + (size_t)y * WC;
+        for (size_t j = 0; j < WC; j++) out[j] = round_clip8(acc[j]); /* torch.round: half to even */
+    }
+}
+
+/* ---- ToTensor + Normalize ---- */
+
+void aug_normalize(const uint8_t *hwc, int H, int W, int C, const float *mean, const float *std,
+                   int flip, float *out_chw)
+{
+    for (int c = 0; c < C; c++) {
+        float *plane = out_chw + (size_t)c * H * W; /* (H, W) */
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int sx = flip ? W - 1 - x : x;
+                float v = (float)hwc[((size_t)y * W + sx) * C + c] / 255.0f;
+                plane[(size_t)y * W + x] = (v - mean[c]) / std[c];
+            }
+    }
+}
+
+/* ---- the pipelines ---- */
+
+static void apply_jitter(const AugParams *p, uint8_t *a, int S, int C)
+{
+    for (int k = 0; k < 4; k++) {
+        AugJitterOp op = p->order[k];
+        float f = p->factor[op];
+        switch (op) {
+        case AUG_JITTER_BRIGHTNESS: aug_brightness(a, S, S, C, f); break;
+        case AUG_JITTER_CONTRAST: aug_contrast(a, S, S, C, f); break;
+        case AUG_JITTER_SATURATION: aug_saturation(a, S, S, C, f); break;
+        case AUG_JITTER_HUE: aug_hue(a, S, S, C, f); break;
+        }
+    }
+}
+
+/* Resize(shorter side = cfg->resize) then CenterCrop(cfg->size), as torchvision on PIL. */
+static void eval_resize_crop(const AugConfig *cfg, const uint8_t *hwc, int H, int W, int C,
+                             uint8_t *a, AugScratch *s)
+{
+    int S = cfg->size, rh = H, rw = W;
+    const uint8_t *r = hwc;
+    int short_side = H < W ? H : W, long_side = H < W ? W : H;
+    if (short_side != cfg->resize) {
+        int new_long = (int)((double)cfg->resize * long_side / short_side);
+        rh = H < W ? cfg->resize : new_long;
+        rw = H < W ? new_long : cfg->resize;
+        s->b = grow(s->b, &s->b_cap, (size_t)rh * rw * C);
+        AugBox full = {0, 0, H, W};
+        aug_resize(hwc, H, W, C, full, s->b, rh, rw, s);
+        r = s->b;
+    }
+    ASSERT(rh >= S && rw >= S);
+    AugBox crop = {(int)nearbyint((rh - S) / 2.0), (int)nearbyint((rw - S) / 2.0), S, S};
+    aug_resize(r, rh, rw, C, crop, a, S, S, s); /* same size: a copy of the window */
+}
+
+void aug_apply_params(const AugConfig *cfg, const AugParams *p, const uint8_t *hwc, int H, int W,
+                      int C, float *out_chw, AugScratch *s)
+{
+    ASSERT(C == cfg->channels);
+    int S = cfg->size;
+    s->a = grow(s->a, &s->a_cap, (size_t)S * S * C);
+    uint8_t *a = s->a; /* (S, S, C) */
+    if (cfg->order == AUG_ORDER_EVAL) {
+        eval_resize_crop(cfg, hwc, H, W, C, a, s);
+    } else {
+        aug_resize(hwc, H, W, C, p->box, a, S, S, s);
+        if (cfg->order == AUG_ORDER_MOCO_V1 && p->gray) aug_grayscale(a, S, S, C);
+        if (p->jitter) apply_jitter(p, a, S, C);
+        if (cfg->order == AUG_ORDER_MOCO_V2 && p->gray) aug_grayscale(a, S, S, C);
+        if (p->blur) aug_blur(a, S, S, C, p->sigma, aug_blur_ksize(cfg, p->sigma, S, S), s);
+    }
+    aug_normalize(a, S, S, C, cfg->mean, cfg->std, p->flip, out_chw);
+}
+
+void aug_apply(const AugConfig *cfg, Rng *rng, const uint8_t *hwc, int H, int W, int C,
+               float *out_chw, AugScratch *s)
+{
+    AugParams p;
+    aug_draw(cfg, rng, H, W, &p);
+    aug_apply_params(cfg, &p, hwc, H, W, C, out_chw, s);
+}

@@ -1,0 +1,52 @@
+/* features.c — see features.h. */
+#include "core/train/features.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/data/loader.h"
+
+AugConfig features_eval_aug(const Dataset *ds, int size)
+{
+    if (ds->H == size && ds->W == size) return aug_eval(size, size, ds->C);
+    return aug_eval(size * 8 / 7, size, ds->C);
+}
+
+ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, int threads,
+                            uint64_t seed, int epoch, float *feats, int *labels)
+{
+    if (ds->C != m->C) {
+        clft_set_error("%s has %d channels; the encoder was trained on %d", ds->name, ds->C, m->C);
+        return CLFT_ERR_SHAPE;
+    }
+    LoaderOptions lo = {.batch = m->N, .threads = threads > 0 ? threads : 1, .seed = seed,
+                        .views = 1, .aug1 = aug, .aug2 = aug, .order = LOADER_SEQUENTIAL,
+                        .tail = LOADER_KEEP_LAST};
+    Loader *l;
+    ClftStatus st = loader_init(&l, ds, &lo);
+    if (st != CLFT_OK) return st;
+    const size_t img = (size_t)m->C * m->H * m->W;
+    float *pad = NULL; /* (N, C, H, W) for the last, partial batch */
+    loader_seek(l, epoch, 0);
+    int steps = loader_steps_per_epoch(l);
+    for (int s = 0; s < steps; s++) {
+        LoaderBatch b;
+        loader_next(l, &b);
+        const float *x = b.x1;
+        if (b.n < m->N) {
+            if (!pad) pad = xcalloc((size_t)m->N * img, sizeof(float));
+            memcpy(pad, b.x1, (size_t)b.n * img * sizeof(float));
+            x = pad;
+        }
+        model_forward(m, x, MODEL_EVAL);
+        const float *f = model_features(m);
+        for (int i = 0; i < b.n; i++) {
+            memcpy(feats + (size_t)b.indices[i] * m->feat_dim, f + (size_t)i * m->feat_dim,
+                   (size_t)m->feat_dim * sizeof(float));
+            labels[b.indices[i]] = b.labels[i];
+        }
+    }
+    free(pad);
+    loader_free(l);
+    return CLFT_OK;
+}

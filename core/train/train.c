@@ -1,0 +1,371 @@
+/* train.c — the pre-training loop; see train.h. */
+#include "core/train/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "core/backend/blas.h"
+#include "core/data/augment.h"
+#include "core/data/dataset.h"
+#include "core/data/loader.h"
+#include "core/io/csv.h"
+#include "core/io/rundir.h"
+#include "core/train/checkpoint.h"
+
+static const char *const TRAIN_COLS[] = {"epoch", "step", "lr", "loss", "inst_acc", "img_per_s",
+                                         "elapsed_s"};
+static const char *const SCORE_COLS[] = {"epoch", "step", "pos_mean", "pos_var", "neg_mean",
+                                         "neg_var", "exp_pos_mean", "exp_neg_mean", "pre_pos_mean",
+                                         "pre_pos_var", "pre_neg_mean", "pre_neg_var"};
+static const char *const HIST_COLS[] = {"epoch", "kind", "bin_lo", "bin_hi", "count"};
+static const char *const EVAL_COLS[] = {"protocol", "dataset", "split", "metric", "value", "epoch"};
+
+typedef struct {
+    const Config *cfg;
+    const TrainOptions *opt;
+    Dataset *ds;
+    Loader *loader;
+    Moco mc;
+    Schedule sched;
+    CsvWriter train_csv, scores_csv, hist_csv;
+    char run[4096];
+    char *config_text;
+    TrainPosition pos;
+    int steps_per_epoch;
+    double t_start, t_log;
+    long step_log;
+    double lr;
+    MocoStepResult res;
+} Run;
+
+ModelConfig train_model_config(const Config *cfg, int in_channels)
+{
+    static const ResNetArch archs[] = {ARCH_RESNET18, ARCH_RESNET34, ARCH_RESNET50,
+                                       ARCH_RESNET_SMALL};
+    ModelConfig m = {
+        .arch = archs[cfg->model.arch],
+        .stem = cfg->model.stem == CONFIG_STEM_IMAGENET ? STEM_IMAGENET : STEM_SMALL,
+        .width = cfg->model.width,
+        .stages = cfg->model.stages,
+        .blocks = cfg->model.blocks,
+        .in_channels = cfg->model.in_channels ? cfg->model.in_channels : in_channels,
+        .head = cfg->head.type == CONFIG_HEAD_MLP ? HEAD_MLP : HEAD_LINEAR,
+        .head_hidden = cfg->head.hidden,
+        .head_dim = cfg->head.dim,
+    };
+    return m;
+}
+
+/* The training augmentation of the baseline (PAPER.md §4) with the config's overrides. */
+static AugConfig train_aug(const Config *cfg, int size, int C)
+{
+    AugConfig a = cfg->aug.preset == CONFIG_AUG_MOCO_V1 ? aug_moco_v1(size, C) : aug_moco_v2(size, C);
+    if (cfg->aug.preset == CONFIG_AUG_NONE) return aug_eval(size, size, C);
+    ConfigAug r;
+    config_aug_resolve(cfg, &r);
+    a.scale_lo = (float)r.scale_min;
+    a.scale_hi = (float)r.scale_max;
+    a.flip_p = (float)r.flip_p;
+    a.jitter_p = (float)r.jitter_p;
+    a.gray_p = (float)r.gray_p;
+    a.blur_p = (float)r.blur_p;
+    return a;
+}
+
+static Schedule make_schedule(const Config *cfg)
+{
+    Schedule s = {.base_lr = cfg->optim.lr, .epochs = cfg->optim.epochs,
+                  .gamma = cfg->optim.gamma, .warmup_epochs = cfg->optim.warmup_epochs};
+    s.kind = cfg->optim.schedule == CONFIG_SCHEDULE_COSINE ? SCHEDULE_COSINE
+             : cfg->optim.schedule == CONFIG_SCHEDULE_STEP ? SCHEDULE_STEP
+                                                            : SCHEDULE_CONSTANT;
+    s.n_milestones = cfg->optim.milestones.n < SCHEDULE_MAX_MILESTONES ? cfg->optim.milestones.n
+                                                                       : SCHEDULE_MAX_MILESTONES;
+    for (int i = 0; i < s.n_milestones; i++) s.milestones[i] = cfg->optim.milestones.v[i];
+    return s;
+}
+
+static ClftStatus open_data(Run *r)
+{
+    const Config *cfg = r->cfg;
+    DatasetOptions dopt = {.subset = cfg->data.subset == CONFIG_SUBSET_IMAGENET100
+                                         ? DATA_SUBSET_IMAGENET100
+                                         : DATA_SUBSET_NONE,
+                           .classes = cfg->data.classes.n ? cfg->data.classes.v : NULL,
+                           .n_keep = cfg->data.classes.n,
+                           .limit = cfg->data.train_limit,
+                           .seed = (uint64_t)cfg->run.seed};
+    ClftStatus st = dataset_open(&r->ds, cfg->data.spec, SPLIT_TRAIN, &dopt);
+    if (st != CLFT_OK) return st;
+    int size = cfg->data.size ? cfg->data.size : r->ds->H;
+    if (size <= 0) {
+        clft_set_error("data.size must be set for %s (its images vary in size)", cfg->data.spec);
+        return CLFT_ERR_VALUE;
+    }
+    if (r->ds->n < cfg->optim.batch) {
+        clft_set_error("%s has %d training images, fewer than one batch (optim.batch = %d)",
+                       cfg->data.spec, r->ds->n, cfg->optim.batch);
+        return CLFT_ERR_VALUE;
+    }
+    AugConfig a = train_aug(cfg, size, r->ds->C);
+    LoaderOptions lo = {.batch = cfg->optim.batch, .threads = cfg->data.workers > 0 ? cfg->data.workers : 1,
+                        .seed = (uint64_t)cfg->run.seed, .views = 2, .aug1 = &a, .aug2 = &a,
+                        .order = LOADER_SHUFFLE, .tail = LOADER_DROP_LAST};
+    st = loader_init(&r->loader, r->ds, &lo);
+    if (st != CLFT_OK) return st;
+    r->steps_per_epoch = loader_steps_per_epoch(r->loader);
+    return CLFT_OK;
+}
+
+static ClftStatus init_moco(Run *r)
+{
+    const Config *cfg = r->cfg;
+    int size = cfg->data.size ? cfg->data.size : r->ds->H;
+    MocoOptions mo = {.N = cfg->optim.batch, .C = r->ds->C, .H = size, .W = size,
+                      .K = cfg->moco.K, .T = (float)cfg->moco.T, .m = (float)cfg->moco.m,
+                      .bn_groups = cfg->moco.shuffle_groups,
+                      .model = train_model_config(cfg, r->ds->C),
+                      .variant = r->opt->variant, .seed = (uint64_t)cfg->run.seed};
+    ClftStatus st = moco_init(&r->mc, &mo);
+    if (st != CLFT_OK) return st;
+    if (!r->opt->quiet) {
+        model_print_summary(&r->mc.q, stderr);
+        fprintf(stderr, "arenas: optimiser state %.2f MiB, queue %.2f MiB (K=%d, D=%d)\n",
+                arena_mib(&r->mc.optim_arena),
+                (double)r->mc.queue.K * r->mc.queue.D * 4 / (1024.0 * 1024.0), r->mc.queue.K,
+                r->mc.queue.D);
+    }
+    return CLFT_OK;
+}
+
+static ClftStatus write_config(Run *r)
+{
+    char path[4200], extra[1024];
+    struct utsname u;
+    if (uname(&u) != 0) snprintf(u.machine, sizeof u.machine, "unknown");
+    snprintf(extra, sizeof extra,
+             "BLAS: OpenBLAS core %s (%s), %d threads\nloader workers: %d\nmachine: %s %s, %ld "
+             "cores",
+             blas_core_name(), blas_core_origin(), blas_get_threads(), r->cfg->data.workers,
+             u.sysname, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
+    path_join(path, sizeof path, r->run, "config.ini");
+    r->config_text = config_to_string(r->cfg);
+    return config_write(r->cfg, path, extra);
+}
+
+/* Cuts an existing CSV back to rows with column <= value (a fresh run: value < every row). */
+static ClftStatus truncate_csv(const Run *r, const char *name, const char *column, double value)
+{
+    char path[4200];
+    path_join(path, sizeof path, r->run, name);
+    if (access(path, F_OK) != 0) return CLFT_OK;
+    return csv_truncate_after(path, column, value);
+}
+
+static ClftStatus resume_or_start(Run *r)
+{
+    char ckpt[4200] = "";
+    if (r->opt->resume == RESUME_AUTO) {
+        ClftStatus st = rundir_latest_ckpt(r->run, ckpt, sizeof ckpt);
+        if (st != CLFT_OK) return st;
+    }
+    memset(&r->pos, 0, sizeof r->pos);
+    if (ckpt[0]) {
+        ClftStatus st = checkpoint_load(ckpt, &r->mc, &r->pos);
+        if (st != CLFT_OK) return st;
+        if (!r->opt->quiet)
+            fprintf(stderr, "resuming from %s (epoch %d, step %ld)\n", ckpt, r->pos.epoch,
+                    r->pos.step);
+    }
+    ClftStatus st = truncate_csv(r, "train.csv", "step", (double)r->pos.step);
+    if (st == CLFT_OK) st = truncate_csv(r, "scores.csv", "step", (double)r->pos.step);
+    if (st == CLFT_OK) st = truncate_csv(r, "score_hist.csv", "epoch", r->pos.epoch - 1);
+    if (st == CLFT_OK) st = truncate_csv(r, "eval.csv", "epoch", r->pos.epoch - 1);
+    return st;
+}
+
+static ClftStatus open_logs(Run *r)
+{
+    char path[4200];
+    path_join(path, sizeof path, r->run, "train.csv");
+    ClftStatus st = csv_open(&r->train_csv, path, TRAIN_COLS, 7, CSV_APPEND);
+    if (st != CLFT_OK) return st;
+    path_join(path, sizeof path, r->run, "scores.csv");
+    st = csv_open(&r->scores_csv, path, SCORE_COLS, 12, CSV_APPEND);
+    if (st != CLFT_OK) return st;
+    path_join(path, sizeof path, r->run, "score_hist.csv");
+    return csv_open(&r->hist_csv, path, HIST_COLS, 5, CSV_APPEND);
+}
+
+static double elapsed(const Run *r) { return r->pos.elapsed_s + (clft_now() - r->t_start); }
+
+static ClftStatus log_step(Run *r, int epoch)
+{
+    const MocoStepResult *s = &r->res;
+    double row[12] = {epoch, (double)r->pos.step, s->post.pos_mean, s->post.pos_var,
+                      s->post.neg_mean, s->post.neg_var, s->post.exp_pos_mean,
+                      s->post.exp_neg_mean, s->pre.pos_mean, s->pre.pos_var, s->pre.neg_mean,
+                      s->pre.neg_var};
+    ClftStatus st = csv_row(&r->scores_csv, row);
+    if (st != CLFT_OK) return st;
+    int every = r->cfg->run.log_every > 0 ? r->cfg->run.log_every : 1;
+    int last = r->pos.step_in_epoch == r->steps_per_epoch;
+    if (r->pos.step % every != 0 && !last) return CLFT_OK;
+    double now = clft_now();
+    double img_s = (double)(r->pos.step - r->step_log) * r->cfg->optim.batch / (now - r->t_log);
+    r->t_log = now;
+    r->step_log = r->pos.step;
+    double trow[7] = {epoch, (double)r->pos.step, r->lr, s->loss, s->inst_acc, img_s, elapsed(r)};
+    st = csv_row(&r->train_csv, trow);
+    if (st != CLFT_OK || r->opt->quiet) return st;
+    long total = (long)r->steps_per_epoch * r->cfg->optim.epochs;
+    double eta = (total - r->pos.step) * (double)r->cfg->optim.batch / (img_s > 0 ? img_s : 1);
+    int tty = isatty(STDERR_FILENO);
+    fprintf(stderr, "%sepoch %d/%d  step %ld/%ld  loss %.4f  inst acc %5.1f%%  %.0f img/s  ETA %.0fs%s",
+            tty ? "\r" : "", epoch + 1, r->cfg->optim.epochs, r->pos.step, total, s->loss,
+            100.0 * s->inst_acc, img_s, eta, tty ? "   " : "\n");
+    return CLFT_OK;
+}
+
+static ClftStatus end_epoch(Run *r, int epoch)
+{
+    const ScoreHist *h = &r->mc.hist;
+    for (int kind = 0; kind < 2; kind++) {
+        const uint64_t *counts = kind == 0 ? h->pos : h->neg;
+        for (int b = 0; b < SCORES_HIST_BINS; b++) {
+            csv_put_int(&r->hist_csv, epoch);
+            csv_put_str(&r->hist_csv, kind == 0 ? "pos" : "neg");
+            csv_put_num(&r->hist_csv, scores_hist_bin_lo(b));
+            csv_put_num(&r->hist_csv, scores_hist_bin_hi(b));
+            csv_put_int(&r->hist_csv, (long long)counts[b]);
+            ClftStatus st = csv_end_row(&r->hist_csv);
+            if (st != CLFT_OK) return st;
+        }
+    }
+    scores_hist_reset(&r->mc.hist);
+    return CLFT_OK;
+}
+
+static ClftStatus run_monitor(Run *r, int epoch)
+{
+    const TrainMonitor *mon = &r->opt->monitor;
+    int every = r->cfg->run.knn_every;
+    if (!mon->knn || every <= 0 || (epoch + 1) % every != 0) return CLFT_OK;
+    double top1 = mon->knn(mon->ctx, &r->mc.q, epoch);
+    if (top1 < 0) return CLFT_ERR_VALUE;
+    char path[4200];
+    path_join(path, sizeof path, r->run, "eval.csv");
+    CsvWriter w;
+    ClftStatus st = csv_open(&w, path, EVAL_COLS, 6, CSV_APPEND);
+    if (st != CLFT_OK) return st;
+    csv_put_str(&w, "knn_monitor");
+    csv_put_str(&w, r->cfg->data.spec);
+    csv_put_str(&w, "test");
+    csv_put_str(&w, "top1");
+    csv_put_num(&w, top1);
+    csv_put_int(&w, epoch);
+    st = csv_end_row(&w);
+    ClftStatus st2 = csv_close(&w);
+    if (!r->opt->quiet) fprintf(stderr, "%sknn monitor: epoch %d top-1 %.2f%%\n",
+                                isatty(STDERR_FILENO) ? "\n" : "", epoch + 1, top1);
+    return st != CLFT_OK ? st : st2;
+}
+
+static ClftStatus save_checkpoint(Run *r)
+{
+    ClftStatus st = csv_flush(&r->train_csv);
+    if (st == CLFT_OK) st = csv_flush(&r->scores_csv);
+    if (st == CLFT_OK) st = csv_flush(&r->hist_csv);
+    if (st != CLFT_OK) return st;
+    char path[4200];
+    rundir_ckpt_path(r->run, r->pos.epoch, r->pos.step, path, sizeof path);
+    TrainPosition p = r->pos;
+    p.elapsed_s = elapsed(r);
+    st = checkpoint_save(path, &r->mc, &p, r->config_text);
+    if (st == CLFT_OK && r->cfg->run.keep_ckpt > 0) st = rundir_prune_ckpt(r->run, r->cfg->run.keep_ckpt);
+    return st;
+}
+
+static ClftStatus train_epoch(Run *r, int epoch)
+{
+    const Config *cfg = r->cfg;
+    SgdOptions sgd = {.momentum = (float)cfg->optim.momentum,
+                      .weight_decay = (float)cfg->optim.weight_decay};
+    while (r->pos.step_in_epoch < r->steps_per_epoch) {
+        LoaderBatch b;
+        loader_next(r->loader, &b);
+        ASSERT(b.epoch == epoch && b.step == r->pos.step_in_epoch);
+        r->lr = schedule_lr(&r->sched, epoch, r->pos.step_in_epoch, r->steps_per_epoch);
+        sgd.lr = (float)r->lr;
+        moco_step(&r->mc, b.x1, b.x2, &sgd, epoch, &r->res);
+        if (!isfinite(r->res.loss)) {
+            char last[4200] = "";
+            rundir_latest_ckpt(r->run, last, sizeof last);
+            clft_set_error("loss is %f at epoch %d, step %ld (lr %g); stopped without updating the "
+                           "weights; last good checkpoint: %s",
+                           r->res.loss, epoch, r->pos.step + 1, r->lr, last[0] ? last : "(none)");
+            return CLFT_ERR_NUMERIC;
+        }
+        r->pos.step++;
+        r->pos.step_in_epoch++;
+        ClftStatus st = log_step(r, epoch);
+        if (st != CLFT_OK) return st;
+        if (r->opt->stop_after_steps && r->pos.step >= r->opt->stop_after_steps) return CLFT_OK;
+    }
+    return CLFT_OK;
+}
+
+static ClftStatus train_loop(Run *r)
+{
+    const Config *cfg = r->cfg;
+    loader_seek(r->loader, r->pos.epoch, r->pos.step_in_epoch);
+    r->t_start = r->t_log = clft_now();
+    r->step_log = r->pos.step;
+    for (int epoch = r->pos.epoch; epoch < cfg->optim.epochs; epoch++) {
+        ClftStatus st = train_epoch(r, epoch);
+        if (st != CLFT_OK) return st;
+        if (r->pos.step_in_epoch < r->steps_per_epoch) return CLFT_OK; /* stop_after_steps */
+        if ((st = end_epoch(r, epoch)) != CLFT_OK) return st;
+        if ((st = run_monitor(r, epoch)) != CLFT_OK) return st;
+        r->pos.epoch = epoch + 1;
+        r->pos.step_in_epoch = 0;
+        int every = cfg->run.ckpt_every > 0 ? cfg->run.ckpt_every : 1;
+        if ((epoch + 1) % every == 0 || epoch + 1 == cfg->optim.epochs)
+            if ((st = save_checkpoint(r)) != CLFT_OK) return st;
+    }
+    if (!r->opt->quiet && isatty(STDERR_FILENO)) fputc('\n', stderr);
+    return CLFT_OK;
+}
+
+ClftStatus train_run(const Config *cfg, const TrainOptions *opt)
+{
+    Run *r = xcalloc(1, sizeof *r);
+    r->cfg = cfg;
+    r->opt = opt;
+    r->sched = make_schedule(cfg);
+    snprintf(r->run, sizeof r->run, "%s", cfg->run.out);
+    if (cfg->run.threads > 0) blas_set_threads(cfg->run.threads);
+    ClftStatus st = rundir_create(r->run);
+    if (st == CLFT_OK) st = open_data(r);
+    if (st == CLFT_OK) st = init_moco(r);
+    if (st == CLFT_OK) st = write_config(r);
+    if (st == CLFT_OK) st = resume_or_start(r);
+    if (st == CLFT_OK) st = open_logs(r);
+    if (st == CLFT_OK) st = train_loop(r);
+    CsvWriter *logs[3] = {&r->train_csv, &r->scores_csv, &r->hist_csv};
+    for (int i = 0; i < 3; i++) {
+        if (!logs[i]->fp) continue; /* never opened */
+        ClftStatus cs = csv_close(logs[i]);
+        if (st == CLFT_OK) st = cs;
+    }
+    if (r->loader) loader_free(r->loader);
+    if (r->mc.q.ops) moco_free(&r->mc);
+    if (r->ds) dataset_free(r->ds);
+    free(r->config_text);
+    free(r);
+    return st;
+}

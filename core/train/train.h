@@ -1,0 +1,49 @@
+/* train.h — the pre-training loop (DESIGN.md "One training step, as data"; issue "MoCo v1 and v2
+ * pre-training"): dataset → two-view loader → moco_step → CSV logs, checkpoints, progress line.
+ *
+ * Files in the run directory:
+ *   config.ini       the resolved config (+ version, commit, BLAS core, threads, machine)
+ *   train.csv        epoch, step, lr, loss, inst_acc, img_per_s, elapsed_s       (every log_every steps)
+ *   scores.csv       epoch, step, pos_mean, pos_var, neg_mean, neg_var, exp_pos_mean, exp_neg_mean,
+ *                    pre_pos_mean, pre_pos_var, pre_neg_mean, pre_neg_var          (every step)
+ *   score_hist.csv   epoch, kind (pos|neg), bin_lo, bin_hi, count                   (every epoch)
+ *   ckpt/epochEEEE-stepSSSSSSSSS.safetensors                                       (every ckpt_every epochs)
+ * `epoch` is 0-based, `step` the global step count after the step (1, 2, ...). img_per_s and
+ * elapsed_s measure the wall clock: they are the only columns that differ between two identical
+ * runs. On resume, every CSV is cut back to the checkpoint's step/epoch, so a resumed run writes
+ * the same rows as an uninterrupted one.
+ */
+#ifndef CLFT_TRAIN_H
+#define CLFT_TRAIN_H
+
+#include "core/contrast/variant_hook.h"
+#include "core/io/config.h"
+#include "core/model/model.h"
+
+typedef enum { RESUME_NEVER, RESUME_AUTO } ResumeMode;
+
+/* Called after each epoch in which cfg.run.knn_every says so: evaluates the query encoder (eval
+ * mode) and returns rows for eval.csv. Supplied by the caller (downstream/ sits above core/). */
+typedef struct {
+    void *ctx;
+    /* Returns top-1 (%) of the kNN monitor, or a negative value on failure. */
+    double (*knn)(void *ctx, Model *encoder, int epoch);
+} TrainMonitor;
+
+typedef struct {
+    ResumeMode resume;
+    int quiet;             /* no progress line */
+    VariantHook variant;   /* instantiated by the caller */
+    TrainMonitor monitor;  /* optional (knn == NULL: none) */
+    int stop_after_steps;  /* tests: stop (as if killed) after this many global steps; 0 = never */
+} TrainOptions;
+
+/* Runs (or resumes) the pre-training of `cfg` in cfg->run.out. Returns CLFT_OK, or a status with
+ * clft_last_error() saying what failed (NaN loss, disk full, bad data) — the last good checkpoint
+ * is kept in every case. */
+ClftStatus train_run(const Config *cfg, const TrainOptions *opt);
+
+/* The model configuration that `cfg` describes, for `in_channels` input channels. */
+ModelConfig train_model_config(const Config *cfg, int in_channels);
+
+#endif

@@ -1,0 +1,71 @@
+/* monitor.c — see monitor.h. */
+#include "downstream/monitor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/train/features.h"
+#include "downstream/knn.h"
+
+ClftStatus knn_monitor_init(KnnMonitor *km, const Config *cfg)
+{
+    memset(km, 0, sizeof *km);
+    km->cfg = cfg;
+    DatasetOptions o = {.subset = cfg->data.subset == CONFIG_SUBSET_IMAGENET100 ? DATA_SUBSET_IMAGENET100
+                                                                                : DATA_SUBSET_NONE,
+                        .classes = cfg->data.classes.n ? cfg->data.classes.v : NULL,
+                        .n_keep = cfg->data.classes.n,
+                        .limit = cfg->data.train_limit,
+                        .seed = (uint64_t)cfg->run.seed};
+    ClftStatus st = dataset_open(&km->train, cfg->data.spec, SPLIT_TRAIN, &o);
+    if (st != CLFT_OK) return st;
+    o.limit = 0;
+    return dataset_open(&km->test, cfg->data.spec, SPLIT_TEST, &o);
+}
+
+static double monitor_knn(void *ctx, Model *enc, int epoch)
+{
+    KnnMonitor *km = ctx;
+    const int D = enc->feat_dim;
+    if (!km->ftrain) {
+        km->ftrain = xmalloc((size_t)km->train->n * D * sizeof(float));
+        km->ftest = xmalloc((size_t)km->test->n * D * sizeof(float));
+        km->ltrain = xmalloc((size_t)km->train->n * sizeof(int));
+        km->ltest = xmalloc((size_t)km->test->n * sizeof(int));
+    }
+    AugConfig aug = features_eval_aug(km->train, enc->H);
+    int threads = km->cfg->data.workers;
+    ClftStatus st = features_extract(enc, km->train, &aug, threads, 0, 0, km->ftrain, km->ltrain);
+    if (st == CLFT_OK)
+        st = features_extract(enc, km->test, &aug, threads, 0, 0, km->ftest, km->ltest);
+    if (st != CLFT_OK) return -1.0;
+    knn_l2_normalize(km->ftrain, km->train->n, D);
+    knn_l2_normalize(km->ftest, km->test->n, D);
+    KnnBank bank = {.x = km->ftrain, .labels = km->ltrain, .n = km->train->n, .D = D,
+                    .n_classes = km->train->n_classes};
+    KnnOptions ko = KNN_OPTIONS_DEFAULT;
+    ko.k = km->cfg->eval.knn_k;
+    ko.T = (float)km->cfg->eval.knn_t;
+    KnnOutputs out = {0};
+    TopkCounts counts;
+    st = knn_classify(&bank, km->ftest, km->ltest, km->test->n, &ko, &out, &counts);
+    (void)epoch;
+    return st == CLFT_OK ? 100.0 * topk_top1(&counts) : -1.0;
+}
+
+TrainMonitor knn_monitor_hook(KnnMonitor *km)
+{
+    TrainMonitor m = {.ctx = km, .knn = monitor_knn};
+    return m;
+}
+
+void knn_monitor_free(KnnMonitor *km)
+{
+    if (km->train) dataset_free(km->train);
+    if (km->test) dataset_free(km->test);
+    free(km->ftrain);
+    free(km->ftest);
+    free(km->ltrain);
+    free(km->ltest);
+    memset(km, 0, sizeof *km);
+}

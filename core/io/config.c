@@ -384,6 +384,14 @@ typedef struct {
     int failed;       /* a handler call failed; clft_last_error() has why */
 } IniLoad;
 
+/* An over-long comment line is harmless (its tail is skipped); any other is an error. */
+static void note_too_long(IniLoad *ld, const char *str)
+{
+    while (isspace((unsigned char)*str))
+        str++;
+    if (*str != '#' && *str != ';' && !ld->too_long) ld->too_long = ld->line + 1;
+}
+
 static char *ini_reader_fn(char *str, int num, void *stream)
 {
     IniLoad *ld = stream;
@@ -395,7 +403,7 @@ static char *ini_reader_fn(char *str, int num, void *stream)
             int ch;
             while ((ch = fgetc(ld->fp)) != EOF && ch != '\n') {
             } /* skip the rest of the line */
-            if (!ld->too_long) ld->too_long = ld->line + 1;
+            note_too_long(ld, str);
         }
     } else {
         if (!*ld->text) return NULL;
@@ -408,7 +416,7 @@ static char *ini_reader_fn(char *str, int num, void *stream)
         if (len && str[len - 1] != '\n' && *ld->text) {
             while (*ld->text && *ld->text != '\n')
                 ld->text++;
-            if (!ld->too_long) ld->too_long = ld->line + 1;
+            note_too_long(ld, str);
         }
     }
     ld->line++;

@@ -78,11 +78,15 @@ void cli_run_resolve(const CliRun *r, Config *cfg)
     if (!cfg->run.name[0]) {
         char data[64];
         sanitize(data, sizeof data, cfg->data.spec);
-        snprintf(cfg->run.name, sizeof cfg->run.name, "%s_%s_%s_s%d",
-                 config_enum_name("moco", "baseline", cfg->moco.baseline), cfg->variant.name, data,
-                 cfg->run.seed);
+        int n = snprintf(cfg->run.name, sizeof cfg->run.name, "%s_%s_%s_s%d",
+                         config_enum_name("moco", "baseline", cfg->moco.baseline),
+                         cfg->variant.name, data, cfg->run.seed);
+        if (n < 0 || (size_t)n >= sizeof cfg->run.name) clft_die("run name too long: %s", cfg->run.name);
     }
     if (r->out) set_or_die(cfg, "run", "out", r->out, "--out");
-    if (!cfg->run.out[0]) snprintf(cfg->run.out, sizeof cfg->run.out, "runs/%s", cfg->run.name);
+    if (!cfg->run.out[0]) {
+        int n = snprintf(cfg->run.out, sizeof cfg->run.out, "runs/%s", cfg->run.name);
+        if (n < 0 || (size_t)n >= sizeof cfg->run.out) clft_die("run.out too long for %s", cfg->run.name);
+    }
     if (config_validate(cfg) != CLFT_OK) clft_die("%s", clft_last_error());
 }

@@ -4,3 +4,4 @@ target_sources(clft_methods PRIVATE downstream/topk.c downstream/knn.c downstrea
   downstream/sampling.c downstream/stats.c)
 clft_add_test(test_downstream tests/test_downstream.c)
 clft_add_test(test_stats tests/test_stats.c)
+target_sources(clft_methods PRIVATE downstream/monitor.c)

@@ -58,6 +58,7 @@ static const ConfigKey schema[] = {
         "imagenet = 7x7/2 conv + max-pool; small = 3x3/1 conv, no pool (small images)"),
     ROW(model, width, I_, "64", 1, 4096, NULL, "base channels (64 = torchvision)"),
     ROW(model, stages, I_, "3", 1, 4, NULL, "resnet_small: stages of widths w, 2w, 4w, 8w"),
+    ROW(model, blocks, I_, "1", 1, 16, NULL, "resnet_small: basic blocks per stage"),
     ROW(model, in_channels, I_, "0", 0, 64, NULL, "input channels; 0 = from the data"),
     ROW(head, type, E_, "linear", 0, 0, heads,
         "projection head: linear (MoCo v1) or mlp (MoCo v2)"),

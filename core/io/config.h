@@ -76,6 +76,7 @@ typedef struct {
         ConfigStem stem;
         int width;       /* base channels; 64 = torchvision */
         int stages;      /* resnet_small: number of stages (width, 2w, 4w, ...) */
+        int blocks;      /* resnet_small: basic blocks per stage */
         int in_channels; /* 0 = from the data */
     } model;
     struct {

@@ -78,13 +78,14 @@ void maxpool_backward(float *din, const float *dout, const int *argmax, const Po
 void avgpool_forward(float *out /* (N,C) */, const float *in /* (N,C,HW) */, int N, int C, int HW);
 void avgpool_backward(float *din /* (N,C,HW) */, const float *dout /* (N,C) */, int N, int C, int HW);
 
-/* ---- linear: out = in · weightᵀ + bias ---- */
-void linear_forward(float *out /* (N,O) */, const float *in /* (N,I) */,
-                    const float *weight /* (O,I) */, const float *bias /* (O) or NULL */, int N,
-                    int I, int O);
-void linear_backward(float *din /* (N,I) or NULL */, float *dweight /* (O,I) */,
-                     float *dbias /* (O) or NULL */, const float *dout /* (N,O) */,
-                     const float *in, const float *weight, int N, int I, int O);
+/* ---- linear: out = in · weightᵀ + bias ----
+ * (The sizes are D_in/D_out, not I/O: <complex.h>, which OpenBLAS's cblas.h includes, defines I.) */
+void linear_forward(float *out /* (N,D_out) */, const float *in /* (N,D_in) */,
+                    const float *weight /* (D_out,D_in) */, const float *bias /* (D_out) or NULL */,
+                    int N, int D_in, int D_out);
+void linear_backward(float *din /* (N,D_in) or NULL */, float *dweight /* (D_out,D_in) */,
+                     float *dbias /* (D_out) or NULL */, const float *dout /* (N,D_out) */,
+                     const float *in, const float *weight, int N, int D_in, int D_out);
 
 /* ---- L2 normalisation of rows, as torch.nn.functional.normalize(x, dim=1, eps=1e-12) ---- */
 void l2norm_forward(float *out /* (N,D) */, float *norm /* (N): max(||x||, eps) */,

@@ -1,0 +1,151 @@
+/* bench_conv.c — conv2d throughput (forward, backward-data, backward-weight) for every distinct
+ * convolution shape of the two encoders clft trains on CPU, against this machine's sgemm peak.
+ *
+ *   (i)  resnet18 with the small-image stem (3x3/1 stem, no max-pool), 32x32x3 input, batch 256;
+ *   (ii) a small 3-stage ResNet (widths 32/64/128, basic blocks, small stem), 28x28x1, batch 256.
+ * GFLOP/s use 2·N·C_out·H_out·W_out·C_in·KH·KW per pass. Backward-weight is timed as
+ * conv2d_backward(din = NULL); backward-data as conv2d_backward(din) minus that. Each pass is run
+ * once to warm up, then `--reps` times; the best time counts. To keep the run short, resnet18 is
+ * timed on a batch of 64 (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 as long as the
+ * GEMMs are as large, which conv2d's image chunking (≥ 512 columns) ensures.
+ *
+ * Usage: bench_conv [--reps R] [--batch18 N] [--batch-small N]
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/backend/blas.h"
+#include "core/common.h"
+#include "core/nn/nn.h"
+#include "core/rng.h"
+
+typedef struct {
+    const char *name;
+    int C_in, H, C_out, k, stride;
+} ConvLayer;
+
+/* Distinct conv shapes of resnet18 (small stem) at 32x32 */
+static const ConvLayer resnet18_layers[] = {
+    {"stem", 3, 32, 64, 3, 1},          {"layer1.conv", 64, 32, 64, 3, 1},
+    {"layer2.conv1", 64, 32, 128, 3, 2}, {"layer2.conv2", 128, 16, 128, 3, 1},
+    {"layer2.down", 64, 32, 128, 1, 2},  {"layer3.conv1", 128, 16, 256, 3, 2},
+    {"layer3.conv2", 256, 8, 256, 3, 1}, {"layer3.down", 128, 16, 256, 1, 2},
+    {"layer4.conv1", 256, 8, 512, 3, 2}, {"layer4.conv2", 512, 4, 512, 3, 1},
+    {"layer4.down", 256, 8, 512, 1, 2},
+};
+/* ... and of the small 3-stage ResNet at 28x28x1 */
+static const ConvLayer small_layers[] = {
+    {"stem", 1, 28, 32, 3, 1},          {"stage1.conv", 32, 28, 32, 3, 1},
+    {"stage2.conv1", 32, 28, 64, 3, 2}, {"stage2.conv2", 64, 14, 64, 3, 1},
+    {"stage2.down", 32, 28, 64, 1, 2},  {"stage3.conv1", 64, 14, 128, 3, 2},
+    {"stage3.conv2", 128, 7, 128, 3, 1}, {"stage3.down", 64, 14, 128, 1, 2},
+};
+
+/* Best-of-reps square sgemm GFLOP/s over sizes 1024 and 2048. */
+static double sgemm_peak(int reps)
+{
+    double best = 0.0;
+    static const int sizes[] = {1024, 2048};
+    Rng r;
+    rng_init(&r, 1, RNG_STREAM_DATA, 9, 0);
+    for (int s = 0; s < 2; s++) {
+        const int n = sizes[s];
+        size_t nn = (size_t)n * n;
+        float *a = xmalloc(sizeof(float) * nn), *b = xmalloc(sizeof(float) * nn);
+        float *c = xmalloc(sizeof(float) * nn);
+        for (size_t i = 0; i < nn; i++) a[i] = (float)rng_uniform(&r), b[i] = (float)rng_uniform(&r);
+        for (int it = 0; it <= reps; it++) {
+            double t0 = clft_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
+                        c, n);
+            double g = 2.0 * n * (double)n * n / (clft_now() - t0) / 1e9;
+            if (it > 0 && g > best) best = g;
+        }
+        free(a), free(b), free(c);
+    }
+    return best;
+}
+
+typedef enum { PASS_FWD, PASS_BWD_WEIGHT, PASS_BWD_ALL } ConvPass;
+
+static double time_pass(ConvPass p, const ConvShape *s, float *bufs[7], int reps)
+{
+    float *in = bufs[0], *w = bufs[1], *out = bufs[2], *dout = bufs[3], *din = bufs[4];
+    float *dw = bufs[5], *ws = bufs[6];
+    double best = 1e30;
+    for (int it = 0; it <= reps; it++) {
+        double t0 = clft_now();
+        if (p == PASS_FWD) conv2d_forward(out, in, w, s, ws);
+        if (p == PASS_BWD_WEIGHT) conv2d_backward(NULL, dw, dout, in, w, s, ws);
+        if (p == PASS_BWD_ALL) conv2d_backward(din, dw, dout, in, w, s, ws);
+        double t = clft_now() - t0;
+        if (it > 0 && t < best) best = t;
+    }
+    return best;
+}
+
+static void bench_layer(const char *net, const ConvLayer *L, int N, int batch_nominal, int reps,
+                        double peak)
+{
+    ConvShape s = {.N = N, .C_in = L->C_in, .H = L->H, .W = L->H, .C_out = L->C_out, .KH = L->k,
+                   .KW = L->k, .stride = L->stride, .pad = L->k / 2};
+    if (conv2d_shape(&s) != 0) clft_die("bench_conv: %s", clft_last_error());
+    size_t ni = (size_t)N * s.C_in * s.H * s.W, nw = (size_t)s.C_out * s.C_in * s.KH * s.KW;
+    size_t no = (size_t)N * s.C_out * s.H_out * s.W_out;
+    size_t sizes[7] = {ni, nw, no, no, ni, nw, conv2d_workspace_floats(&s)};
+    float *bufs[7];
+    Rng r;
+    rng_init(&r, 2, RNG_STREAM_DATA, 0, 0);
+    for (int i = 0; i < 7; i++) {
+        bufs[i] = xaligned_alloc(sizeof(float) * sizes[i]);
+        for (size_t j = 0; j < sizes[i]; j++) bufs[i][j] = (float)rng_normal(&r) * 0.1f;
+    }
+    double gflop = 2.0 * N * s.C_out * s.H_out * s.W_out * (double)s.C_in * s.KH * s.KW / 1e9;
+    double tf = time_pass(PASS_FWD, &s, bufs, reps);
+    double tw = time_pass(PASS_BWD_WEIGHT, &s, bufs, reps);
+    double ta = time_pass(PASS_BWD_ALL, &s, bufs, reps);
+    double td = ta > tw ? ta - tw : 1e-9;
+    printf("conv net=%s layer=%s shape=%dx%dx%d->%dx%dx%d k=%d stride=%d timed_batch=%d "
+           "fwd_gflops=%.1f bwd_data_gflops=%.1f bwd_weight_gflops=%.1f fwd_peak_ratio=%.2f "
+           "step_ms_batch%d=%.1f\n",
+           net, L->name, s.C_in, s.H, s.W, s.C_out, s.H_out, s.W_out, L->k, L->stride, N,
+           gflop / tf, gflop / td, gflop / tw, gflop / tf / peak, batch_nominal,
+           (tf + ta) * 1e3 * batch_nominal / N);
+    fflush(stdout);
+    for (int i = 0; i < 7; i++) free(bufs[i]);
+}
+
+static long arg_long(int argc, char **argv, const char *key, long dflt)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], key) == 0) {
+            long v;
+            if (parse_int(argv[i + 1], 1, 4096, &v) != CLFT_OK)
+                clft_die("bench_conv: %s: %s", key, clft_last_error());
+            return v;
+        }
+    return dflt;
+}
+
+int main(int argc, char **argv)
+{
+    blas_setup(argv);
+    const int reps = (int)arg_long(argc, argv, "--reps", 2);
+    const int b18 = (int)arg_long(argc, argv, "--batch18", 64);
+    const int bsmall = (int)arg_long(argc, argv, "--batch-small", 256);
+    double peak = sgemm_peak(3);
+    printf("sgemm_peak threads=%d gflops=%.1f core=%s (%s)\n", blas_get_threads(), peak,
+           blas_core_name(), blas_core_origin());
+    printf("# resnet18 timed at batch %d, small net at batch %d; GFLOP/s are rates, step_ms is "
+           "fwd + full bwd scaled to batch 256\n", b18, bsmall);
+    fflush(stdout);
+    double t0 = clft_now();
+    for (size_t i = 0; i < sizeof resnet18_layers / sizeof resnet18_layers[0]; i++)
+        bench_layer("resnet18_s32", &resnet18_layers[i], b18, 256, reps, peak);
+    for (size_t i = 0; i < sizeof small_layers / sizeof small_layers[0]; i++)
+        bench_layer("resnet_small3_s28", &small_layers[i], bsmall, 256, reps, peak);
+    printf("# total bench time %.1f s\n", clft_now() - t0);
+    return 0;
+}

@@ -1,0 +1,179 @@
+/* conv2d.c — 2-D convolution (no bias), forward and backward, as torch.nn.functional.conv2d.
+ *
+ * Reference: PyTorch conv2d docs (output size floor((H + 2 pad - KH) / stride) + 1, cross-correlation,
+ * weight (C_out, C_in, KH, KW)); the im2col + GEMM formulation of Chellapilla et al. 2006.
+ *
+ * A chunk of B images is unfolded side by side into one column matrix col (C_in*KH*KW, B*HWo) so
+ * that the GEMMs of small feature maps (ResNet's last stages: 4x4, 8x8) are wide enough to run near
+ * sgemm peak; B is a function of the shape only (conv_chunk), so the workspace size is too.
+ *   forward:        out_b (C_out, B*HWo)  = W (C_out, CKK) · col (CKK, B*HWo)
+ *   backward data:  dcol (CKK, B*HWo)     = Wᵀ · dout_b,   then col2im adds dcol into din
+ *   backward weight: dW (C_out, CKK)     += dout_b · colᵀ  (sgemm with beta = 1)
+ * A 1x1, stride-1, unpadded convolution with B = 1 uses the input itself as its column matrix.
+ * Workspace: col (CKK, B*HWo) then, when B > 1, a (C_out, B*HWo) buffer for out_b / dout_b.
+ */
+#include <cblas.h>
+#include <string.h>
+
+#include "core/backend/cpu/im2col.h"
+#include "core/common.h"
+#include "core/nn/nn.h"
+
+/* Target number of GEMM columns per chunk: below this, OpenBLAS's sgemm runs well under peak. */
+#define CONV_TARGET_COLS 512
+
+int conv2d_shape(ConvShape *s)
+{
+    if (s->N < 1 || s->C_in < 1 || s->H < 1 || s->W < 1 || s->C_out < 1 || s->KH < 1 ||
+        s->KW < 1 || s->stride < 1 || s->pad < 0 || s->H + 2 * s->pad < s->KH ||
+        s->W + 2 * s->pad < s->KW) {
+        clft_set_error("conv2d: impossible shape: input (%d,%d,%d,%d), weight (%d,%d,%d,%d), "
+                       "stride %d, pad %d",
+                       s->N, s->C_in, s->H, s->W, s->C_out, s->C_in, s->KH, s->KW, s->stride,
+                       s->pad);
+        return -1;
+    }
+    s->H_out = (s->H + 2 * s->pad - s->KH) / s->stride + 1;
+    s->W_out = (s->W + 2 * s->pad - s->KW) / s->stride + 1;
+    return 0;
+}
+
+/* Images per GEMM: enough to reach CONV_TARGET_COLS columns, at most N. */
+static int conv_chunk(const ConvShape *s)
+{
+    int hw = s->H_out * s->W_out;
+    int b = (CONV_TARGET_COLS + hw - 1) / hw;
+    return b < s->N ? b : s->N;
+}
+
+static int conv_is_pointwise(const ConvShape *s)
+{
+    return s->KH == 1 && s->KW == 1 && s->stride == 1 && s->pad == 0;
+}
+
+size_t conv2d_workspace_floats(const ConvShape *s)
+{
+    size_t b = (size_t)conv_chunk(s), hwo = (size_t)s->H_out * s->W_out;
+    size_t ckk = (size_t)s->C_in * s->KH * s->KW;
+    size_t n = ckk * b * hwo;
+    if (b > 1) n += (size_t)s->C_out * b * hwo;
+    return n;
+}
+
+/* Per-image (C_out, HWo) blocks <-> one (C_out, B*HWo) matrix. */
+static void chunk_gather(float *dst, const float *src, int B, int C, int hwo)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(dst + ((size_t)c * B + b) * hwo, src + ((size_t)b * C + c) * hwo,
+                   sizeof(float) * (size_t)hwo);
+}
+
+static void chunk_scatter(float *dst, const float *src, int B, int C, int hwo)
+{
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(dst + ((size_t)b * C + c) * hwo, src + ((size_t)c * B + b) * hwo,
+                   sizeof(float) * (size_t)hwo);
+}
+
+void conv2d_forward(float *out, const float *in, const float *weight, const ConvShape *s, float *ws)
+{
+    ASSERT(s->H_out >= 1 && s->W_out >= 1);
+    const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
+    const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
+    float *col = ws;                                /* (CKK, B*HWo) */
+    float *obuf = ws + (size_t)ckk * B * hwo;       /* (C_out, B*HWo), when B > 1 */
+    for (int n0 = 0; n0 < s->N; n0 += B) {
+        const int bc = s->N - n0 < B ? s->N - n0 : B, L = bc * hwo;
+        const float *cm = col;
+        if (bc == 1 && conv_is_pointwise(s)) {
+            cm = in + n0 * in_img; /* the input (C_in, HW) is its own column matrix */
+        } else {
+            for (int b = 0; b < bc; b++) im2col(col + (size_t)b * hwo, L, in + (n0 + b) * in_img, s);
+        }
+        float *dst = bc == 1 ? out + n0 * out_img : obuf;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C_out, L, ckk, 1.0f, weight, ckk,
+                    cm, L, 0.0f, dst, L);
+        if (bc > 1) chunk_scatter(out + n0 * out_img, obuf, bc, s->C_out, hwo);
+    }
+}
+
+void conv2d_backward(float *din, float *dweight, const float *dout, const float *in,
+                     const float *weight, const ConvShape *s, float *ws)
+{
+    ASSERT(s->H_out >= 1 && s->W_out >= 1);
+    const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
+    const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
+    float *col = ws;                          /* (CKK, B*HWo): columns, then their gradient */
+    float *obuf = ws + (size_t)ckk * B * hwo; /* (C_out, B*HWo), when B > 1 */
+    for (int n0 = 0; n0 < s->N; n0 += B) {
+        const int bc = s->N - n0 < B ? s->N - n0 : B, L = bc * hwo;
+        const int direct = bc == 1 && conv_is_pointwise(s);
+        const float *dm = dout + n0 * out_img; /* (C_out, L) */
+        if (bc > 1) {
+            chunk_gather(obuf, dm, bc, s->C_out, hwo);
+            dm = obuf;
+        }
+        const float *cm = direct ? in + n0 * in_img : col;
+        if (!direct)
+            for (int b = 0; b < bc; b++) im2col(col + (size_t)b * hwo, L, in + (n0 + b) * in_img, s);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->C_out, ckk, L, 1.0f, dm, L, cm, L,
+                    1.0f, dweight, ckk);
+        if (!din) continue;
+        if (direct) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, L, s->C_out, 1.0f, weight,
+                        ckk, dm, L, 1.0f, din + n0 * in_img, L);
+            continue;
+        }
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, L, s->C_out, 1.0f, weight, ckk,
+                    dm, L, 0.0f, col, L);
+        for (int b = 0; b < bc; b++) col2im_add(din + (n0 + b) * in_img, col + (size_t)b * hwo, L, s);
+    }
+}
+
+/* ---- naive twins: direct loops with double accumulation, the tests' reference ---- */
+
+void conv2d_forward_naive(float *out, const float *in, const float *weight, const ConvShape *s)
+{
+    const int Ho = s->H_out, Wo = s->W_out;
+    for (int n = 0; n < s->N; n++)
+        for (int co = 0; co < s->C_out; co++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    double acc = 0.0;
+                    for (int ci = 0; ci < s->C_in; ci++)
+                        for (int kh = 0; kh < s->KH; kh++)
+                            for (int kw = 0; kw < s->KW; kw++) {
+                                int ih = oh * s->stride - s->pad + kh;
+                                int iw = ow * s->stride - s->pad + kw;
+                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
+                                acc += (double)in[((size_t)(n * s->C_in + ci) * s->H + ih) * s->W + iw] *
+                                       weight[((size_t)(co * s->C_in + ci) * s->KH + kh) * s->KW + kw];
+                            }
+                    out[((size_t)(n * s->C_out + co) * Ho + oh) * Wo + ow] = (float)acc;
+                }
+}
+
+void conv2d_backward_naive(float *din, float *dweight, const float *dout, const float *in,
+                           const float *weight, const ConvShape *s)
+{
+    const int Ho = s->H_out, Wo = s->W_out;
+    for (int n = 0; n < s->N; n++)
+        for (int co = 0; co < s->C_out; co++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    float g = dout[((size_t)(n * s->C_out + co) * Ho + oh) * Wo + ow];
+                    for (int ci = 0; ci < s->C_in; ci++)
+                        for (int kh = 0; kh < s->KH; kh++)
+                            for (int kw = 0; kw < s->KW; kw++) {
+                                int ih = oh * s->stride - s->pad + kh;
+                                int iw = ow * s->stride - s->pad + kw;
+                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
+                                size_t ii = ((size_t)(n * s->C_in + ci) * s->H + ih) * s->W + iw;
+                                size_t wi = ((size_t)(co * s->C_in + ci) * s->KH + kh) * s->KW + kw;
+                                dweight[wi] += g * in[ii];
+                                if (din) din[ii] += g * weight[wi];
+                            }
+                }
+}

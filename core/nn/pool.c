@@ -1,0 +1,73 @@
+/* pool.c — max-pooling with argmax and global average pooling.
+ *
+ * Reference: torch.nn.MaxPool2d (padding acts as -inf, floor output size, the first maximum in
+ * row-major window order wins ties, as PyTorch's CPU kernel) and torch.nn.AdaptiveAvgPool2d(1).
+ */
+#include <math.h>
+
+#include "core/common.h"
+#include "core/nn/nn.h"
+
+int maxpool_shape(PoolShape *s)
+{
+    if (s->N < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->k < 1 || s->stride < 1 || s->pad < 0 ||
+        2 * s->pad > s->k || s->H + 2 * s->pad < s->k || s->W + 2 * s->pad < s->k) {
+        clft_set_error("maxpool: impossible shape: input (%d,%d,%d,%d), kernel %d, stride %d, pad %d",
+                       s->N, s->C, s->H, s->W, s->k, s->stride, s->pad);
+        return -1;
+    }
+    s->H_out = (s->H + 2 * s->pad - s->k) / s->stride + 1;
+    s->W_out = (s->W + 2 * s->pad - s->k) / s->stride + 1;
+    return 0;
+}
+
+void maxpool_forward(float *out, int *argmax, const float *in, const PoolShape *s)
+{
+    const int H = s->H, W = s->W, Ho = s->H_out, Wo = s->W_out;
+    for (size_t p = 0; p < (size_t)s->N * s->C; p++) {
+        const float *x = in + p * H * W; /* (H, W) */
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) {
+                const int h0 = oh * s->stride - s->pad, w0 = ow * s->stride - s->pad;
+                float best = -INFINITY;
+                int arg = -1; /* index within the (H, W) plane */
+                for (int ih = h0 < 0 ? 0 : h0; ih < h0 + s->k && ih < H; ih++)
+                    for (int iw = w0 < 0 ? 0 : w0; iw < w0 + s->k && iw < W; iw++) {
+                        float v = x[ih * W + iw];
+                        if (arg < 0 || v > best || isnan(v)) {
+                            best = v;
+                            arg = ih * W + iw;
+                        }
+                    }
+                ASSERT(arg >= 0); /* maxpool_shape() guarantees a real pixel in every window */
+                out[(p * Ho + oh) * Wo + ow] = best;
+                argmax[(p * Ho + oh) * Wo + ow] = arg;
+            }
+    }
+}
+
+void maxpool_backward(float *din, const float *dout, const int *argmax, const PoolShape *s)
+{
+    const size_t plane = (size_t)s->H * s->W, oplane = (size_t)s->H_out * s->W_out;
+    for (size_t p = 0; p < (size_t)s->N * s->C; p++)
+        for (size_t o = 0; o < oplane; o++) din[p * plane + argmax[p * oplane + o]] += dout[p * oplane + o];
+}
+
+void avgpool_forward(float *out, const float *in, int N, int C, int HW)
+{
+    for (size_t p = 0; p < (size_t)N * C; p++) {
+        const float *x = in + p * HW;
+        double sum = 0.0;
+        for (int i = 0; i < HW; i++) sum += x[i];
+        out[p] = (float)(sum / HW);
+    }
+}
+
+void avgpool_backward(float *din, const float *dout, int N, int C, int HW)
+{
+    for (size_t p = 0; p < (size_t)N * C; p++) {
+        const float g = dout[p] / (float)HW;
+        float *dx = din + p * HW;
+        for (int i = 0; i < HW; i++) dx[i] += g;
+    }
+}

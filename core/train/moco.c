@@ -87,6 +87,8 @@ void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd
 {
     const int N = mc->opt.N, D = mc->D;
     const float *q = model_forward(&mc->q, x1, MODEL_TRAIN); /* (N, D), unit rows */
+    /* θ_k ← m·θ_k + (1−m)·θ_q before the keys, as MoCo's builder.py (no-op on the first step). */
+    ema_update(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap, mc->opt.m);
     key_forward(mc, x2);
 
     VariantInput vin = {.N = N, .D = D, .K = mc->opt.K, .q = q, .k = mc->k_feat,
@@ -116,6 +118,5 @@ void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd
     model_backward(&mc->q, mc->dq);
     sgd_step(mc->q.param_arena.base, mc->q.grad_arena.base, mc->optim_arena.base,
              mc->q.param_arena.cap, sgd);
-    ema_update(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap, mc->opt.m);
     queue_push(&mc->queue, mc->k_feat, N);
 }

@@ -1,13 +1,14 @@
 /* moco.h — one MoCo training step (PAPER.md §1, §2; DESIGN.md "One training step, as data"):
  *
  *   q  = norm(head_q(enc_q(x1)))                       grad, split-BN over G groups
+ *   θ_k ← m·θ_k + (1−m)·θ_q
  *   k  = unshuffle(norm(head_k(enc_k(shuffle(x2)))))   no grad, EMA weights, split-BN
  *   q̂, k̂, queuê = variant.forward(q, k, queue)        identity for plain MoCo
  *   logits = [q̂·k̂, q̂·queuêᵀ]/T → InfoNCE → dL/dq̂, dL/dk̂ → variant.backward → dL/dq
- *   backward through head_q/enc_q, SGD step; θ_k ← m·θ_k + (1−m)·θ_q; enqueue the ORIGINAL k
+ *   backward through head_q/enc_q, SGD step; enqueue the ORIGINAL k
  *
- * The EMA runs after the SGD step, so the next step's keys use the updated θ_k — the same order as
- * MoCo's builder.py, which updates θ_k at the start of the next forward. Both encoders use split-BN
+ * The EMA runs before the keys, exactly where MoCo's builder.py runs it, so a checkpoint's key
+ * encoder equals the official code's after the same steps. Both encoders use split-BN
  * over G contiguous sub-batches, emulating G devices with their own BN statistics; the key batch
  * is permuted before and un-permuted after (shuffle-BN), so a query's key never shares BN
  * statistics with it by construction. Everything is allocated in moco_init.

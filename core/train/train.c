@@ -282,6 +282,8 @@ static ClftStatus save_checkpoint(Run *r)
     if (st == CLFT_OK) st = csv_flush(&r->hist_csv);
     if (st != CLFT_OK) return st;
     char path[4200];
+    path_join(path, sizeof path, r->run, "ckpt");
+    if ((st = rundir_create(path)) != CLFT_OK) return st;
     rundir_ckpt_path(r->run, r->pos.epoch, r->pos.step, path, sizeof path);
     TrainPosition p = r->pos;
     p.elapsed_s = elapsed(r);

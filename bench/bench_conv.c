@@ -4,7 +4,8 @@
  *   (i)  resnet18 with the small-image stem (3x3/1 stem, no max-pool), 32x32x3 input, batch 256;
  *   (ii) a small 3-stage ResNet (widths 32/64/128, basic blocks, small stem), 28x28x1, batch 256.
  * GFLOP/s use 2·N·C_out·H_out·W_out·C_in·KH·KW per pass. Backward-weight is timed as
- * conv2d_backward(din = NULL); backward-data as conv2d_backward(din) minus that. Each pass is run
+ * conv2d_backward(din = NULL); backward-data as conv2d_backward(din) minus that (noisy: a
+ * difference of two timings); bwd_gflops is the whole backward (2 GEMM passes). Each pass is run
  * once to warm up, then `--reps` times; the best time counts. To keep the run short, resnet18 is
  * timed on a batch of 64 (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 as long as the
  * GEMMs are as large, which conv2d's image chunking (≥ 512 columns) ensures.
@@ -106,12 +107,12 @@ static void bench_layer(const char *net, const ConvLayer *L, int N, int batch_no
     double tf = time_pass(PASS_FWD, &s, bufs, reps);
     double tw = time_pass(PASS_BWD_WEIGHT, &s, bufs, reps);
     double ta = time_pass(PASS_BWD_ALL, &s, bufs, reps);
-    double td = ta > tw ? ta - tw : 1e-9;
+    double td = ta > tw ? ta - tw : 1e-9; /* ta < tw only under heavy machine noise */
     printf("conv net=%s layer=%s shape=%dx%dx%d->%dx%dx%d k=%d stride=%d timed_batch=%d "
-           "fwd_gflops=%.1f bwd_data_gflops=%.1f bwd_weight_gflops=%.1f fwd_peak_ratio=%.2f "
-           "step_ms_batch%d=%.1f\n",
+           "fwd_gflops=%.1f bwd_data_gflops=%.1f bwd_weight_gflops=%.1f bwd_gflops=%.1f "
+           "fwd_peak_ratio=%.2f step_ms_batch%d=%.1f\n",
            net, L->name, s.C_in, s.H, s.W, s.C_out, s.H_out, s.W_out, L->k, L->stride, N,
-           gflop / tf, gflop / td, gflop / tw, gflop / tf / peak, batch_nominal,
+           gflop / tf, gflop / td, gflop / tw, 2.0 * gflop / ta, gflop / tf / peak, batch_nominal,
            (tf + ta) * 1e3 * batch_nominal / N);
     fflush(stdout);
     for (int i = 0; i < 7; i++) free(bufs[i]);

@@ -583,9 +583,12 @@ static void test_conv_vs_naive(void **state)
         {.N = 2, .C_in = 6, .H = 9, .W = 9, .C_out = 5, .KH = 1, .KW = 1, .stride = 2, .pad = 0},
         {.N = 2, .C_in = 2, .H = 6, .W = 5, .C_out = 3, .KH = 3, .KW = 2, .stride = 3, .pad = 2},
         {.N = 2, .C_in = 1, .H = 28, .W = 28, .C_out = 8, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
-        /* 10x10 outputs: 6 images per GEMM chunk, then a remainder chunk of 1 */
-        {.N = 7, .C_in = 3, .H = 10, .W = 10, .C_out = 4, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
-        {.N = 7, .C_in = 5, .H = 10, .W = 10, .C_out = 4, .KH = 1, .KW = 1, .stride = 1, .pad = 0},
+        /* several images per GEMM chunk, then a short remainder chunk (with 1024 target columns:
+         * 10x10 outputs -> 11 images per chunk, so 11 + 1 and 11 + 2; 2x2 -> 256 + 1) */
+        {.N = 12, .C_in = 3, .H = 10, .W = 10, .C_out = 4, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
+        {.N = 13, .C_in = 5, .H = 10, .W = 10, .C_out = 4, .KH = 1, .KW = 1, .stride = 1, .pad = 0},
+        {.N = 12, .C_in = 5, .H = 10, .W = 10, .C_out = 4, .KH = 1, .KW = 1, .stride = 1, .pad = 0},
+        {.N = 257, .C_in = 2, .H = 3, .W = 4, .C_out = 3, .KH = 3, .KW = 3, .stride = 2, .pad = 1},
         {.N = 1, .C_in = 2, .H = 3, .W = 3, .C_out = 2, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
     };
     Rng r;

@@ -4,10 +4,11 @@
  *   (i)  resnet18 with the small-image stem (3x3/1 stem, no max-pool), 32x32x3 input, batch 256;
  *   (ii) a small 3-stage ResNet (widths 32/64/128, basic blocks, small stem), 28x28x1, batch 256.
  * GFLOP/s use 2·N·C_out·H_out·W_out·C_in·KH·KW per pass. Backward-weight is timed as
- * conv2d_backward(din = NULL); backward-data as conv2d_backward(din) minus that. Each pass is run
+ * conv2d_backward(din = NULL); backward-data as conv2d_backward(din) minus that (noisy: a
+ * difference of two timings); bwd_gflops is the whole backward (2 GEMM passes). Each pass is run
  * once to warm up, then `--reps` times; the best time counts. To keep the run short, resnet18 is
- * timed on a batch of 64 (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 as long as the
- * GEMMs are as large, which conv2d's image chunking (≥ 512 columns) ensures.
+ * timed on a batch of 64 (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 as long as
+ * the GEMMs are as large, which conv2d's image chunking (≥ 512 columns) ensures.
  *
  * Usage: bench_conv [--reps R] [--batch18 N] [--batch-small N]
  */
@@ -28,7 +29,7 @@ typedef struct {
 
 /* Distinct conv shapes of resnet18 (small stem) at 32x32 */
 static const ConvLayer resnet18_layers[] = {
-    {"stem", 3, 32, 64, 3, 1},          {"layer1.conv", 64, 32, 64, 3, 1},
+    {"stem", 3, 32, 64, 3, 1},           {"layer1.conv", 64, 32, 64, 3, 1},
     {"layer2.conv1", 64, 32, 128, 3, 2}, {"layer2.conv2", 128, 16, 128, 3, 1},
     {"layer2.down", 64, 32, 128, 1, 2},  {"layer3.conv1", 128, 16, 256, 3, 2},
     {"layer3.conv2", 256, 8, 256, 3, 1}, {"layer3.down", 128, 16, 256, 1, 2},
@@ -37,9 +38,9 @@ static const ConvLayer resnet18_layers[] = {
 };
 /* ... and of the small 3-stage ResNet at 28x28x1 */
 static const ConvLayer small_layers[] = {
-    {"stem", 1, 28, 32, 3, 1},          {"stage1.conv", 32, 28, 32, 3, 1},
-    {"stage2.conv1", 32, 28, 64, 3, 2}, {"stage2.conv2", 64, 14, 64, 3, 1},
-    {"stage2.down", 32, 28, 64, 1, 2},  {"stage3.conv1", 64, 14, 128, 3, 2},
+    {"stem", 1, 28, 32, 3, 1},           {"stage1.conv", 32, 28, 32, 3, 1},
+    {"stage2.conv1", 32, 28, 64, 3, 2},  {"stage2.conv2", 64, 14, 64, 3, 1},
+    {"stage2.down", 32, 28, 64, 1, 2},   {"stage3.conv1", 64, 14, 128, 3, 2},
     {"stage3.conv2", 128, 7, 128, 3, 1}, {"stage3.down", 64, 14, 128, 1, 2},
 };
 
@@ -55,7 +56,8 @@ static double sgemm_peak(int reps)
         size_t nn = (size_t)n * n;
         float *a = xmalloc(sizeof(float) * nn), *b = xmalloc(sizeof(float) * nn);
         float *c = xmalloc(sizeof(float) * nn);
-        for (size_t i = 0; i < nn; i++) a[i] = (float)rng_uniform(&r), b[i] = (float)rng_uniform(&r);
+        for (size_t i = 0; i < nn; i++)
+            a[i] = (float)rng_uniform(&r), b[i] = (float)rng_uniform(&r);
         for (int it = 0; it <= reps; it++) {
             double t0 = clft_now();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f,
@@ -89,8 +91,15 @@ static double time_pass(ConvPass p, const ConvShape *s, float *bufs[7], int reps
 static void bench_layer(const char *net, const ConvLayer *L, int N, int batch_nominal, int reps,
                         double peak)
 {
-    ConvShape s = {.N = N, .C_in = L->C_in, .H = L->H, .W = L->H, .C_out = L->C_out, .KH = L->k,
-                   .KW = L->k, .stride = L->stride, .pad = L->k / 2};
+    ConvShape s = {.N = N,
+                   .C_in = L->C_in,
+                   .H = L->H,
+                   .W = L->H,
+                   .C_out = L->C_out,
+                   .KH = L->k,
+                   .KW = L->k,
+                   .stride = L->stride,
+                   .pad = L->k / 2};
     if (conv2d_shape(&s) != 0) clft_die("bench_conv: %s", clft_last_error());
     size_t ni = (size_t)N * s.C_in * s.H * s.W, nw = (size_t)s.C_out * s.C_in * s.KH * s.KW;
     size_t no = (size_t)N * s.C_out * s.H_out * s.W_out;
@@ -100,21 +109,23 @@ static void bench_layer(const char *net, const ConvLayer *L, int N, int batch_no
     rng_init(&r, 2, RNG_STREAM_DATA, 0, 0);
     for (int i = 0; i < 7; i++) {
         bufs[i] = xaligned_alloc(sizeof(float) * sizes[i]);
-        for (size_t j = 0; j < sizes[i]; j++) bufs[i][j] = (float)rng_normal(&r) * 0.1f;
+        for (size_t j = 0; j < sizes[i]; j++)
+            bufs[i][j] = (float)rng_normal(&r) * 0.1f;
     }
     double gflop = 2.0 * N * s.C_out * s.H_out * s.W_out * (double)s.C_in * s.KH * s.KW / 1e9;
     double tf = time_pass(PASS_FWD, &s, bufs, reps);
     double tw = time_pass(PASS_BWD_WEIGHT, &s, bufs, reps);
     double ta = time_pass(PASS_BWD_ALL, &s, bufs, reps);
-    double td = ta > tw ? ta - tw : 1e-9;
+    double td = ta > tw ? ta - tw : 1e-9; /* ta < tw only under heavy machine noise */
     printf("conv net=%s layer=%s shape=%dx%dx%d->%dx%dx%d k=%d stride=%d timed_batch=%d "
-           "fwd_gflops=%.1f bwd_data_gflops=%.1f bwd_weight_gflops=%.1f fwd_peak_ratio=%.2f "
-           "step_ms_batch%d=%.1f\n",
+           "fwd_gflops=%.1f bwd_data_gflops=%.1f bwd_weight_gflops=%.1f bwd_gflops=%.1f "
+           "fwd_peak_ratio=%.2f step_ms_batch%d=%.1f\n",
            net, L->name, s.C_in, s.H, s.W, s.C_out, s.H_out, s.W_out, L->k, L->stride, N,
-           gflop / tf, gflop / td, gflop / tw, gflop / tf / peak, batch_nominal,
+           gflop / tf, gflop / td, gflop / tw, 2.0 * gflop / ta, gflop / tf / peak, batch_nominal,
            (tf + ta) * 1e3 * batch_nominal / N);
     fflush(stdout);
-    for (int i = 0; i < 7; i++) free(bufs[i]);
+    for (int i = 0; i < 7; i++)
+        free(bufs[i]);
 }
 
 static long arg_long(int argc, char **argv, const char *key, long dflt)
@@ -139,7 +150,8 @@ int main(int argc, char **argv)
     printf("sgemm_peak threads=%d gflops=%.1f core=%s (%s)\n", blas_get_threads(), peak,
            blas_core_name(), blas_core_origin());
     printf("# resnet18 timed at batch %d, small net at batch %d; GFLOP/s are rates, step_ms is "
-           "fwd + full bwd scaled to batch 256\n", b18, bsmall);
+           "fwd + full bwd scaled to batch 256\n",
+           b18, bsmall);
     fflush(stdout);
     double t0 = clft_now();
     for (size_t i = 0; i < sizeof resnet18_layers / sizeof resnet18_layers[0]; i++)

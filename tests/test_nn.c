@@ -1,6 +1,6 @@
 /* test_nn.c — the layers of core/nn: finite-difference gradients of every layer and of whole ResNet
- * blocks, optimised conv vs its naive twin, PyTorch golden values, the GEMM convention, shape errors
- * and the backend table.
+ * blocks, optimised conv vs its naive twin, PyTorch golden values, the GEMM convention, shape
+ * errors and the backend table.
  *
  * Finite differences. The loss is L = Σ out·R with a fixed random R, accumulated in double. Each
  * parameter p is moved to p ± eps and dL/dp ≈ (L+ - L-) / (p+ - p-), dividing by the float
@@ -9,17 +9,16 @@
  *   with O(1) curvature (BN, l2norm), so truncation is O(eps²) ≈ 1e-4 relative at most, while the
  *   float32 rounding of L (≈ 1e-7 · Σ|out·R| ≈ 1e-6) divided by 2 eps is ≈ 1e-4. Observed: ≤ 1e-4.
  *   Tolerance FD_TOL_LAYER = 1e-3.
- *   Whole blocks: FD_EPS_BLOCK = 1e-3. With BN in train mode every parameter moves every relu input,
- *   and at 1e-2 a few percent of the steps crossed a relu kink on both sides; 1e-3 makes that rare,
- *   at the price of ~10x more rounding noise (≈ 1e-3 relative). Observed: ≤ 1.3e-3.
- *   Tolerance FD_TOL_BLOCK = 1e-2.
- * Both tolerances are ~10x the observed error yet far below the O(1) error of any wrong term (a
- * missing factor, a sign, an overwritten +=, a BN group mixed up). The metric is rel_err: max abs
- * difference over a tensor / max abs gradient.
- * Kinks: an evaluation whose relu sign pattern or max-pool argmax differs from the unperturbed one is
- * not on the same linear piece; then the one-sided difference of the other side is used, and if
- * both sides cross the point is skipped (at most FD_MAX_SKIP of a tensor, else the test fails).
- * Max-pool inputs are well-separated values so that no two taps tie within ±eps.
+ *   Whole blocks: FD_EPS_BLOCK = 1e-3. With BN in train mode every parameter moves every relu
+ * input, and at 1e-2 a few percent of the steps crossed a relu kink on both sides; 1e-3 makes that
+ * rare, at the price of ~10x more rounding noise (≈ 1e-3 relative). Observed: ≤ 1.3e-3. Tolerance
+ * FD_TOL_BLOCK = 1e-2. Both tolerances are ~10x the observed error yet far below the O(1) error of
+ * any wrong term (a missing factor, a sign, an overwritten +=, a BN group mixed up). The metric is
+ * rel_err: max abs difference over a tensor / max abs gradient. Kinks: an evaluation whose relu
+ * sign pattern or max-pool argmax differs from the unperturbed one is not on the same linear piece;
+ * then the one-sided difference of the other side is used, and if both sides cross the point is
+ * skipped (at most FD_MAX_SKIP of a tensor, else the test fails). Max-pool inputs are
+ * well-separated values so that no two taps tie within ±eps.
  *
  * Backward must accumulate: every gradient buffer starts at GRAD_PREFILL (2, as large as the
  * gradients themselves), which is subtracted
@@ -43,7 +42,8 @@
 
 static void fill_normal(Rng *r, float *x, size_t n, double scale)
 {
-    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * rng_normal(r));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(scale * rng_normal(r));
 }
 
 static float *alloc_normal(Rng *r, size_t n, double scale)
@@ -56,14 +56,16 @@ static float *alloc_normal(Rng *r, size_t n, double scale)
 static float *alloc_fill(size_t n, float v)
 {
     float *x = xmalloc(sizeof(float) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) x[i] = v;
+    for (size_t i = 0; i < n; i++)
+        x[i] = v;
     return x;
 }
 
 static double dot_d(const float *a, const float *b, size_t n)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
     return s;
 }
 
@@ -79,7 +81,8 @@ typedef struct {
 
 static uint64_t hash_mask(uint64_t h, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) h = (h ^ (uint64_t)(x[i] > 0.0f)) * 1099511628211ull + i;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint64_t)(x[i] > 0.0f)) * 1099511628211ull + i;
     return h;
 }
 
@@ -197,10 +200,12 @@ static void bn_fd_case(int N, int C, int HW, int groups, BnMode mode)
                .mode = mode};
     size_t n = (size_t)N * C * HW;
     b.in = alloc_normal(&r, n, 1.0);
-    for (size_t i = 0; i < n; i++) b.in[i] += (float)(i % C); /* channel offsets */
+    for (size_t i = 0; i < n; i++)
+        b.in[i] += (float)(i % C); /* channel offsets */
     b.gamma = alloc_normal(&r, C, 0.3);
     b.beta = alloc_normal(&r, C, 0.3);
-    for (int c = 0; c < C; c++) b.gamma[c] += 1.0f;
+    for (int c = 0; c < C; c++)
+        b.gamma[c] += 1.0f;
     b.rm = alloc_normal(&r, C, 0.5);
     b.rv = alloc_fill(C, 1.5f);
     b.mean = xmalloc(sizeof(float) * groups * C);
@@ -230,7 +235,13 @@ static void test_fd_batchnorm(void **state)
 }
 
 /* relu, max-pool, avg-pool, linear, l2norm: one context, `kind` picks the layer. */
-typedef enum { SIMPLE_RELU, SIMPLE_MAXPOOL, SIMPLE_AVGPOOL, SIMPLE_LINEAR, SIMPLE_L2NORM } SimpleKind;
+typedef enum {
+    SIMPLE_RELU,
+    SIMPLE_MAXPOOL,
+    SIMPLE_AVGPOOL,
+    SIMPLE_LINEAR,
+    SIMPLE_L2NORM
+} SimpleKind;
 
 typedef struct {
     SimpleKind kind;
@@ -245,11 +256,21 @@ static double simple_loss(void *p)
 {
     SimpleCtx *c = p;
     switch (c->kind) {
-    case SIMPLE_RELU: relu_forward(c->out, c->in, c->n_out); break;
-    case SIMPLE_MAXPOOL: maxpool_forward(c->out, c->argmax, c->in, &c->ps); break;
-    case SIMPLE_AVGPOOL: avgpool_forward(c->out, c->in, c->N, c->I, c->O); break;
-    case SIMPLE_LINEAR: linear_forward(c->out, c->in, c->w, c->bias, c->N, c->I, c->O); break;
-    case SIMPLE_L2NORM: l2norm_forward(c->out, c->aux, c->in, c->N, c->I); break;
+    case SIMPLE_RELU:
+        relu_forward(c->out, c->in, c->n_out);
+        break;
+    case SIMPLE_MAXPOOL:
+        maxpool_forward(c->out, c->argmax, c->in, &c->ps);
+        break;
+    case SIMPLE_AVGPOOL:
+        avgpool_forward(c->out, c->in, c->N, c->I, c->O);
+        break;
+    case SIMPLE_LINEAR:
+        linear_forward(c->out, c->in, c->w, c->bias, c->N, c->I, c->O);
+        break;
+    case SIMPLE_L2NORM:
+        l2norm_forward(c->out, c->aux, c->in, c->N, c->I);
+        break;
     }
     return dot_d(c->out, c->R, c->n_out);
 }
@@ -260,7 +281,8 @@ static uint64_t simple_kinks(void *p)
     if (c->kind == SIMPLE_RELU) return hash_mask(1, c->out, c->n_out);
     uint64_t h = 1;
     if (c->kind == SIMPLE_MAXPOOL)
-        for (size_t i = 0; i < c->n_out; i++) h = (h ^ (uint64_t)c->argmax[i]) * 1099511628211ull;
+        for (size_t i = 0; i < c->n_out; i++)
+            h = (h ^ (uint64_t)c->argmax[i]) * 1099511628211ull;
     return h;
 }
 
@@ -273,11 +295,21 @@ static void simple_fd(SimpleCtx *c, const char *name, size_t n_in)
     float *dw = alloc_fill(nw, GRAD_PREFILL), *db = alloc_fill((size_t)c->O, GRAD_PREFILL);
     simple_loss(c);
     switch (c->kind) {
-    case SIMPLE_RELU: relu_backward(din, c->R, c->out, c->n_out); break;
-    case SIMPLE_MAXPOOL: maxpool_backward(din, c->R, c->argmax, &c->ps); break;
-    case SIMPLE_AVGPOOL: avgpool_backward(din, c->R, c->N, c->I, c->O); break;
-    case SIMPLE_LINEAR: linear_backward(din, dw, db, c->R, c->in, c->w, c->N, c->I, c->O); break;
-    case SIMPLE_L2NORM: l2norm_backward(din, c->R, c->out, c->aux, c->N, c->I); break;
+    case SIMPLE_RELU:
+        relu_backward(din, c->R, c->out, c->n_out);
+        break;
+    case SIMPLE_MAXPOOL:
+        maxpool_backward(din, c->R, c->argmax, &c->ps);
+        break;
+    case SIMPLE_AVGPOOL:
+        avgpool_backward(din, c->R, c->N, c->I, c->O);
+        break;
+    case SIMPLE_LINEAR:
+        linear_backward(din, dw, db, c->R, c->in, c->w, c->N, c->I, c->O);
+        break;
+    case SIMPLE_L2NORM:
+        l2norm_backward(din, c->R, c->out, c->aux, c->N, c->I);
+        break;
     }
     FdModel m = {.forward = simple_loss, .kinks = simple_kinks, .ctx = c};
     snprintf(what, sizeof what, "%s din", name);
@@ -296,8 +328,13 @@ static void test_fd_simple_layers(void **state)
     rng_init(&r, 3, RNG_STREAM_DATA, 0, 0);
     float buf_in[512], buf_out[512], buf_R[512], buf_w[64], buf_b[8], buf_aux[16];
     int argmax[512];
-    SimpleCtx c = {.in = buf_in, .out = buf_out, .R = buf_R, .w = buf_w, .bias = buf_b,
-                   .aux = buf_aux, .argmax = argmax};
+    SimpleCtx c = {.in = buf_in,
+                   .out = buf_out,
+                   .R = buf_R,
+                   .w = buf_w,
+                   .bias = buf_b,
+                   .aux = buf_aux,
+                   .argmax = argmax};
     fill_normal(&r, buf_in, 512, 1.0);
     fill_normal(&r, buf_R, 512, 1.0);
     fill_normal(&r, buf_w, 64, 0.5);
@@ -312,7 +349,8 @@ static void test_fd_simple_layers(void **state)
     assert_int_equal(maxpool_shape(&c.ps), 0);
     int perm[168];
     rng_permutation(&r, perm, 168);
-    for (int i = 0; i < 168; i++) buf_in[i] = 0.05f * (float)(perm[i] - 84);
+    for (int i = 0; i < 168; i++)
+        buf_in[i] = 0.05f * (float)(perm[i] - 84);
     c.n_out = (size_t)2 * 2 * c.ps.H_out * c.ps.W_out;
     simple_fd(&c, "maxpool", 168);
 
@@ -334,27 +372,39 @@ typedef struct {
     ConvShape cs;
     BnShape bs;
     UnitAct act;
-    float *w, *gamma, *beta, *rm, *rv;     /* parameters and running statistics */
-    float *dw, *dgamma, *dbeta;            /* gradients */
-    float *conv, *out, *mean, *rstd, *ws;  /* activations (N, C_out, H_out, W_out), saves */
-    float *dconv, *dbn;                    /* backward scratch, same shape as out */
+    float *w, *gamma, *beta, *rm, *rv;    /* parameters and running statistics */
+    float *dw, *dgamma, *dbeta;           /* gradients */
+    float *conv, *out, *mean, *rstd, *ws; /* activations (N, C_out, H_out, W_out), saves */
+    float *dconv, *dbn;                   /* backward scratch, same shape as out */
     size_t n_out;
 } Unit;
 
 static void unit_init(Unit *u, Rng *r, int N, int C_in, int H, int C_out, int k, int stride,
                       UnitAct act)
 {
-    *u = (Unit){.cs = {.N = N, .C_in = C_in, .H = H, .W = H, .C_out = C_out, .KH = k, .KW = k,
-                       .stride = stride, .pad = k / 2},
+    *u = (Unit){.cs = {.N = N,
+                       .C_in = C_in,
+                       .H = H,
+                       .W = H,
+                       .C_out = C_out,
+                       .KH = k,
+                       .KW = k,
+                       .stride = stride,
+                       .pad = k / 2},
                 .act = act};
     ASSERT(conv2d_shape(&u->cs) == 0);
-    u->bs = (BnShape){.N = N, .C = C_out, .HW = u->cs.H_out * u->cs.W_out, .groups = 1,
-                      .eps = 1e-5f, .momentum = 0.1f};
+    u->bs = (BnShape){.N = N,
+                      .C = C_out,
+                      .HW = u->cs.H_out * u->cs.W_out,
+                      .groups = 1,
+                      .eps = 1e-5f,
+                      .momentum = 0.1f};
     size_t nw = (size_t)C_out * C_in * k * k;
     u->n_out = (size_t)N * C_out * u->bs.HW;
     u->w = alloc_normal(r, nw, 1.0 / sqrt((double)C_in * k * k));
     u->gamma = alloc_normal(r, C_out, 0.2);
-    for (int c = 0; c < C_out; c++) u->gamma[c] += 1.0f;
+    for (int c = 0; c < C_out; c++)
+        u->gamma[c] += 1.0f;
     u->beta = alloc_normal(r, C_out, 0.2);
     u->rm = alloc_fill(C_out, 0.0f);
     u->rv = alloc_fill(C_out, 1.0f);
@@ -396,8 +446,8 @@ static void unit_backward(Unit *u, float *din, const float *dout, const float *i
         dbn = u->dbn;
     }
     memset(u->dconv, 0, sizeof(float) * u->n_out);
-    be->batchnorm_backward(u->dconv, u->dgamma, u->dbeta, dbn, u->conv, u->mean, u->rstd,
-                           u->gamma, &u->bs, BN_TRAIN);
+    be->batchnorm_backward(u->dconv, u->dgamma, u->dbeta, dbn, u->conv, u->mean, u->rstd, u->gamma,
+                           &u->bs, BN_TRAIN);
     be->conv2d_backward(din, u->dw, u->dconv, in, u->w, &u->cs, u->ws);
 }
 
@@ -499,7 +549,8 @@ static void block_fd(Block *b, const char *name, Rng *r, int N, int C, int H)
         block_check(name, "dgamma", i, &m, u->gamma, u->dgamma, (size_t)u->cs.C_out);
         block_check(name, "dbeta", i, &m, u->beta, u->dbeta, (size_t)u->cs.C_out);
     }
-    for (int i = 0; i < b->n_units; i++) unit_free(&b->units[i]);
+    for (int i = 0; i < b->n_units; i++)
+        unit_free(&b->units[i]);
     if (b->has_ds) unit_free(&b->ds);
     free(b->x), free(b->R), free(b->out), free(b->dsum), free(b->dmid), free(din);
 }
@@ -566,7 +617,8 @@ static void conv_vs_naive(ConvShape s, Rng *r)
     /* din NULL skips the input gradient and still produces dweight */
     float *dw3 = alloc_fill(nw, 0.0f);
     conv2d_backward(NULL, dw3, dout, in, w, &s, ws);
-    for (size_t i = 0; i < nw; i++) dw2[i] -= dw0[i]; /* the naive gradient alone */
+    for (size_t i = 0; i < nw; i++)
+        dw2[i] -= dw0[i]; /* the naive gradient alone */
     ASSERT_CLOSE(what, dw3, dw2, nw, 1e-5);
     free(in), free(w), free(dout), free(o1), free(o2), free(ws), free(di1), free(dw1), free(di2);
     free(dw2), free(dw3), free(dw0);
@@ -583,14 +635,18 @@ static void test_conv_vs_naive(void **state)
         {.N = 2, .C_in = 6, .H = 9, .W = 9, .C_out = 5, .KH = 1, .KW = 1, .stride = 2, .pad = 0},
         {.N = 2, .C_in = 2, .H = 6, .W = 5, .C_out = 3, .KH = 3, .KW = 2, .stride = 3, .pad = 2},
         {.N = 2, .C_in = 1, .H = 28, .W = 28, .C_out = 8, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
-        /* 10x10 outputs: 6 images per GEMM chunk, then a remainder chunk of 1 */
-        {.N = 7, .C_in = 3, .H = 10, .W = 10, .C_out = 4, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
-        {.N = 7, .C_in = 5, .H = 10, .W = 10, .C_out = 4, .KH = 1, .KW = 1, .stride = 1, .pad = 0},
+        /* several images per GEMM chunk, then a short remainder chunk (with 1024 target columns:
+         * 10x10 outputs -> 11 images per chunk, so 11 + 1 and 11 + 2; 2x2 -> 256 + 1) */
+        {.N = 12, .C_in = 3, .H = 10, .W = 10, .C_out = 4, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
+        {.N = 13, .C_in = 5, .H = 10, .W = 10, .C_out = 4, .KH = 1, .KW = 1, .stride = 1, .pad = 0},
+        {.N = 12, .C_in = 5, .H = 10, .W = 10, .C_out = 4, .KH = 1, .KW = 1, .stride = 1, .pad = 0},
+        {.N = 257, .C_in = 2, .H = 3, .W = 4, .C_out = 3, .KH = 3, .KW = 3, .stride = 2, .pad = 1},
         {.N = 1, .C_in = 2, .H = 3, .W = 3, .C_out = 2, .KH = 3, .KW = 3, .stride = 1, .pad = 0},
     };
     Rng r;
     rng_init(&r, 6, RNG_STREAM_DATA, 0, 0);
-    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) conv_vs_naive(shapes[k], &r);
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++)
+        conv_vs_naive(shapes[k], &r);
 }
 
 /* ---- (d) golden values from PyTorch (tests/gen_golden_nn.py) ----
@@ -632,7 +688,8 @@ static void golden_bn(const StFile *f, const char *name, BnShape s, BnMode mode)
     size_t n = (size_t)s.N * C * s.HW;
     float *out = xmalloc(sizeof(float) * n), *din = alloc_fill(n, 0.0f);
     float *dg = alloc_fill(C, 0.0f), *db = alloc_fill(C, 0.0f);
-    float *mean = xmalloc(sizeof(float) * s.groups * C), *rstd = xmalloc(sizeof(float) * s.groups * C);
+    float *mean = xmalloc(sizeof(float) * s.groups * C),
+          *rstd = xmalloc(sizeof(float) * s.groups * C);
     float *rm = xmalloc(sizeof(float) * C), *rv = xmalloc(sizeof(float) * C);
     memcpy(rm, gold(f, name, "running_mean0", C), sizeof(float) * C);
     memcpy(rv, gold(f, name, "running_var0", C), sizeof(float) * C);
@@ -654,16 +711,56 @@ static void test_golden_conv_bn(void **state)
     StFile f;
     fixture_open(&f, "nn_layers.safetensors");
     /* mirrors CONVS in tests/gen_golden_nn.py */
-    golden_conv(&f, "conv_a", (ConvShape){.N = 2, .C_in = 3, .H = 7, .W = 6, .C_out = 4, .KH = 3,
-                                          .KW = 3, .stride = 1, .pad = 1});
-    golden_conv(&f, "conv_b", (ConvShape){.N = 2, .C_in = 3, .H = 9, .W = 8, .C_out = 5, .KH = 3,
-                                          .KW = 3, .stride = 2, .pad = 1});
-    golden_conv(&f, "conv_c", (ConvShape){.N = 1, .C_in = 1, .H = 11, .W = 10, .C_out = 3, .KH = 7,
-                                          .KW = 7, .stride = 2, .pad = 3});
-    golden_conv(&f, "conv_d", (ConvShape){.N = 2, .C_in = 4, .H = 5, .W = 5, .C_out = 6, .KH = 1,
-                                          .KW = 1, .stride = 2, .pad = 0});
-    golden_conv(&f, "conv_e", (ConvShape){.N = 3, .C_in = 8, .H = 4, .W = 4, .C_out = 5, .KH = 1,
-                                          .KW = 1, .stride = 1, .pad = 0});
+    golden_conv(&f, "conv_a",
+                (ConvShape){.N = 2,
+                            .C_in = 3,
+                            .H = 7,
+                            .W = 6,
+                            .C_out = 4,
+                            .KH = 3,
+                            .KW = 3,
+                            .stride = 1,
+                            .pad = 1});
+    golden_conv(&f, "conv_b",
+                (ConvShape){.N = 2,
+                            .C_in = 3,
+                            .H = 9,
+                            .W = 8,
+                            .C_out = 5,
+                            .KH = 3,
+                            .KW = 3,
+                            .stride = 2,
+                            .pad = 1});
+    golden_conv(&f, "conv_c",
+                (ConvShape){.N = 1,
+                            .C_in = 1,
+                            .H = 11,
+                            .W = 10,
+                            .C_out = 3,
+                            .KH = 7,
+                            .KW = 7,
+                            .stride = 2,
+                            .pad = 3});
+    golden_conv(&f, "conv_d",
+                (ConvShape){.N = 2,
+                            .C_in = 4,
+                            .H = 5,
+                            .W = 5,
+                            .C_out = 6,
+                            .KH = 1,
+                            .KW = 1,
+                            .stride = 2,
+                            .pad = 0});
+    golden_conv(&f, "conv_e",
+                (ConvShape){.N = 3,
+                            .C_in = 8,
+                            .H = 4,
+                            .W = 4,
+                            .C_out = 5,
+                            .KH = 1,
+                            .KW = 1,
+                            .stride = 1,
+                            .pad = 0});
     /* mirrors BNS */
     const BnShape bn = {.eps = 1e-5f, .momentum = 0.1f};
     BnShape s = bn;
@@ -735,7 +832,8 @@ static void test_gemm_convention(void **state)
     const float expect[4] = {58 + 1, 64 - 1, 139 + 1, 154 - 1};
     float out[4];
     linear_forward(out, in, w, bias, 2, 3, 2);
-    for (int i = 0; i < 4; i++) assert_true(out[i] == expect[i]);
+    for (int i = 0; i < 4; i++)
+        assert_true(out[i] == expect[i]);
     linear_forward(out, in, w, NULL, 2, 3, 2);
     assert_true(out[0] == 58 && out[1] == 64 && out[2] == 139 && out[3] == 154);
 }
@@ -744,8 +842,8 @@ static void test_gemm_convention(void **state)
 static void test_impossible_shapes(void **state)
 {
     (void)state;
-    ConvShape s = {.N = 1, .C_in = 1, .H = 2, .W = 2, .C_out = 1, .KH = 5, .KW = 5, .stride = 1,
-                   .pad = 1};
+    ConvShape s = {
+        .N = 1, .C_in = 1, .H = 2, .W = 2, .C_out = 1, .KH = 5, .KW = 5, .stride = 1, .pad = 1};
     assert_int_equal(conv2d_shape(&s), -1);
     assert_non_null(strstr(clft_last_error(), "conv2d"));
     assert_non_null(strstr(clft_last_error(), "(1,1,2,2)"));
@@ -772,23 +870,19 @@ static void test_backend_table(void **state)
     assert_ptr_equal(be->add_inplace, add_inplace);
     /* every slot is filled */
     const void *const *slots = (const void *const *)&be->conv2d_forward;
-    for (size_t i = 0; i < (sizeof(Backend) - offsetof(Backend, conv2d_forward)) / sizeof(void *); i++)
+    for (size_t i = 0; i < (sizeof(Backend) - offsetof(Backend, conv2d_forward)) / sizeof(void *);
+         i++)
         assert_non_null(slots[i]);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fd_conv2d),
-        cmocka_unit_test(test_fd_batchnorm),
-        cmocka_unit_test(test_fd_simple_layers),
-        cmocka_unit_test(test_fd_basic_block),
-        cmocka_unit_test(test_fd_bottleneck_block),
-        cmocka_unit_test(test_conv_vs_naive),
-        cmocka_unit_test(test_golden_conv_bn),
-        cmocka_unit_test(test_golden_simple_layers),
-        cmocka_unit_test(test_gemm_convention),
-        cmocka_unit_test(test_impossible_shapes),
+        cmocka_unit_test(test_fd_conv2d),           cmocka_unit_test(test_fd_batchnorm),
+        cmocka_unit_test(test_fd_simple_layers),    cmocka_unit_test(test_fd_basic_block),
+        cmocka_unit_test(test_fd_bottleneck_block), cmocka_unit_test(test_conv_vs_naive),
+        cmocka_unit_test(test_golden_conv_bn),      cmocka_unit_test(test_golden_simple_layers),
+        cmocka_unit_test(test_gemm_convention),     cmocka_unit_test(test_impossible_shapes),
         cmocka_unit_test(test_backend_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

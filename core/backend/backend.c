@@ -3,7 +3,8 @@
 
 #include <string.h>
 
-/* A CUDA build adds its table here (guarded by the build's CUDA definition); layers never change. */
+/* A CUDA build adds its table here (guarded by the build's CUDA definition); layers never change.
+ */
 static const Backend *const backend_list[] = {
     &backend_cpu,
     NULL,

@@ -2,10 +2,10 @@
  *
  * Reference: torch.nn.BatchNorm2d / BatchNorm1d (biased batch variance to normalise, unbiased
  * variance for running_var, running = (1 - momentum) running + momentum batch); MoCo's
- * SplitBatchNorm (facebookresearch/moco, main_moco.py / the original Shuffle-BN emulation): the batch
- * is cut into G contiguous sub-batches of N/G samples, each normalised with its own statistics, and
- * the running statistics become the mean over groups of each group's update, which equals one
- * update with the group-averaged mean and unbiased variance.
+ * SplitBatchNorm (facebookresearch/moco, main_moco.py / the original Shuffle-BN emulation): the
+ * batch is cut into G contiguous sub-batches of N/G samples, each normalised with its own
+ * statistics, and the running statistics become the mean over groups of each group's update, which
+ * equals one update with the group-averaged mean and unbiased variance.
  *
  * Per (group, channel) the statistics are reduced in float partial sums over one HW plane and added
  * up in double, so a sum over 256*32*32 values stays accurate without a slow scalar double loop.
@@ -21,10 +21,13 @@ static double plane_sum(const float *x, int n)
     float acc[8] = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) acc[l] += x[i + l];
+        for (int l = 0; l < 8; l++)
+            acc[l] += x[i + l];
     double s = 0.0;
-    for (; i < n; i++) s += x[i];
-    for (int l = 0; l < 8; l++) s += acc[l];
+    for (; i < n; i++)
+        s += x[i];
+    for (int l = 0; l < 8; l++)
+        s += acc[l];
     return s;
 }
 
@@ -34,10 +37,13 @@ static double plane_sqdev(const float *x, int n, float m)
     float acc[8] = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) acc[l] += (x[i + l] - m) * (x[i + l] - m);
+        for (int l = 0; l < 8; l++)
+            acc[l] += (x[i + l] - m) * (x[i + l] - m);
     double s = 0.0;
-    for (; i < n; i++) s += (double)(x[i] - m) * (x[i] - m);
-    for (int l = 0; l < 8; l++) s += acc[l];
+    for (; i < n; i++)
+        s += (double)(x[i] - m) * (x[i] - m);
+    for (int l = 0; l < 8; l++)
+        s += acc[l];
     return s;
 }
 
@@ -65,8 +71,8 @@ static void plane_dsums(const float *dy, const float *x, int n, float m, double 
 }
 
 /* Batch statistics of every (group, channel), and the running-statistics update. */
-static void bn_train_stats(float *save_mean, float *save_rstd, const float *in,
-                           float *running_mean, float *running_var, const BnShape *s)
+static void bn_train_stats(float *save_mean, float *save_rstd, const float *in, float *running_mean,
+                           float *running_var, const BnShape *s)
 {
     const int C = s->C, HW = s->HW, G = s->groups, ng = s->N / G;
     const double M = (double)ng * HW;
@@ -75,7 +81,8 @@ static void bn_train_stats(float *save_mean, float *save_rstd, const float *in,
         double mean_sum = 0.0, uvar_sum = 0.0;
         for (int g = 0; g < G; g++) {
             double sum = 0.0, sq = 0.0;
-            for (int n = g * ng; n < (g + 1) * ng; n++) sum += plane_sum(in + ((size_t)n * C + c) * HW, HW);
+            for (int n = g * ng; n < (g + 1) * ng; n++)
+                sum += plane_sum(in + ((size_t)n * C + c) * HW, HW);
             float mean = (float)(sum / M);
             for (int n = g * ng; n < (g + 1) * ng; n++)
                 sq += plane_sqdev(in + ((size_t)n * C + c) * HW, HW, mean);
@@ -84,7 +91,8 @@ static void bn_train_stats(float *save_mean, float *save_rstd, const float *in,
             mean_sum += mean;
             uvar_sum += sq / (M - 1.0);
         }
-        running_mean[c] = (float)((1.0 - s->momentum) * running_mean[c] + s->momentum * mean_sum / G);
+        running_mean[c] =
+            (float)((1.0 - s->momentum) * running_mean[c] + s->momentum * mean_sum / G);
         running_var[c] = (float)((1.0 - s->momentum) * running_var[c] + s->momentum * uvar_sum / G);
     }
 }
@@ -113,14 +121,15 @@ void batchnorm_forward(float *out, float *save_mean, float *save_rstd, const flo
             const float b = beta[c] - save_mean[g * C + c] * a;
             const float *x = in + ((size_t)n * C + c) * HW;
             float *y = out + ((size_t)n * C + c) * HW;
-            for (int i = 0; i < HW; i++) y[i] = x[i] * a + b;
+            for (int i = 0; i < HW; i++)
+                y[i] = x[i] * a + b;
         }
     }
 }
 
-void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
-                        const float *in, const float *save_mean, const float *save_rstd,
-                        const float *gamma, const BnShape *s, BnMode mode)
+void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                        const float *save_mean, const float *save_rstd, const float *gamma,
+                        const BnShape *s, BnMode mode)
 {
     const int C = s->C, HW = s->HW, G = s->groups, ng = s->N / G;
     const double M = (double)ng * HW;
@@ -143,7 +152,8 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
                 size_t o = ((size_t)n * C + c) * HW;
                 const float *dy = dout + o, *x = in + o;
                 float *dx = din + o;
-                for (int i = 0; i < HW; i++) dx[i] += k * (dy[i] - mdy - (x[i] - mean) * cx);
+                for (int i = 0; i < HW; i++)
+                    dx[i] += k * (dy[i] - mdy - (x[i] - mean) * cx);
             }
         }
     }

@@ -1,7 +1,8 @@
 /* conv2d.c — 2-D convolution (no bias), forward and backward, as torch.nn.functional.conv2d.
  *
- * Reference: PyTorch conv2d docs (output size floor((H + 2 pad - KH) / stride) + 1, cross-correlation,
- * weight (C_out, C_in, KH, KW)); the im2col + GEMM formulation of Chellapilla et al. 2006.
+ * Reference: PyTorch conv2d docs (output size floor((H + 2 pad - KH) / stride) + 1,
+ * cross-correlation, weight (C_out, C_in, KH, KW)); the im2col + GEMM formulation of Chellapilla et
+ * al. 2006.
  *
  * A chunk of B images is unfolded side by side into one column matrix col (C_in*KH*KW, B*HWo) so
  * that the GEMMs of small feature maps (ResNet's last stages: 4x4, 8x8) are wide enough to run near
@@ -19,14 +20,18 @@
 #include "core/common.h"
 #include "core/nn/nn.h"
 
-/* Target number of GEMM columns per chunk: below this, OpenBLAS's sgemm runs well under peak. */
-#define CONV_TARGET_COLS 512
+/* Target number of GEMM columns per chunk: OpenBLAS's sgemm with a few hundred columns runs well
+ * under peak (a (512 x 4608) weight times a 4x4 map per image is 16 columns). 1024 keeps the column
+ * matrix of resnet18's layer4 at ~19 MB. Not tuned on a quiet machine yet: override with
+ * -DCONV_TARGET_COLS=... (the workspace size follows). */
+#ifndef CONV_TARGET_COLS
+#define CONV_TARGET_COLS 1024
+#endif
 
 int conv2d_shape(ConvShape *s)
 {
-    if (s->N < 1 || s->C_in < 1 || s->H < 1 || s->W < 1 || s->C_out < 1 || s->KH < 1 ||
-        s->KW < 1 || s->stride < 1 || s->pad < 0 || s->H + 2 * s->pad < s->KH ||
-        s->W + 2 * s->pad < s->KW) {
+    if (s->N < 1 || s->C_in < 1 || s->H < 1 || s->W < 1 || s->C_out < 1 || s->KH < 1 || s->KW < 1 ||
+        s->stride < 1 || s->pad < 0 || s->H + 2 * s->pad < s->KH || s->W + 2 * s->pad < s->KW) {
         clft_set_error("conv2d: impossible shape: input (%d,%d,%d,%d), weight (%d,%d,%d,%d), "
                        "stride %d, pad %d",
                        s->N, s->C_in, s->H, s->W, s->C_out, s->C_in, s->KH, s->KW, s->stride,
@@ -82,15 +87,16 @@ void conv2d_forward(float *out, const float *in, const float *weight, const Conv
     ASSERT(s->H_out >= 1 && s->W_out >= 1);
     const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
     const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
-    float *col = ws;                                /* (CKK, B*HWo) */
-    float *obuf = ws + (size_t)ckk * B * hwo;       /* (C_out, B*HWo), when B > 1 */
+    float *col = ws;                          /* (CKK, B*HWo) */
+    float *obuf = ws + (size_t)ckk * B * hwo; /* (C_out, B*HWo), when B > 1 */
     for (int n0 = 0; n0 < s->N; n0 += B) {
         const int bc = s->N - n0 < B ? s->N - n0 : B, L = bc * hwo;
         const float *cm = col;
         if (bc == 1 && conv_is_pointwise(s)) {
             cm = in + n0 * in_img; /* the input (C_in, HW) is its own column matrix */
         } else {
-            for (int b = 0; b < bc; b++) im2col(col + (size_t)b * hwo, L, in + (n0 + b) * in_img, s);
+            for (int b = 0; b < bc; b++)
+                im2col(col + (size_t)b * hwo, L, in + (n0 + b) * in_img, s);
         }
         float *dst = bc == 1 ? out + n0 * out_img : obuf;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->C_out, L, ckk, 1.0f, weight, ckk,
@@ -117,7 +123,8 @@ void conv2d_backward(float *din, float *dweight, const float *dout, const float 
         }
         const float *cm = direct ? in + n0 * in_img : col;
         if (!direct)
-            for (int b = 0; b < bc; b++) im2col(col + (size_t)b * hwo, L, in + (n0 + b) * in_img, s);
+            for (int b = 0; b < bc; b++)
+                im2col(col + (size_t)b * hwo, L, in + (n0 + b) * in_img, s);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->C_out, ckk, L, 1.0f, dm, L, cm, L,
                     1.0f, dweight, ckk);
         if (!din) continue;
@@ -128,7 +135,8 @@ void conv2d_backward(float *din, float *dweight, const float *dout, const float 
         }
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ckk, L, s->C_out, 1.0f, weight, ckk,
                     dm, L, 0.0f, col, L);
-        for (int b = 0; b < bc; b++) col2im_add(din + (n0 + b) * in_img, col + (size_t)b * hwo, L, s);
+        for (int b = 0; b < bc; b++)
+            col2im_add(din + (n0 + b) * in_img, col + (size_t)b * hwo, L, s);
     }
 }
 
@@ -148,8 +156,10 @@ void conv2d_forward_naive(float *out, const float *in, const float *weight, cons
                                 int ih = oh * s->stride - s->pad + kh;
                                 int iw = ow * s->stride - s->pad + kw;
                                 if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
-                                acc += (double)in[((size_t)(n * s->C_in + ci) * s->H + ih) * s->W + iw] *
-                                       weight[((size_t)(co * s->C_in + ci) * s->KH + kh) * s->KW + kw];
+                                acc +=
+                                    (double)
+                                        in[((size_t)(n * s->C_in + ci) * s->H + ih) * s->W + iw] *
+                                    weight[((size_t)(co * s->C_in + ci) * s->KH + kh) * s->KW + kw];
                             }
                     out[((size_t)(n * s->C_out + co) * Ho + oh) * Wo + ow] = (float)acc;
                 }

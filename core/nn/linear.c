@@ -15,7 +15,8 @@ void linear_forward(float *out, const float *in, const float *weight, const floa
 {
     float beta = 0.0f;
     if (bias) {
-        for (int n = 0; n < N; n++) memcpy(out + (size_t)n * D_out, bias, sizeof(float) * (size_t)D_out);
+        for (int n = 0; n < N; n++)
+            memcpy(out + (size_t)n * D_out, bias, sizeof(float) * (size_t)D_out);
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, D_out, D_in, 1.0f, in, D_in, weight,
@@ -28,9 +29,10 @@ void linear_backward(float *din, float *dweight, float *dbias, const float *dout
     if (din)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D_in, D_out, 1.0f, dout, D_out,
                     weight, D_in, 1.0f, din, D_in);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D_out, D_in, N, 1.0f, dout, D_out, in, D_in,
-                1.0f, dweight, D_in);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D_out, D_in, N, 1.0f, dout, D_out, in,
+                D_in, 1.0f, dweight, D_in);
     if (dbias)
         for (int n = 0; n < N; n++)
-            for (int o = 0; o < D_out; o++) dbias[o] += dout[(size_t)n * D_out + o];
+            for (int o = 0; o < D_out; o++)
+                dbias[o] += dout[(size_t)n * D_out + o];
 }

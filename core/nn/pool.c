@@ -12,8 +12,9 @@ int maxpool_shape(PoolShape *s)
 {
     if (s->N < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->k < 1 || s->stride < 1 || s->pad < 0 ||
         2 * s->pad > s->k || s->H + 2 * s->pad < s->k || s->W + 2 * s->pad < s->k) {
-        clft_set_error("maxpool: impossible shape: input (%d,%d,%d,%d), kernel %d, stride %d, pad %d",
-                       s->N, s->C, s->H, s->W, s->k, s->stride, s->pad);
+        clft_set_error(
+            "maxpool: impossible shape: input (%d,%d,%d,%d), kernel %d, stride %d, pad %d", s->N,
+            s->C, s->H, s->W, s->k, s->stride, s->pad);
         return -1;
     }
     s->H_out = (s->H + 2 * s->pad - s->k) / s->stride + 1;
@@ -50,7 +51,8 @@ void maxpool_backward(float *din, const float *dout, const int *argmax, const Po
 {
     const size_t plane = (size_t)s->H * s->W, oplane = (size_t)s->H_out * s->W_out;
     for (size_t p = 0; p < (size_t)s->N * s->C; p++)
-        for (size_t o = 0; o < oplane; o++) din[p * plane + argmax[p * oplane + o]] += dout[p * oplane + o];
+        for (size_t o = 0; o < oplane; o++)
+            din[p * plane + argmax[p * oplane + o]] += dout[p * oplane + o];
 }
 
 void avgpool_forward(float *out, const float *in, int N, int C, int HW)
@@ -58,7 +60,8 @@ void avgpool_forward(float *out, const float *in, int N, int C, int HW)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         const float *x = in + p * HW;
         double sum = 0.0;
-        for (int i = 0; i < HW; i++) sum += x[i];
+        for (int i = 0; i < HW; i++)
+            sum += x[i];
         out[p] = (float)(sum / HW);
     }
 }
@@ -68,6 +71,7 @@ void avgpool_backward(float *din, const float *dout, int N, int C, int HW)
     for (size_t p = 0; p < (size_t)N * C; p++) {
         const float g = dout[p] / (float)HW;
         float *dx = din + p * HW;
-        for (int i = 0; i < HW; i++) dx[i] += g;
+        for (int i = 0; i < HW; i++)
+            dx[i] += g;
     }
 }

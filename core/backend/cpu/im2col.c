@@ -41,7 +41,8 @@ void im2col(float *col, int ldcol, const float *img, const ConvShape *s)
                     if (st == 1) {
                         memcpy(dst + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
                     } else {
-                        for (int ow = lo; ow < hi; ow++) dst[ow] = src[ow * st];
+                        for (int ow = lo; ow < hi; ow++)
+                            dst[ow] = src[ow * st];
                     }
                     if (hi < Wo) memset(dst + hi, 0, sizeof(float) * (size_t)(Wo - hi));
                 }
@@ -68,9 +69,11 @@ void col2im_add(float *img, const float *col, int ldcol, const ConvShape *s)
                     const float *src = row + (size_t)oh * Wo;
                     float *dst = plane + (size_t)ih * W + off; /* dst[ow*st] */
                     if (st == 1) {
-                        for (int ow = lo; ow < hi; ow++) dst[ow] += src[ow];
+                        for (int ow = lo; ow < hi; ow++)
+                            dst[ow] += src[ow];
                     } else {
-                        for (int ow = lo; ow < hi; ow++) dst[ow * st] += src[ow];
+                        for (int ow = lo; ow < hi; ow++)
+                            dst[ow * st] += src[ow];
                     }
                 }
             }

@@ -68,6 +68,10 @@ int cmd_pretrain(int argc, char **argv)
     variant_options_preset(&vopt, variant->name);
     if (config_apply_variant(&cfg, set_variant_option, &vopt) != CLFT_OK) clft_die("%s", clft_last_error());
     TrainOptions topt = {.resume = resume, .quiet = quiet};
+    /* Test hook for exact-resume tests (tests/test_pretrain.sh): die by SIGKILL after step N. */
+    const char *kill_at = getenv("CLFT_TEST_KILL_AT_STEP");
+    if (kill_at && parse_int(kill_at, 1, 1L << 40, &topt.kill_at_step) != CLFT_OK)
+        clft_die("CLFT_TEST_KILL_AT_STEP = '%s' is not a step number", kill_at);
     topt.variant = variant_instantiate(variant, &vopt, cfg.optim.batch, cfg.head.dim, cfg.moco.K);
     KnnMonitor mon;
     if (cfg.run.knn_every > 0) {

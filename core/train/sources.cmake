@@ -4,3 +4,7 @@ target_sources(clft_core PRIVATE core/train/checkpoint.c core/train/train.c core
 clft_add_test(test_train tests/test_train.c)
 clft_add_test(test_alloc tests/test_alloc.c)
 target_link_libraries(test_alloc PRIVATE ${CMAKE_DL_LIBS})
+add_executable(st_diff tests/st_diff.c)
+target_link_libraries(st_diff PRIVATE clft_core)
+add_test(NAME test_pretrain COMMAND bash tests/test_pretrain.sh WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(test_pretrain PROPERTIES ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR}")

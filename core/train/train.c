@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -316,7 +317,7 @@ static ClftStatus train_epoch(Run *r, int epoch)
         r->pos.step_in_epoch++;
         ClftStatus st = log_step(r, epoch);
         if (st != CLFT_OK) return st;
-        if (r->opt->stop_after_steps && r->pos.step >= r->opt->stop_after_steps) return CLFT_OK;
+        if (r->opt->kill_at_step && r->pos.step == r->opt->kill_at_step) raise(SIGKILL);
     }
     return CLFT_OK;
 }
@@ -330,7 +331,6 @@ static ClftStatus train_loop(Run *r)
     for (int epoch = r->pos.epoch; epoch < cfg->optim.epochs; epoch++) {
         ClftStatus st = train_epoch(r, epoch);
         if (st != CLFT_OK) return st;
-        if (r->pos.step_in_epoch < r->steps_per_epoch) return CLFT_OK; /* stop_after_steps */
         if ((st = end_epoch(r, epoch)) != CLFT_OK) return st;
         if ((st = run_monitor(r, epoch)) != CLFT_OK) return st;
         r->pos.epoch = epoch + 1;

@@ -35,7 +35,8 @@ typedef struct {
     int quiet;             /* no progress line */
     VariantHook variant;   /* instantiated by the caller */
     TrainMonitor monitor;  /* optional (knn == NULL: none) */
-    int stop_after_steps;  /* tests: stop (as if killed) after this many global steps; 0 = never */
+    long kill_at_step;     /* tests of exact resume: raise SIGKILL right after this global step
+                              (nothing flushed, like a real kill); 0 = never */
 } TrainOptions;
 
 /* Runs (or resumes) the pre-training of `cfg` in cfg->run.out. Returns CLFT_OK, or a status with

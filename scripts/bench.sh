@@ -14,3 +14,4 @@ run bench_conv
 run bench_loader
 run bench_variants
 run bench_moco
+run bench_variant_overhead

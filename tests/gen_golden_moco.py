@@ -8,7 +8,9 @@ m = 0.99, split-BN over G = 2 contiguous sub-batches for both encoders (one devi
 devices, each with its own BN statistics, as multi-GPU MoCo does), keys under a given shuffle
 permutation. Three steps of SGD (lr 0.05, momentum 0.9, wd 1e-4). Written: initial weights, queue,
 per-step inputs and permutations; per-step logits, loss, dL/dq and (step 0) every parameter gradient;
-after the 3 steps the query and key parameters, key BN buffers, queue and queue pointer.
+after the 3 steps the query and key parameters, key BN buffers, queue and queue pointer. A second
+trajectory from the same start (names prefixed "ft.") runs FT as the official code does, with its
+draws written out (λ_ex, λ_in, the queue permutation) so the C run can be fed the same ones.
 
 Run from the repository root:  /usr/bin/python3 tests/gen_golden_moco.py
 """
@@ -78,9 +80,9 @@ class Encoder(nn.Module):
         return F.normalize(self.fc(x.mean(dim=(2, 3))), dim=1)
 
 
-def main():
+def trajectory(out, prefix, ft, seed_inputs=7):
+    """Three MoCo v2 steps from the same start; with ft, FT (PAPER.md §2) with given draws."""
     torch.manual_seed(3)
-    torch.set_num_threads(1)
     enc_q, enc_k = Encoder(), Encoder()
     for m in enc_q.modules():
         if isinstance(m, nn.BatchNorm2d):
@@ -89,14 +91,17 @@ def main():
     enc_k.load_state_dict(enc_q.state_dict())
     queue = F.normalize(torch.randn(K, D), dim=1)  # clft keeps the queue as (K, D) rows
     ptr = 0
-    out = {"queue0": queue.clone()}
-    for n, p in enc_q.named_parameters():
-        out["p." + n] = p.detach().clone()
+    gen = torch.Generator().manual_seed(seed_inputs)
+    if not ft:
+        out["queue0"] = queue.clone()
+        for n, p in enc_q.named_parameters():
+            out["p." + n] = p.detach().clone()
     opt = torch.optim.SGD(enc_q.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
     for step in range(3):
-        x1, x2 = torch.randn(N, 1, H, H), torch.randn(N, 1, H, H)
-        perm = torch.randperm(N)
-        out[f"x1.{step}"], out[f"x2.{step}"], out[f"perm.{step}"] = x1, x2, perm
+        x1, x2 = torch.randn(N, 1, H, H, generator=gen), torch.randn(N, 1, H, H, generator=gen)
+        perm = torch.randperm(N, generator=gen)
+        if not ft:
+            out[f"x1.{step}"], out[f"x2.{step}"], out[f"perm.{step}"] = x1, x2, perm
         q = enc_q(x1)
         q.retain_grad()
         with torch.no_grad():
@@ -105,24 +110,41 @@ def main():
             k_shuf = enc_k(x2[perm])
             k = torch.empty_like(k_shuf)
             k[perm] = k_shuf  # unshuffle: row perm[i] of the shuffled batch is sample perm[i]
-        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ queue.t()], dim=1) / T
+        q_hat, k_hat, queue_hat = q, k, queue
+        if ft:  # the official code: one scalar λ each per step, no re-normalisation
+            lam_ex = 1 + torch.distributions.Beta(2.0, 2.0).sample()
+            lam_in = torch.distributions.Beta(1.6, 1.6).sample()
+            qperm = torch.randperm(K)  # global RNG: the inputs (gen) stay those of the plain run
+            out[f"{prefix}lam_ex.{step}"], out[f"{prefix}lam_in.{step}"] = lam_ex.reshape(1), lam_in.reshape(1)
+            out[f"{prefix}qperm.{step}"] = qperm
+            q_hat = lam_ex * q + (1 - lam_ex) * k
+            k_hat = lam_ex * k + (1 - lam_ex) * q
+            queue_hat = lam_in * queue + (1 - lam_in) * queue[qperm]
+        logits = torch.cat([(q_hat * k_hat).sum(1, keepdim=True), q_hat @ queue_hat.t()], dim=1) / T
         loss = F.cross_entropy(logits, torch.zeros(N, dtype=torch.long))
         opt.zero_grad()
         loss.backward()
-        out[f"logits.{step}"], out[f"loss.{step}"] = logits.detach(), loss.detach().reshape(1)
-        out[f"dq.{step}"], out[f"k.{step}"] = q.grad.detach().clone(), k.clone()
+        out[f"{prefix}logits.{step}"], out[f"{prefix}loss.{step}"] = logits.detach(), loss.detach().reshape(1)
+        out[f"{prefix}dq.{step}"], out[f"{prefix}k.{step}"] = q.grad.detach().clone(), k.clone()
         if step == 0:
             for n, p in enc_q.named_parameters():
-                out["g." + n] = p.grad.detach().clone()
+                out[f"{prefix}g." + n] = p.grad.detach().clone()
         opt.step()
-        queue[ptr:ptr + N] = k  # enqueue the original keys, oldest first
+        queue[ptr:ptr + N] = k  # enqueue the ORIGINAL keys, oldest first
         ptr = (ptr + N) % K
     for n, p in enc_q.named_parameters():
-        out["q3." + n] = p.detach().clone()
+        out[f"{prefix}q3." + n] = p.detach().clone()
     for n, t in enc_k.state_dict().items():
         if not n.endswith("num_batches_tracked"):
-            out["k3." + n] = t.clone()
-    out["queue3"], out["ptr3"] = queue.clone(), torch.tensor([ptr])
+            out[f"{prefix}k3." + n] = t.clone()
+    out[f"{prefix}queue3"], out[f"{prefix}ptr3"] = queue.clone(), torch.tensor([ptr])
+
+
+def main():
+    torch.set_num_threads(1)
+    out = {}
+    trajectory(out, "", ft=False)
+    trajectory(out, "ft.", ft=True)
     save(os.path.join(os.path.dirname(__file__), "fixtures", "moco_step.safetensors"), out,
          {"generator": "tests/gen_golden_moco.py", "torch": torch.__version__})
 

@@ -5,6 +5,7 @@
 #include "tests/test_util.h"
 
 #include "core/train/moco.h"
+#include "variants/ft.h"
 #include "variants/variant.h"
 
 static void copy_named(float *base, const NamedTensor *list, int n, const StFile *f,
@@ -29,68 +30,128 @@ static void compare_named(const float *base, const NamedTensor *list, int n, con
     }
 }
 
-/* Tolerances: logits and loss are float32 through ~12 layers: 1e-5 relative. Gradients go back
+/* A hook that runs FT with the draws of the golden trajectory instead of sampling them. */
+typedef struct {
+    FtState *ft;
+    const StFile *f;
+    int step;
+    float lam_ex, lam_in;
+    int perm[16];
+} FixedFt;
+
+static void fixed_ft_forward(void *self, const VariantInput *in, Rng *rng, VariantOutput *out)
+{
+    FixedFt *x = self;
+    (void)rng;
+    char name[32];
+    snprintf(name, sizeof name, "ft.lam_ex.%d", x->step);
+    x->lam_ex = fixture_f32(x->f, name, 1)[0];
+    snprintf(name, sizeof name, "ft.lam_in.%d", x->step);
+    x->lam_in = fixture_f32(x->f, name, 1)[0];
+    snprintf(name, sizeof name, "ft.qperm.%d", x->step);
+    const StTensor *p = st_find(x->f, name);
+    assert_non_null(p);
+    for (int i = 0; i < 16; i++) x->perm[i] = (int)((const int64_t *)p->data)[i];
+    FtDraws d = {.n_ex = 1, .lam_ex = &x->lam_ex, .n_in = 1, .lam_in = &x->lam_in, .perm = x->perm};
+    ft_set_draws(x->ft, &d);
+    ft_apply(x->ft, in, out);
+    x->step++;
+}
+
+static void fixed_ft_backward(void *self, const float *dq_hat, const float *dk_hat, float *dq)
+{
+    ft_backward(((FixedFt *)self)->ft, dq_hat, dk_hat, dq);
+}
+
+/* Three MoCo v2 steps from the fixture's start; `prefix` selects the trajectory ("" or "ft.").
+ * Tolerances: logits and loss are float32 through ~12 layers: 1e-5 relative. Gradients go back
  * through split-BN over 4 samples per group (1/σ of small groups amplifies rounding): 5e-4. After
  * three steps the parameters have moved by lr·grad ≈ 1e-2 and match at 1e-4; queue rows are unit
  * keys and match at 1e-4. */
-static void test_golden_moco_v2_step(void **state)
+static void golden_trajectory(const StFile *f, const char *prefix, VariantHook hook)
 {
-    (void)state;
-    StFile f;
-    fixture_open(&f, "moco_step.safetensors");
     MocoOptions opt = {
         .N = 8, .C = 1, .H = 8, .W = 8, .K = 16, .T = 0.2f, .m = 0.99f, .bn_groups = 2,
         .model = {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 4, .stages = 2,
                   .blocks = 1, .in_channels = 1, .head = HEAD_MLP, .head_hidden = 0,
                   .head_dim = 8},
-        .seed = 1};
-    VariantOptions vopt;
-    variant_options_default(&vopt);
-    const Variant *none = variant_find("none");
-    opt.variant = variant_instantiate(none, &vopt, opt.N, 8, opt.K);
+        .variant = hook, .seed = 1};
     Moco mc;
     assert_int_equal(moco_init(&mc, &opt), CLFT_OK);
-    copy_named(mc.q.param_arena.base, mc.q.params, mc.q.n_params, &f, "p.");
-    copy_named(mc.k.param_arena.base, mc.k.params, mc.k.n_params, &f, "p.");
-    memcpy(mc.queue.data, fixture_f32(&f, "queue0", 16 * 8), 16 * 8 * sizeof(float));
+    copy_named(mc.q.param_arena.base, mc.q.params, mc.q.n_params, f, "p.");
+    copy_named(mc.k.param_arena.base, mc.k.params, mc.k.n_params, f, "p.");
+    memcpy(mc.queue.data, fixture_f32(f, "queue0", 16 * 8), 16 * 8 * sizeof(float));
     SgdOptions sgd = {.lr = 0.05f, .momentum = 0.9f, .weight_decay = 1e-4f};
     int perm[8];
+    char name[64], pre[64];
     for (int step = 0; step < 3; step++) {
-        char name[32];
         snprintf(name, sizeof name, "perm.%d", step);
-        const StTensor *p = st_find(&f, name);
+        const StTensor *p = st_find(f, name);
         assert_non_null(p);
         for (int i = 0; i < 8; i++) perm[i] = (int)((const int64_t *)p->data)[i];
         mc.fixed_perm = perm;
         snprintf(name, sizeof name, "x1.%d", step);
-        const float *x1 = fixture_f32(&f, name, 8 * 64);
+        const float *x1 = fixture_f32(f, name, 8 * 64);
         snprintf(name, sizeof name, "x2.%d", step);
-        const float *x2 = fixture_f32(&f, name, 8 * 64);
-        /* Step 0's parameter gradients are compared before the SGD step overwrites nothing of
-         * them: moco_step leaves the grad arena as computed. */
+        const float *x2 = fixture_f32(f, name, 8 * 64);
         MocoStepResult res;
         moco_step(&mc, x1, x2, &sgd, 0, &res);
-        snprintf(name, sizeof name, "loss.%d", step);
-        double want = fixture_f32(&f, name, 1)[0];
+        snprintf(name, sizeof name, "%sloss.%d", prefix, step);
+        double want = fixture_f32(f, name, 1)[0];
         if (fabs(res.loss - want) > 1e-5 * fabs(want))
-            fail_msg("step %d: loss %.7f, torch %.7f", step, res.loss, want);
-        snprintf(name, sizeof name, "logits.%d", step);
-        ASSERT_CLOSE(name, mc.nce.logits, fixture_f32(&f, name, 8 * 17), 8 * 17, 1e-5);
-        snprintf(name, sizeof name, "k.%d", step);
-        ASSERT_CLOSE(name, mc.k_feat, fixture_f32(&f, name, 8 * 8), 8 * 8, 1e-5);
-        snprintf(name, sizeof name, "dq.%d", step);
-        ASSERT_CLOSE(name, mc.dq, fixture_f32(&f, name, 8 * 8), 8 * 8, 1e-4);
-        if (step == 0)
-            compare_named(mc.q.grad_arena.base, mc.q.params, mc.q.n_params, &f, "g.", 5e-4);
+            fail_msg("%s: loss %.7f, torch %.7f", name, res.loss, want);
+        snprintf(name, sizeof name, "%slogits.%d", prefix, step);
+        ASSERT_CLOSE(name, mc.nce.logits, fixture_f32(f, name, 8 * 17), 8 * 17, 1e-5);
+        snprintf(name, sizeof name, "%sk.%d", prefix, step);
+        ASSERT_CLOSE(name, mc.k_feat, fixture_f32(f, name, 8 * 8), 8 * 8, 1e-5);
+        snprintf(name, sizeof name, "%sdq.%d", prefix, step);
+        ASSERT_CLOSE(name, mc.dq, fixture_f32(f, name, 8 * 8), 8 * 8, 1e-4);
+        /* Step 0's parameter gradients: moco_step leaves the grad arena as computed. */
+        snprintf(pre, sizeof pre, "%sg.", prefix);
+        if (step == 0) compare_named(mc.q.grad_arena.base, mc.q.params, mc.q.n_params, f, pre, 5e-4);
     }
-    compare_named(mc.q.param_arena.base, mc.q.params, mc.q.n_params, &f, "q3.", 1e-4);
-    compare_named(mc.k.param_arena.base, mc.k.params, mc.k.n_params, &f, "k3.", 1e-4);
-    compare_named(mc.k.buffer_arena.base, mc.k.buffers, mc.k.n_buffers, &f, "k3.", 1e-4);
-    ASSERT_CLOSE("queue3", mc.queue.data, fixture_f32(&f, "queue3", 16 * 8), 16 * 8, 1e-4);
-    const StTensor *ptr = st_find(&f, "ptr3");
+    snprintf(pre, sizeof pre, "%sq3.", prefix);
+    compare_named(mc.q.param_arena.base, mc.q.params, mc.q.n_params, f, pre, 1e-4);
+    snprintf(pre, sizeof pre, "%sk3.", prefix);
+    compare_named(mc.k.param_arena.base, mc.k.params, mc.k.n_params, f, pre, 1e-4);
+    compare_named(mc.k.buffer_arena.base, mc.k.buffers, mc.k.n_buffers, f, pre, 1e-4);
+    snprintf(name, sizeof name, "%squeue3", prefix);
+    ASSERT_CLOSE(name, mc.queue.data, fixture_f32(f, name, 16 * 8), 16 * 8, 1e-4);
+    snprintf(name, sizeof name, "%sptr3", prefix);
+    const StTensor *ptr = st_find(f, name);
+    assert_non_null(ptr);
     assert_int_equal(mc.queue.ptr, (int)((const int64_t *)ptr->data)[0]);
     moco_free(&mc);
-    variant_release(none, &opt.variant);
+}
+
+static void test_golden_moco_v2_step(void **state)
+{
+    (void)state;
+    StFile f;
+    fixture_open(&f, "moco_step.safetensors");
+    VariantOptions vopt;
+    variant_options_default(&vopt);
+    const Variant *none = variant_find("none");
+    VariantHook hook = variant_instantiate(none, &vopt, 8, 8, 16);
+    golden_trajectory(&f, "", hook);
+    variant_release(none, &hook);
+    st_close(&f);
+}
+
+/* The same with FT (the paper's default: scalar λ_ex, λ_in, both targets, no re-normalisation),
+ * fed torch's draws. */
+static void test_golden_moco_v2_ft_step(void **state)
+{
+    (void)state;
+    StFile f;
+    fixture_open(&f, "moco_step.safetensors");
+    VariantOptions vopt;
+    variant_options_default(&vopt);
+    FixedFt fixed = {.ft = ft_create(&vopt, 8, 8, 16), .f = &f};
+    VariantHook hook = {.name = "ft-fixed", .self = &fixed, .forward = fixed_ft_forward,
+                        .backward = fixed_ft_backward};
+    golden_trajectory(&f, "ft.", hook);
+    ft_destroy(fixed.ft);
     st_close(&f);
 }
 
@@ -98,6 +159,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_moco_v2_step),
+        cmocka_unit_test(test_golden_moco_v2_ft_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

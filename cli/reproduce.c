@@ -242,7 +242,7 @@ static void print_plan(const Job *js, int n, const MatrixPreset *p, const ReproO
     printf("preset %s: %s\n  pretrain preset configs/%s.ini, %d seeds, %d arms, %d runs (%d complete, "
            "%d to run), --jobs %d with run.threads=%d\n",
            p->name, p->about, p->config, seeds, p->n_arms, n, complete, n - complete, o->jobs, threads);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && o->dry_run; i++) {
         const Job *j = &js[i];
         const char *ref = j->arm->reference;
         printf("%-9s %s  [%s %s, seed %d, %d epochs%s%s]\n", j->skipped ? "complete" : "to run",
@@ -272,6 +272,13 @@ static double run_compute_s(const char *dir)
     return v;
 }
 
+static int has_train_log(const char *dir)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/train.csv", dir);
+    return access(path, R_OK) == 0;
+}
+
 /* Draws each figure group (first seed of every arm in it) into DIR/<group>/; lists the images. */
 static int draw_figures(const Job *js, int n, const MatrixPreset *p, const char *fig_dir,
                         const char *summary, char links[][1300], int max_links)
@@ -285,7 +292,7 @@ static int draw_figures(const Job *js, int n, const MatrixPreset *p, const char 
         const char *runs[PLOT_MAX_RUNS];
         int nr = 0;
         for (int i = 0; i < n && nr < PLOT_MAX_RUNS; i++)
-            if (!strcmp(js[i].arm->figures, g) && !js[i].failed && js[i].seed == 1)
+            if (!strcmp(js[i].arm->figures, g) && js[i].seed == 1 && has_train_log(js[i].dir))
                 runs[nr++] = js[i].dir;
         if (nr == 0) continue;
         char out[1200];
@@ -407,7 +414,7 @@ int cmd_reproduce(int argc, char **argv)
     Job *js = xcalloc((size_t)n, sizeof *js);
     for (int a = 0; a < p->n_arms; a++)
         for (int s = 0; s < seeds; s++) plan_job(&js[a * seeds + s], p, &p->arms[a], s + 1, &o, threads);
-    print_plan(&js[0], o.dry_run ? n : 0, p, &o, seeds, threads);
+    print_plan(js, n, p, &o, seeds, threads);
     if (o.dry_run) {
         free(js);
         return 0;

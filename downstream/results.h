@@ -91,4 +91,9 @@ ClftStatus results_md_replace(const char *path, const char *preset, const char *
 ClftStatus results_check(const char *summary_path, const char *expected_path, FILE *out,
                          int *n_fail);
 
+/* Writes expected bands from a measured summary: for every row, [mean − h, mean + h] with
+ * h = k_std · std (0 when std is nan) + abs_tol (results/expected/README.md says which k and tol). */
+ClftStatus results_derive_expected(const char *summary_path, const char *expected_path, double k_std,
+                                   double abs_tol);
+
 #endif

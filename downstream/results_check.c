@@ -75,3 +75,37 @@ ClftStatus results_check(const char *summary_path, const char *expected_path, FI
     csv_table_free(&exp);
     return st;
 }
+
+ClftStatus results_derive_expected(const char *summary_path, const char *expected_path, double k_std,
+                                   double abs_tol)
+{
+    static const char *const snames[] = {"baseline", "variant", "protocol", "metric", "mean", "std"};
+    static const char *const cols[] = {"baseline", "variant", "protocol", "metric", "lo", "hi"};
+    CsvTable sum;
+    ClftStatus st = csv_read(summary_path, &sum);
+    if (st != CLFT_OK) return st;
+    int sc[6];
+    CsvWriter w;
+    if ((st = columns(&sum, snames, 6, sc)) == CLFT_OK)
+        st = csv_open(&w, expected_path, cols, 6, CSV_CREATE);
+    if (st != CLFT_OK) {
+        csv_table_free(&sum);
+        return st;
+    }
+    for (int r = 0; r < sum.nrow && st == CLFT_OK; r++) {
+        double mean, sd = NAN;
+        if ((st = csv_cell_num(&sum, r, sc[4], &mean)) != CLFT_OK) break;
+        if (csv_cell_num(&sum, r, sc[5], &sd) != CLFT_OK || isnan(sd)) sd = 0;
+        const double half = k_std * sd + abs_tol;
+        for (int k = 0; k < 4; k++) csv_put_str(&w, csv_cell(&sum, r, sc[k]));
+        csv_put_num(&w, mean - half);
+        csv_put_num(&w, mean + half);
+        st = csv_end_row(&w);
+    }
+    csv_table_free(&sum);
+    if (st != CLFT_OK) {
+        csv_abort(&w);
+        return st;
+    }
+    return csv_close(&w);
+}

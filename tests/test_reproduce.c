@@ -193,6 +193,12 @@ static void test_check_bands(void **state)
     write_text(exp, "baseline,variant,protocol,metric,lo,hi\nmoco_v1,ft,linear,top1,0,100\n");
     assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
     assert_int_equal(n_fail, 1);
+    /* bands derived from the summary: [mean - (2 std + 0.1), mean + (2 std + 0.1)] */
+    assert_int_equal(results_derive_expected(sum, exp, 2.0, 0.1), CLFT_OK);
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top1,60.4,62.6\nmoco_v2,ft,knn,top1,61.65,62.85\n");
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    assert_int_equal(n_fail, 0);
     /* a malformed expected file is an error, not a pass */
     write_text(exp, "baseline,variant,protocol,metric,low,high\nmoco_v2,ft,knn,top1,0,100\n");
     assert_int_not_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);

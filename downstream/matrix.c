@@ -52,7 +52,7 @@ static const MatrixArm in100_arms[] = {
 
 static const MatrixPreset presets[] = {
     {"smoke", "smoke", "smoke", 2, 0, {"knn", "linear"}, 1, ARMS(smoke_arms),
-     "MoCo v2 +/- FT, tiny ResNet on 4096 Fashion-MNIST images, 2 epochs (CI)"},
+     "MoCo v2 +/- FT, tiny ResNet on 4096 Fashion-MNIST images (CI)"},
     {"mini", "mini", "mini", 3, 0, {"knn", "linear"}, 1, ARMS(mini_arms),
      "MoCo v1/v2 +/- FT, small ResNet on Fashion-MNIST (make reproduce)"},
     {"mini-ablations", "mini", "mini", 3, 0, {"knn", "linear"}, 1, ARMS(ablation_arms),

@@ -5,3 +5,7 @@ target_sources(clft_methods PRIVATE downstream/topk.c downstream/knn.c downstrea
 clft_add_test(test_downstream tests/test_downstream.c)
 clft_add_test(test_stats tests/test_stats.c)
 target_sources(clft_methods PRIVATE downstream/monitor.c)
+# The experiment matrices of `clft reproduce`, summary.csv, RESULTS.md sections, `clft check`.
+target_sources(clft_methods PRIVATE downstream/matrix.c downstream/results.c downstream/results_md.c
+  downstream/results_check.c)
+clft_add_test(test_reproduce tests/test_reproduce.c)

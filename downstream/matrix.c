@@ -1,0 +1,157 @@
+/* matrix.c — the experiment matrices of `clft reproduce` (see matrix.h; PAPER.md §2, §3, §6). */
+#include "downstream/matrix.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/io/csv.h"
+#include "core/io/rundir.h"
+
+/* ---- The matrices. Every FT arm is compared with its baseline's "none" arm over the same seeds. */
+
+/* smoke: CI on every commit — MoCo v2 with and without FT. */
+static const MatrixArm smoke_arms[] = {
+    {"moco_v2", "none", "none", {NULL}, NULL, "main"},
+    {"moco_v2", "ft", "ft", {NULL}, "none", "main"},
+};
+
+/* mini: the paper's four rows of §6 (MoCo v1/v2, each ± FT) at laptop scale. */
+static const MatrixArm mini_arms[] = {
+    {"moco_v1", "none", "none", {NULL}, NULL, "main"},
+    {"moco_v1", "ft", "ft", {NULL}, "none", "main"},
+    {"moco_v2", "none", "none", {NULL}, NULL, "main"},
+    {"moco_v2", "ft", "ft", {NULL}, "none", "main"},
+};
+
+/* mini-ablations: FT's ablations (PAPER.md §2 item 5) on MoCo v2, MoCHi beside them, and the momentum
+ * study of PAPER.md §3 on MoCo v1 (the preset's own m = 0.99 is the reference arm "none"). Runs in
+ * mini's group with mini's config, so "none" and "ft" are mini's runs, reused. */
+static const MatrixArm ablation_arms[] = {
+    {"moco_v2", "none", "none", {NULL}, NULL, "ft_ablations"},
+    {"moco_v2", "ft", "ft", {NULL}, "none", "ft_ablations"},
+    {"moco_v2", "ft_pos", "ft_pos", {NULL}, "none", "ft_ablations"},
+    {"moco_v2", "ft_neg", "ft_neg", {NULL}, "none", "ft_ablations"},
+    {"moco_v2", "ft_pos_interp", "ft_pos_interp", {NULL}, "none", "ft_ablations"},
+    {"moco_v2", "ft_uniform", "ft_uniform", {NULL}, "none", "ft_ablations"},
+    {"moco_v2", "ft_dimwise", "ft_dimwise", {NULL}, "none", "ft_ablations"},
+    {"moco_v2", "ft_warmup", "ft", {MATRIX_SET_START_QUARTER, NULL}, "none", "ft_ablations"},
+    {"moco_v2", "mochi", "mochi", {NULL}, "none", "ft_ablations"},
+    {"moco_v1", "none", "none", {NULL}, NULL, "momentum"},
+    {"moco_v1", "none_m0.9", "none", {"moco.m=0.9", NULL}, "none", "momentum"},
+    {"moco_v1", "none_m0.999", "none", {"moco.m=0.999", NULL}, "none", "momentum"},
+};
+
+/* in100 / in1k: the paper's protocol on ImageNet folders (GPUs; not run on the 2-core machine). */
+static const MatrixArm in100_arms[] = {
+    {"moco_v2", "none", "none", {NULL}, NULL, "main"},
+    {"moco_v2", "ft", "ft", {NULL}, "none", "main"},
+};
+
+#define ARMS(a) a, (int)(sizeof a / sizeof a[0])
+
+static const MatrixPreset presets[] = {
+    {"smoke", "smoke", "smoke", 2, 0, {"knn", "linear"}, 1, ARMS(smoke_arms),
+     "MoCo v2 +/- FT, tiny ResNet on 4096 Fashion-MNIST images (CI)"},
+    {"mini", "mini", "mini", 3, 0, {"knn", "linear"}, 1, ARMS(mini_arms),
+     "MoCo v1/v2 +/- FT, small ResNet on Fashion-MNIST (make reproduce)"},
+    {"mini-ablations", "mini", "mini", 3, 0, {"knn", "linear"}, 1, ARMS(ablation_arms),
+     "FT ablations and MoCHi on MoCo v2, key-momentum study on MoCo v1 (mini scale)"},
+    {"in100", "in100", "in100", 1, 1, {"knn", "linear"}, 0, ARMS(in100_arms),
+     "MoCo v2 +/- FT, ResNet-50 on ImageNet-100 (the paper's protocol; GPUs)"},
+    {"in1k", "in1k", "in1k", 1, 1, {"knn", "linear"}, 0, ARMS(mini_arms),
+     "MoCo v1/v2 +/- FT, ResNet-50 on ImageNet-1K (the paper's protocol; GPU cluster)"},
+};
+static const int n_presets = (int)(sizeof presets / sizeof presets[0]);
+
+const MatrixPreset *matrix_find(const char *name)
+{
+    for (int i = 0; i < n_presets; i++)
+        if (!strcmp(presets[i].name, name)) return &presets[i];
+    return NULL;
+}
+
+const MatrixPreset *const *matrix_all(void)
+{
+    static const MatrixPreset *list[sizeof presets / sizeof presets[0] + 1];
+    for (int i = 0; i < n_presets; i++) list[i] = &presets[i];
+    list[n_presets] = NULL;
+    return list;
+}
+
+const MatrixArm *matrix_arm(const MatrixPreset *p, const char *baseline, const char *label)
+{
+    for (int i = 0; i < p->n_arms; i++)
+        if (!strcmp(p->arms[i].baseline, baseline) && !strcmp(p->arms[i].label, label))
+            return &p->arms[i];
+    return NULL;
+}
+
+ClftStatus matrix_run_dir(const MatrixPreset *p, const MatrixArm *a, const char *data, int seed,
+                          const char *runs_dir, char *out, size_t cap)
+{
+    char d[41];
+    size_t n = 0;
+    for (const char *s = data; *s && n + 1 < sizeof d; s++)
+        d[n++] = (isalnum((unsigned char)*s) || strchr("._-", *s)) ? *s : '-';
+    d[n] = '\0';
+    int w = snprintf(out, cap, "%s/%s/%s_%s_%s_s%d", runs_dir, p->group, a->baseline, a->label, d,
+                     seed);
+    if (w < 0 || (size_t)w >= cap) {
+        clft_set_error("run directory name too long under '%s'", runs_dir);
+        return CLFT_ERR_VALUE;
+    }
+    return CLFT_OK;
+}
+
+/* Marks st->evaluated[i] for each protocol with a top1 row on a non-train split in eval.csv. */
+static ClftStatus scan_eval(const MatrixPreset *p, const char *path, MatrixRunState *st)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return CLFT_OK; /* not evaluated yet */
+    fclose(f);
+    CsvTable t;
+    ClftStatus s = csv_read(path, &t);
+    if (s != CLFT_OK) return s;
+    const int cp = csv_col(&t, "protocol"), cs = csv_col(&t, "split"), cm = csv_col(&t, "metric");
+    if (cp < 0 || cs < 0 || cm < 0) {
+        clft_set_error("%s: no protocol, split or metric column", path);
+        csv_table_free(&t);
+        return CLFT_ERR_FORMAT;
+    }
+    for (int r = 0; r < t.nrow; r++) {
+        if (strcmp(csv_cell(&t, r, cm), "top1") || !strcmp(csv_cell(&t, r, cs), "train")) continue;
+        for (int i = 0; i < MATRIX_MAX_PROTOCOLS && p->protocols[i]; i++)
+            if (!strcmp(csv_cell(&t, r, cp), p->protocols[i])) st->evaluated[i] = 1;
+    }
+    csv_table_free(&t);
+    return CLFT_OK;
+}
+
+ClftStatus matrix_run_state(const MatrixPreset *p, const char *run_dir, int epochs,
+                            MatrixRunState *st)
+{
+    memset(st, 0, sizeof *st);
+    char ckpt[4096];
+    ClftStatus s = rundir_latest_ckpt(run_dir, ckpt, sizeof ckpt);
+    if (s != CLFT_OK) return s;
+    if (ckpt[0]) {
+        const char *base = strrchr(ckpt, '/');
+        int epoch;
+        long step;
+        if (rundir_ckpt_parse(base ? base + 1 : ckpt, &epoch, &step) && epoch >= epochs)
+            st->pretrained = 1;
+    }
+    if (!st->pretrained) return CLFT_OK; /* an evaluation of an older checkpoint does not count */
+    char path[4096];
+    if ((s = path_join(path, sizeof path, run_dir, "eval.csv")) != CLFT_OK) return s;
+    return scan_eval(p, path, st);
+}
+
+int matrix_run_complete(const MatrixPreset *p, const MatrixRunState *st)
+{
+    if (!st->pretrained) return 0;
+    for (int i = 0; i < MATRIX_MAX_PROTOCOLS && p->protocols[i]; i++)
+        if (!st->evaluated[i]) return 0;
+    return 1;
+}

@@ -1,0 +1,196 @@
+/* results.c — summary.csv from run directories, RESULTS.md's generated sections, and `clft check`
+ * (see results.h; statistics from downstream/stats.h, published numbers from PAPER.md §6). */
+#include "downstream/results.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/io/atomic.h"
+#include "core/io/csv.h"
+#include "core/io/rundir.h"
+#include "downstream/stats.h"
+
+/* ---- summary ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *dataset, *protocol, *metric;
+    double value, epoch;
+} RunValue;
+
+static void copy_name(char *dst, const char *src)
+{
+    snprintf(dst, RESULTS_NAME, "%s", src ? src : "");
+}
+
+static ResultsRow *find_row(ResultsSummary *s, const char *baseline, const char *variant,
+                            const RunValue *v)
+{
+    for (int i = 0; i < s->n; i++) {
+        ResultsRow *r = &s->rows[i];
+        if (!strcmp(r->baseline, baseline) && !strcmp(r->variant, variant) &&
+            !strcmp(r->dataset, v->dataset) && !strcmp(r->protocol, v->protocol) &&
+            !strcmp(r->metric, v->metric))
+            return r;
+    }
+    return NULL;
+}
+
+static ResultsRow *add_row(ResultsSummary *s, const ResultsRun *run, const RunValue *v)
+{
+    ResultsRow *r = find_row(s, run->baseline, run->label, v);
+    if (r) return r;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 16;
+        ResultsRow *grown = realloc(s->rows, (size_t)s->cap * sizeof *grown);
+        ASSERT(grown != NULL);
+        s->rows = grown;
+    }
+    r = &s->rows[s->n++];
+    memset(r, 0, sizeof *r);
+    copy_name(r->baseline, run->baseline);
+    copy_name(r->variant, run->label);
+    copy_name(r->dataset, v->dataset);
+    copy_name(r->protocol, v->protocol);
+    copy_name(r->metric, v->metric);
+    copy_name(r->reference, run->reference);
+    return r;
+}
+
+/* The run's values: per (dataset, protocol, metric) the non-train row of the largest epoch. */
+static ClftStatus read_run(const CsvTable *t, RunValue *vals, int *n_vals)
+{
+    const int cd = csv_col(t, "dataset"), cp = csv_col(t, "protocol"), cs = csv_col(t, "split");
+    const int cm = csv_col(t, "metric"), cv = csv_col(t, "value"), ce = csv_col(t, "epoch");
+    if (cd < 0 || cp < 0 || cs < 0 || cm < 0 || cv < 0 || ce < 0) {
+        clft_set_error("%s: needs columns protocol, dataset, split, metric, value, epoch", t->path);
+        return CLFT_ERR_FORMAT;
+    }
+    *n_vals = 0;
+    for (int r = 0; r < t->nrow; r++) {
+        if (!strcmp(csv_cell(t, r, cs), "train")) continue;
+        RunValue v = {csv_cell(t, r, cd), csv_cell(t, r, cp), csv_cell(t, r, cm), 0, 0};
+        ClftStatus st = csv_cell_num(t, r, cv, &v.value);
+        if (st == CLFT_OK) st = csv_cell_num(t, r, ce, &v.epoch);
+        if (st != CLFT_OK) return st;
+        int i = 0;
+        while (i < *n_vals && (strcmp(vals[i].dataset, v.dataset) ||
+                               strcmp(vals[i].protocol, v.protocol) || strcmp(vals[i].metric, v.metric)))
+            i++;
+        if (i == *n_vals) vals[(*n_vals)++] = v;
+        else if (v.epoch >= vals[i].epoch) vals[i] = v;
+    }
+    return CLFT_OK;
+}
+
+static ClftStatus add_run(ResultsSummary *s, const ResultsRun *run)
+{
+    char path[4096];
+    ClftStatus st = path_join(path, sizeof path, run->dir, "eval.csv");
+    if (st != CLFT_OK) return st;
+    if (access(path, F_OK) != 0) {
+        s->n_runs_missing++;
+        return CLFT_OK;
+    }
+    CsvTable t;
+    if ((st = csv_read(path, &t)) != CLFT_OK) return st;
+    RunValue *vals = xmalloc((size_t)(t.nrow + 1) * sizeof *vals); /* (≤ nrow) */
+    int n_vals = 0;
+    st = read_run(&t, vals, &n_vals);
+    if (st == CLFT_OK && n_vals == 0) s->n_runs_missing++;
+    for (int i = 0; i < n_vals && st == CLFT_OK; i++) {
+        ResultsRow *r = add_row(s, run, &vals[i]);
+        if (r->n == RESULTS_MAX_SEEDS) {
+            clft_set_error("%s: more than %d seeds of %s %s", path, RESULTS_MAX_SEEDS, run->baseline,
+                           run->label);
+            st = CLFT_ERR_VALUE;
+            break;
+        }
+        r->seeds[r->n] = run->seed;
+        r->values[r->n++] = vals[i].value;
+    }
+    free(vals);
+    csv_table_free(&t);
+    return st;
+}
+
+/* delta / p of row r against its reference row, paired by seed. */
+static void pair_row(ResultsSummary *s, ResultsRow *r)
+{
+    r->delta = r->delta_ci95 = r->p_value = NAN;
+    r->n_paired = 0;
+    if (!r->reference[0]) return;
+    RunValue key = {r->dataset, r->protocol, r->metric, 0, 0};
+    const ResultsRow *b = find_row(s, r->baseline, r->reference, &key);
+    if (!b) return;
+    double a_v[RESULTS_MAX_SEEDS], b_v[RESULTS_MAX_SEEDS]; /* (n_paired) */
+    for (int i = 0; i < r->n; i++)
+        for (int j = 0; j < b->n; j++)
+            if (r->seeds[i] == b->seeds[j]) {
+                a_v[r->n_paired] = r->values[i];
+                b_v[r->n_paired++] = b->values[j];
+                break;
+            }
+    if (r->n_paired == 0) return;
+    StatsPaired p = stats_paired(a_v, b_v, r->n_paired);
+    r->delta = p.delta;
+    r->delta_ci95 = p.delta_ci95;
+    r->p_value = p.p_value;
+}
+
+ClftStatus results_summarize(const ResultsRun *runs, int n_runs, ResultsSummary *s)
+{
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < n_runs; i++) {
+        ClftStatus st = add_run(s, &runs[i]);
+        if (st != CLFT_OK) {
+            results_summary_free(s);
+            return st;
+        }
+    }
+    for (int i = 0; i < s->n; i++) {
+        StatsSummary m = stats_summarize(s->rows[i].values, s->rows[i].n);
+        s->rows[i].mean = m.mean, s->rows[i].std = m.std, s->rows[i].ci95 = m.ci95;
+    }
+    for (int i = 0; i < s->n; i++) pair_row(s, &s->rows[i]);
+    return CLFT_OK;
+}
+
+void results_summary_free(ResultsSummary *s)
+{
+    free(s->rows);
+    memset(s, 0, sizeof *s);
+}
+
+ClftStatus results_write_summary(const ResultsSummary *s, const char *path)
+{
+    static const char *const cols[] = {"baseline", "variant", "dataset",   "protocol",
+                                       "metric",   "n_seeds", "mean",      "std",
+                                       "ci95",     "delta_vs_baseline", "p_value"};
+    CsvWriter w;
+    ClftStatus st = csv_open(&w, path, cols, 11, CSV_CREATE);
+    if (st != CLFT_OK) return st;
+    char b[64];
+    for (int i = 0; i < s->n && st == CLFT_OK; i++) {
+        const ResultsRow *r = &s->rows[i];
+        csv_put_str(&w, r->baseline);
+        csv_put_str(&w, r->variant);
+        csv_put_str(&w, r->dataset);
+        csv_put_str(&w, r->protocol);
+        csv_put_str(&w, r->metric);
+        csv_put_int(&w, r->n);
+        csv_put_str(&w, stats_format(b, sizeof b, r->mean));
+        csv_put_str(&w, stats_format(b, sizeof b, r->std));
+        csv_put_str(&w, stats_format(b, sizeof b, r->ci95));
+        csv_put_str(&w, r->reference[0] ? stats_format(b, sizeof b, r->delta) : "");
+        csv_put_str(&w, r->reference[0] ? stats_format(b, sizeof b, r->p_value) : "");
+        st = csv_end_row(&w);
+    }
+    if (st != CLFT_OK) {
+        csv_abort(&w);
+        return st;
+    }
+    return csv_close(&w);
+}

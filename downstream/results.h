@@ -1,0 +1,99 @@
+/* results.h — what `clft reproduce` and `clft check` make of a matrix of runs (issue 8):
+ * results/summary.csv, the generated sections of RESULTS.md, and the check of a summary against
+ * accepted bands (results/expected/<preset>.csv).
+ *
+ * summary.csv columns: baseline, variant, dataset, protocol, metric, n_seeds, mean, std, ci95,
+ * delta_vs_baseline, p_value. One row per (arm, dataset, protocol, metric) found in the runs'
+ * eval.csv files, in matrix order. Per run, eval.csv rows on split "train" are ignored, and of the
+ * rows for one (dataset, protocol, metric) the one with the largest epoch (the last such in the file
+ * on ties) is the run's value. mean / std / ci95 are over the seeds (downstream/stats.h: sample std,
+ * Student-t half-width). delta_vs_baseline = mean over seeds of (arm − reference arm) and p_value the
+ * two-sided paired t-test, both over the seeds present in both arms. For the reference (baseline)
+ * rows themselves these two cells are EMPTY (not applicable); "nan" means undefined (e.g. n < 2).
+ *
+ * RESULTS.md: each preset owns the text between the lines
+ *     <!-- clft:begin preset=NAME -->  and  <!-- clft:end preset=NAME -->
+ * results_md_replace() rewrites exactly that span (markers included) and leaves every other byte of
+ * the file as it was; a file without the markers gets the section appended.
+ *
+ * Expected bands: CSV with columns baseline, variant, protocol, metric, lo, hi: the summary's mean
+ * for that (baseline, variant, protocol, metric) — every dataset's row, if several — must satisfy
+ * lo <= mean <= hi. A row missing from the summary fails.
+ */
+#ifndef CLFT_DOWNSTREAM_RESULTS_H
+#define CLFT_DOWNSTREAM_RESULTS_H
+
+#include <stdio.h>
+
+#include "core/common.h"
+
+#define RESULTS_MAX_SEEDS 64
+#define RESULTS_NAME 64
+
+/* One run of the matrix: which arm (baseline, label), its reference arm's label (NULL: it is one),
+ * the seed, and its directory. */
+typedef struct {
+    const char *baseline, *label, *reference;
+    int seed;
+    const char *dir;
+} ResultsRun;
+
+/* One summary row, with the per-seed values behind it. */
+typedef struct {
+    char baseline[RESULTS_NAME], variant[RESULTS_NAME], dataset[RESULTS_NAME];
+    char protocol[RESULTS_NAME], metric[RESULTS_NAME];
+    char reference[RESULTS_NAME]; /* "" for reference rows */
+    int n;                        /* seeds with a value */
+    int seeds[RESULTS_MAX_SEEDS]; /* (n) */
+    double values[RESULTS_MAX_SEEDS]; /* (n) */
+    double mean, std, ci95;
+    int n_paired;                 /* seeds present in both this arm and its reference */
+    double delta, delta_ci95, p_value; /* NaN for reference rows */
+} ResultsRow;
+
+typedef struct {
+    ResultsRow *rows;
+    int n, cap;
+    int n_runs_missing; /* runs with no usable eval.csv row */
+} ResultsSummary;
+
+/* Reads every run's eval.csv and computes the summary. A missing eval.csv counts in
+ * n_runs_missing; an unreadable or malformed one is an error naming the file. */
+ClftStatus results_summarize(const ResultsRun *runs, int n_runs, ResultsSummary *s);
+void results_summary_free(ResultsSummary *s);
+/* Writes summary.csv atomically (temp + rename). */
+ClftStatus results_write_summary(const ResultsSummary *s, const char *path);
+
+/* What the generated RESULTS.md section says about how the numbers were made. */
+typedef struct {
+    const char *preset, *about, *data, *command;
+    int n_seeds, n_runs, n_skipped, n_failed;
+    double wall_s;     /* this invocation */
+    double compute_s;  /* pre-training time summed over runs (train.csv elapsed_s); < 0 unknown */
+    const char *machine; /* cores, CPU model, BLAS core (results_machine) */
+    const char *commit, *date;
+    const char *summary_path;
+    const char *figures[16]; /* links, NULL-terminated */
+} ResultsContext;
+
+/* "N cores, <CPU model from /proc/cpuinfo>, OpenBLAS core <blas>" into out. */
+void results_machine(char *out, size_t cap, const char *blas_core);
+/* The generated section (markers included) as malloc'ed markdown; free() it. */
+char *results_md_section(const ResultsSummary *s, const ResultsContext *ctx);
+/* Replaces preset's section in `text` (or appends it); returns malloc'ed text. */
+char *results_md_splice(const char *text, const char *preset, const char *section);
+/* results_md_splice on the file at `path` (missing = empty), written atomically. */
+ClftStatus results_md_replace(const char *path, const char *preset, const char *section);
+
+/* Compares summary_path against expected_path, printing one PASS/FAIL line per expected row to
+ * `out`. Returns the number of failures in *n_fail; a non-OK status when a file cannot be read or
+ * lacks a column (naming it). */
+ClftStatus results_check(const char *summary_path, const char *expected_path, FILE *out,
+                         int *n_fail);
+
+/* Writes expected bands from a measured summary: for every row, [mean − h, mean + h] with
+ * h = k_std · std (0 when std is nan) + abs_tol (results/expected/README.md says which k and tol). */
+ClftStatus results_derive_expected(const char *summary_path, const char *expected_path, double k_std,
+                                   double abs_tol);
+
+#endif

@@ -1,0 +1,275 @@
+/* results_md.c — RESULTS.md's generated sections (results.h): the machine line, the mean ± std
+ * table, the paired method − baseline table beside the paper's published gains (PAPER.md §6), and
+ * the marker splice that leaves the rest of the file untouched. */
+#include "downstream/results.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/io/atomic.h"
+
+/* A growable string. */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} Str;
+
+static void str_printf(Str *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void str_printf(Str *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        ASSERT(w >= 0);
+        if (b->s && b->n + (size_t)w < b->cap) {
+            b->n += (size_t)w;
+            return;
+        }
+        b->cap = 2 * (b->cap + (size_t)w + 256);
+        char *grown = realloc(b->s, b->cap);
+        ASSERT(grown != NULL);
+        b->s = grown;
+    }
+}
+
+void results_machine(char *out, size_t cap, const char *blas_core)
+{
+    char model[256] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            const char *c = strchr(line, ':');
+            if (strncmp(line, "model name", 10) || !c) continue;
+            snprintf(model, sizeof model, "%s", c + 2);
+            model[strcspn(model, "\n")] = '\0';
+            break;
+        }
+        fclose(f);
+    }
+    snprintf(out, cap, "%ld cores, %s, OpenBLAS core %s", sysconf(_SC_NPROCESSORS_ONLN), model,
+             blas_core);
+}
+
+/* PAPER.md §6: published FT − baseline gains in IN-1K linear top-1 (ResNet-50, 200 epochs). */
+static const char *paper_gain(const ResultsRow *r)
+{
+    if (strcmp(r->variant, "ft") || strcmp(r->protocol, "linear") || strcmp(r->metric, "top1"))
+        return "–";
+    if (!strcmp(r->baseline, "moco_v1")) return "+1.3 (60.6 → 61.9)";
+    if (!strcmp(r->baseline, "moco_v2")) return "+2.1 (67.5 → 69.6)";
+    return "–";
+}
+
+/* Values in [0, 1] are fractions (4 decimals), larger ones percentages (2 decimals). */
+static int decimals(double ref)
+{
+    return fabs(ref) <= 1.0 ? 4 : 2;
+}
+
+static void method_name(char *out, size_t cap, const ResultsRow *r)
+{
+    if (!strcmp(r->variant, "none")) snprintf(out, cap, "%s", r->baseline);
+    else snprintf(out, cap, "%s + %s", r->baseline, r->variant);
+}
+
+/* Main protocols are the pre-trained encoders' (knn, linear); names with a suffix (knn_pixels,
+ * linear_random, ...) are floors that do not depend on the method. */
+static int is_floor(const ResultsRow *r)
+{
+    return strchr(r->protocol, '_') != NULL;
+}
+
+static int same_key(const ResultsRow *a, const ResultsRow *b)
+{
+    return !strcmp(a->dataset, b->dataset) && !strcmp(a->protocol, b->protocol) &&
+           !strcmp(a->metric, b->metric);
+}
+
+/* Table 1: one line per method, one column per main (protocol, metric). */
+static void md_means(Str *b, const ResultsSummary *s)
+{
+    const ResultsRow *cols[32];
+    int nc = 0;
+    for (int i = 0; i < s->n && nc < 32; i++) {
+        int seen = is_floor(&s->rows[i]);
+        for (int c = 0; c < nc && !seen; c++) seen = same_key(cols[c], &s->rows[i]);
+        if (!seen) cols[nc++] = &s->rows[i];
+    }
+    str_printf(b, "**Mean ± std over seeds** (n seeds in parentheses)\n\n| method |");
+    for (int c = 0; c < nc; c++) str_printf(b, " %s %s |", cols[c]->protocol, cols[c]->metric);
+    str_printf(b, "\n|---|");
+    for (int c = 0; c < nc; c++) str_printf(b, "---|");
+    str_printf(b, "\n");
+    for (int i = 0; i < s->n; i++) {
+        int first = 1;
+        for (int j = 0; j < i && first; j++)
+            first = strcmp(s->rows[j].baseline, s->rows[i].baseline) ||
+                    strcmp(s->rows[j].variant, s->rows[i].variant);
+        if (!first) continue;
+        char name[160];
+        method_name(name, sizeof name, &s->rows[i]);
+        str_printf(b, "| %s |", name);
+        for (int c = 0; c < nc; c++) {
+            const ResultsRow *r = NULL;
+            for (int j = 0; j < s->n && !r; j++)
+                if (!strcmp(s->rows[j].baseline, s->rows[i].baseline) &&
+                    !strcmp(s->rows[j].variant, s->rows[i].variant) && same_key(&s->rows[j], cols[c]))
+                    r = &s->rows[j];
+            if (!r) str_printf(b, " – |");
+            else if (r->n < 2) str_printf(b, " %.*f (1) |", decimals(r->mean), r->mean);
+            else str_printf(b, " %.*f ± %.*f (%d) |", decimals(r->mean), r->mean, decimals(r->mean),
+                            r->std, r->n);
+        }
+        str_printf(b, "\n");
+    }
+}
+
+static const char *reading(const ResultsRow *r)
+{
+    if (r->n_paired < 2 || isnan(r->delta_ci95)) return "too few paired seeds for an interval";
+    if (r->delta - r->delta_ci95 > 0) return "gain (95% CI excludes 0)";
+    if (r->delta + r->delta_ci95 < 0) return "loss (95% CI excludes 0)";
+    return "no detectable difference (95% CI includes 0)";
+}
+
+/* Table 2: each compared method − its reference, paired by seed. */
+static void md_deltas(Str *b, const ResultsSummary *s)
+{
+    str_printf(b, "\n**Method − baseline, paired by seed** (Δ = mean of per-seed differences; 95%% CI "
+                  "with Student t; p = two-sided paired t-test; the paper's gain is IN-1K linear "
+                  "top-1, ResNet-50, 200 epochs)\n\n"
+                  "| method | vs | protocol | metric | Δ | 95%% CI of Δ | p | n | reading | paper |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|\n");
+    for (int i = 0; i < s->n; i++) {
+        const ResultsRow *r = &s->rows[i];
+        if (!r->reference[0] || is_floor(r)) continue;
+        char name[160];
+        method_name(name, sizeof name, r);
+        const int d = decimals(r->mean);
+        str_printf(b, "| %s | %s | %s | %s | %+.*f | [%+.*f, %+.*f] | %.3g | %d | %s | %s |\n", name,
+                   strcmp(r->reference, "none") ? r->reference : r->baseline, r->protocol, r->metric,
+                   d, r->delta, d, r->delta - r->delta_ci95, d, r->delta + r->delta_ci95, r->p_value,
+                   r->n_paired, reading(r), paper_gain(r));
+    }
+}
+
+/* Floors: protocols that do not depend on the method, as measured on the first method's runs. */
+static void md_floors(Str *b, const ResultsSummary *s)
+{
+    int any = 0;
+    for (int i = 0; i < s->n; i++) {
+        const ResultsRow *r = &s->rows[i];
+        if (!is_floor(r) || strcmp(r->baseline, s->rows[0].baseline) ||
+            strcmp(r->variant, s->rows[0].variant))
+            continue;
+        if (!any) str_printf(b, "\nFloors (encoders not pre-trained; on the runs of the first method):");
+        str_printf(b, "%s %s %s %.*f", any ? ";" : "", r->protocol, r->metric, decimals(r->mean),
+                   r->mean);
+        if (r->n >= 2) str_printf(b, " ± %.*f", decimals(r->mean), r->std);
+        any = 1;
+    }
+    if (any) str_printf(b, ".\n");
+}
+
+static void md_context(Str *b, const ResultsContext *c)
+{
+    str_printf(b, "### Preset `%s` — %s\n\n", c->preset, c->about);
+    str_printf(b, "Generated by `%s` on %s. Everything between this section's markers is written by "
+                  "the code; do not edit it by hand.\n\n| | |\n|---|---|\n", c->command, c->date);
+    str_printf(b, "| data | %s |\n| seeds | %d per method (seeds 1..%d) |\n", c->data, c->n_seeds,
+               c->n_seeds);
+    str_printf(b, "| runs | %d (%d already complete and skipped, %d failed) |\n", c->n_runs,
+               c->n_skipped, c->n_failed);
+    str_printf(b, "| machine | %s |\n| commit | %s |\n", c->machine, c->commit);
+    str_printf(b, "| wall time | %.0f s for this invocation", c->wall_s);
+    if (c->compute_s >= 0) str_printf(b, "; pre-training %.0f s summed over runs", c->compute_s);
+    str_printf(b, " |\n| raw summary | [%s](%s) |\n\n", c->summary_path, c->summary_path);
+}
+
+char *results_md_section(const ResultsSummary *s, const ResultsContext *ctx)
+{
+    Str b = {0};
+    str_printf(&b, "<!-- clft:begin preset=%s -->\n", ctx->preset);
+    md_context(&b, ctx);
+    if (s->n == 0) str_printf(&b, "No evaluation results yet.\n");
+    else {
+        md_means(&b, s);
+        md_deltas(&b, s);
+        md_floors(&b, s);
+    }
+    if (ctx->figures[0]) {
+        str_printf(&b, "\nFigures:");
+        for (int i = 0; i < 16 && ctx->figures[i]; i++) {
+            const char *base = strrchr(ctx->figures[i], '/');
+            str_printf(&b, "%s [%s](%s)", i ? " ·" : "", base ? base + 1 : ctx->figures[i],
+                       ctx->figures[i]);
+        }
+        str_printf(&b, "\n");
+    }
+    str_printf(&b, "<!-- clft:end preset=%s -->\n", ctx->preset);
+    return b.s;
+}
+
+char *results_md_splice(const char *text, const char *preset, const char *section)
+{
+    char begin[160], end[160];
+    snprintf(begin, sizeof begin, "<!-- clft:begin preset=%s -->", preset);
+    snprintf(end, sizeof end, "<!-- clft:end preset=%s -->", preset);
+    Str b = {0};
+    const char *p = strstr(text, begin);
+    if (!p) {
+        size_t n = strlen(text);
+        str_printf(&b, "%s%s%s%s", text, n && text[n - 1] != '\n' ? "\n" : "", n ? "\n" : "",
+                   section);
+        return b.s;
+    }
+    const char *q = strstr(p, end);
+    if (!q) {
+        clft_set_error("'%s' has no matching '%s'", begin, end);
+        return NULL;
+    }
+    q += strlen(end);
+    if (*q == '\n') q++;
+    str_printf(&b, "%.*s%s%s", (int)(p - text), text, section, q);
+    return b.s;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    Str b = {0};
+    str_printf(&b, "%s", "");
+    if (!f) return b.s;
+    char chunk[4096];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) str_printf(&b, "%.*s", (int)got, chunk);
+    fclose(f);
+    return b.s;
+}
+
+ClftStatus results_md_replace(const char *path, const char *preset, const char *section)
+{
+    char *old = read_all(path);
+    char *text = results_md_splice(old, preset, section);
+    free(old);
+    if (!text) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", clft_last_error());
+        clft_set_error("%s: %s", path, why);
+        return CLFT_ERR_FORMAT;
+    }
+    AtomicFile af;
+    ClftStatus st = atomic_open(&af, path);
+    if (st == CLFT_OK) {
+        fputs(text, af.fp);
+        st = atomic_commit(&af);
+    }
+    free(text);
+    return st;
+}

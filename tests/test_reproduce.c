@@ -1,0 +1,299 @@
+/* test_reproduce.c — `clft reproduce` and `clft check` (issue 8): summary statistics from fake run
+ * directories against hand-computed values, RESULTS.md marker replacement, check pass/fail (also
+ * through the clft binary when CLFT_BUILD_DIR is set, as ctest does), the matrices, and the skipping
+ * of complete runs (matrix_run_state and `clft reproduce --dry-run` on fake complete directories). */
+#include "tests/test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "core/io/csv.h"
+#include "downstream/matrix.h"
+#include "downstream/results.h"
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* A fake run directory with an eval.csv of knn top1 = value (plus rows the summary must ignore). */
+static void fake_run(const char *root, const char *name, double value, char *dir, size_t cap)
+{
+    snprintf(dir, cap, "%s/%s", root, name);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char path[1024], text[1024];
+    snprintf(path, sizeof path, "%s/eval.csv", dir);
+    snprintf(text, sizeof text,
+             "protocol,dataset,split,metric,value,epoch\n"
+             "knn,fashion-mnist,test,top1,99,1\n"     /* an older checkpoint: superseded */
+             "knn,fashion-mnist,train,top1,98,2\n"    /* a train split: ignored */
+             "knn,fashion-mnist,test,top1,%g,2\n", value);
+    write_text(path, text);
+}
+
+/* Baseline 10, 12, 14 and FT 11, 14, 15 on seeds 1, 2, 3 (FT listed out of seed order). */
+static void make_summary(const char *root, ResultsSummary *s)
+{
+    static char dirs[7][1024];
+    const double base[3] = {10, 12, 14}, ft[3] = {15, 11, 14}; /* ft seeds 3, 1, 2 */
+    const int ft_seed[3] = {3, 1, 2};
+    ResultsRun runs[7];
+    char name[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "b%d", i + 1);
+        fake_run(root, name, base[i], dirs[i], sizeof dirs[i]);
+        runs[i] = (ResultsRun){"moco_v2", "none", NULL, i + 1, dirs[i]};
+        snprintf(name, sizeof name, "f%d", ft_seed[i]);
+        fake_run(root, name, ft[i], dirs[3 + i], sizeof dirs[3 + i]);
+        runs[3 + i] = (ResultsRun){"moco_v2", "ft", "none", ft_seed[i], dirs[3 + i]};
+    }
+    snprintf(dirs[6], sizeof dirs[6], "%s/never-evaluated", root);
+    runs[6] = (ResultsRun){"moco_v2", "ft", "none", 4, dirs[6]};
+    assert_int_equal(results_summarize(runs, 7, s), CLFT_OK);
+}
+
+static void test_summary_statistics(void **state)
+{
+    (void)state;
+    char root[256], path[512];
+    make_temp_dir(root, sizeof root);
+    ResultsSummary s;
+    make_summary(root, &s);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.n_runs_missing, 1);
+    const ResultsRow *b = &s.rows[0], *f = &s.rows[1];
+    assert_string_equal(b->variant, "none");
+    assert_int_equal(b->n, 3);
+    assert_true(fabs(b->mean - 12.0) < 1e-12);
+    assert_true(fabs(b->std - 2.0) < 1e-12);
+    /* t_{0.975, 2} = 4.302652729911275 (t tables); ci95 = t · 2 / sqrt(3) */
+    assert_true(fabs(b->ci95 - 4.968275423687506) < 1e-9);
+    assert_true(isnan(b->delta) && isnan(b->p_value));
+    assert_true(fabs(f->mean - 40.0 / 3.0) < 1e-12);
+    assert_true(fabs(f->std - 2.0816659994661326) < 1e-12);
+    /* differences by seed: 11-10, 14-12, 15-14 = 1, 2, 1: Δ = 4/3, sd = sqrt(1/3), t = 4, ν = 2,
+     * p = 1 − t / sqrt(2 + t²) (closed-form t CDF for ν = 2) */
+    assert_int_equal(f->n_paired, 3);
+    assert_true(fabs(f->delta - 4.0 / 3.0) < 1e-12);
+    assert_true(fabs(f->delta_ci95 - 4.302652729911275 / 3.0) < 1e-9);
+    assert_true(fabs(f->p_value - 0.05719095841793653) < 1e-9);
+
+    snprintf(path, sizeof path, "%s/summary.csv", root);
+    assert_int_equal(results_write_summary(&s, path), CLFT_OK);
+    CsvTable t;
+    assert_int_equal(csv_read(path, &t), CLFT_OK);
+    assert_int_equal(t.nrow, 2);
+    assert_int_equal(t.ncol, 11);
+    assert_string_equal(t.header[9], "delta_vs_baseline");
+    assert_string_equal(csv_cell(&t, 0, 9), ""); /* baseline rows: not applicable */
+    assert_string_equal(csv_cell(&t, 0, 10), "");
+    assert_string_equal(csv_cell(&t, 1, 5), "3");
+    assert_string_equal(csv_cell(&t, 1, 9), "1.33333");
+    assert_string_equal(csv_cell(&t, 1, 10), "0.057191");
+    csv_table_free(&t);
+    results_summary_free(&s);
+}
+
+static void test_results_md_markers(void **state)
+{
+    (void)state;
+    const char *text = "# Results\nintro\n<!-- clft:begin preset=smoke -->\nS\n"
+                       "<!-- clft:end preset=smoke -->\nmiddle\n<!-- clft:begin preset=mini -->\n"
+                       "old\nlines\n<!-- clft:end preset=mini -->\ntail\n";
+    const char *sec = "<!-- clft:begin preset=mini -->\nNEW\n<!-- clft:end preset=mini -->\n";
+    char *out = results_md_splice(text, "mini", sec);
+    assert_string_equal(out, "# Results\nintro\n<!-- clft:begin preset=smoke -->\nS\n"
+                             "<!-- clft:end preset=smoke -->\nmiddle\n<!-- clft:begin preset=mini -->\n"
+                             "NEW\n<!-- clft:end preset=mini -->\ntail\n");
+    free(out);
+    out = results_md_splice("no markers", "mini", sec); /* appended after a blank line */
+    assert_string_equal(out, "no markers\n\n<!-- clft:begin preset=mini -->\nNEW\n"
+                             "<!-- clft:end preset=mini -->\n");
+    free(out);
+    assert_null(results_md_splice("<!-- clft:begin preset=mini -->\nunterminated\n", "mini", sec));
+
+    /* A generated section from the hand-checked summary, spliced into a file twice. */
+    char root[256], path[512];
+    make_temp_dir(root, sizeof root);
+    ResultsSummary s;
+    make_summary(root, &s);
+    ResultsContext ctx = {.preset = "mini", .about = "test", .data = "fashion-mnist",
+                          .command = "clft reproduce --preset mini", .n_seeds = 3, .n_runs = 7,
+                          .machine = "2 cores", .commit = "abc", .date = "today",
+                          .summary_path = "results/mini/summary.csv", .compute_s = -1,
+                          .figures = {"results/mini/figures/main/comparison.png"}};
+    char *md = results_md_section(&s, &ctx);
+    assert_non_null(strstr(md, "| moco_v2 | 12.00 ± 2.00 (3) |"));
+    assert_non_null(strstr(md, "| moco_v2 + ft | moco_v2 | knn | top1 | +1.33 | [-0.10, +2.77] |"));
+    assert_non_null(strstr(md, "no detectable difference"));
+    assert_non_null(strstr(md, "[comparison.png](results/mini/figures/main/comparison.png)"));
+    snprintf(path, sizeof path, "%s/RESULTS.md", root);
+    write_text(path, "static text\n");
+    assert_int_equal(results_md_replace(path, "mini", md), CLFT_OK);
+    assert_int_equal(results_md_replace(path, "mini", md), CLFT_OK); /* replaced, not appended */
+    char *back = read_text(path);
+    const char *head = "static text\n\n<!-- clft:begin preset=mini -->\n";
+    assert_true(!strncmp(back, head, strlen(head)));
+    assert_string_equal(back + strlen("static text\n\n"), md);
+    free(md);
+    results_summary_free(&s);
+}
+
+static int run_cmd(const char *cmd)
+{
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_check_bands(void **state)
+{
+    (void)state;
+    char root[256], sum[512], exp[512], cmd[2048];
+    make_temp_dir(root, sizeof root);
+    snprintf(sum, sizeof sum, "%s/summary.csv", root);
+    snprintf(exp, sizeof exp, "%s/expected.csv", root);
+    write_text(sum, "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,ci95,"
+                    "delta_vs_baseline,p_value\n"
+                    "moco_v2,none,fashion-mnist,knn,top1,2,61.5,0.5,4.5,,\n"
+                    "moco_v2,ft,fashion-mnist,knn,top1,2,62.25,0.25,2.2,0.75,0.2\n");
+    FILE *devnull = fopen("/dev/null", "w");
+    int n_fail = -1;
+    write_text(exp, "baseline,variant,protocol,metric,lo,hi\nmoco_v2,none,knn,top1,61,62\n"
+                    "moco_v2,ft,knn,top1,62.25,62.25\n");
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    assert_int_equal(n_fail, 0);
+    const char *bin = getenv("CLFT_BUILD_DIR");
+    if (bin) {
+        snprintf(cmd, sizeof cmd, "%s/clft check %s --expected %s >/dev/null", bin, sum, exp);
+        assert_int_equal(run_cmd(cmd), 0);
+    }
+    /* one band moved past the measured value (61.5 < lo = 61.6) */
+    write_text(exp, "baseline,variant,protocol,metric,lo,hi\nmoco_v2,none,knn,top1,61.6,62\n"
+                    "moco_v2,ft,knn,top1,62.25,62.25\n");
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    assert_int_equal(n_fail, 1);
+    if (bin) assert_int_equal(run_cmd(cmd), 1);
+    /* a row missing from the summary fails */
+    write_text(exp, "baseline,variant,protocol,metric,lo,hi\nmoco_v1,ft,linear,top1,0,100\n");
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    assert_int_equal(n_fail, 1);
+    /* bands derived from the summary: [mean - (2 std + 0.1), mean + (2 std + 0.1)] */
+    assert_int_equal(results_derive_expected(sum, exp, 2.0, 0.1), CLFT_OK);
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top1,60.4,62.6\nmoco_v2,ft,knn,top1,61.65,62.85\n");
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    assert_int_equal(n_fail, 0);
+    /* a malformed expected file is an error, not a pass */
+    write_text(exp, "baseline,variant,protocol,metric,low,high\nmoco_v2,ft,knn,top1,0,100\n");
+    assert_int_not_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    fclose(devnull);
+}
+
+static void test_matrices(void **state)
+{
+    (void)state;
+    const MatrixPreset *mini = matrix_find("mini");
+    assert_non_null(mini);
+    assert_int_equal(mini->n_arms, 4);
+    assert_true(mini->seeds >= 3);
+    for (const MatrixPreset *const *p = matrix_all(); *p; p++)
+        for (int a = 0; a < (*p)->n_arms; a++) {
+            const MatrixArm *arm = &(*p)->arms[a];
+            if (arm->reference) assert_non_null(matrix_arm(*p, arm->baseline, arm->reference));
+        }
+    const MatrixPreset *abl = matrix_find("mini-ablations");
+    assert_string_equal(abl->group, mini->group); /* shares mini's baseline runs */
+    assert_non_null(matrix_arm(abl, "moco_v1", "none_m0.9"));
+    assert_non_null(matrix_arm(abl, "moco_v2", "ft_warmup"));
+    assert_true(matrix_find("in100")->needs_imagefolder);
+}
+
+/* A fake run directory of the smoke matrix: checkpoint of `epoch`, eval rows for `protocols`. */
+static void fake_smoke_dir(const char *dir, int epoch, const char *eval_rows)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "mkdir -p %s/ckpt", dir);
+    assert_int_equal(run_cmd(path), 0);
+    snprintf(path, sizeof path, "%s/ckpt/epoch%04d-step000000064.safetensors", dir, epoch);
+    write_text(path, "x");
+    snprintf(path, sizeof path, "%s/eval.csv", dir);
+    write_text(path, eval_rows);
+}
+
+static void test_skip_complete_runs(void **state)
+{
+    (void)state;
+    const MatrixPreset *p = matrix_find("smoke");
+    char root[256], dir[1024], cmd[2048];
+    make_temp_dir(root, sizeof root);
+    const char *both = "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,60,2\n"
+                       "linear,fashion-mnist,test,top1,70,2\nlinear,fashion-mnist,test,top5,90,2\n";
+    MatrixRunState st;
+    assert_int_equal(matrix_run_dir(p, &p->arms[0], "fashion-mnist", 1, root, dir, sizeof dir), CLFT_OK);
+    assert_true(strstr(dir, "/smoke/moco_v2_none_fashion-mnist_s1") != NULL);
+    assert_int_equal(matrix_run_state(p, dir, 2, &st), CLFT_OK); /* missing directory */
+    assert_false(st.pretrained || matrix_run_complete(p, &st));
+    fake_smoke_dir(dir, 2, both);
+    assert_int_equal(matrix_run_state(p, dir, 2, &st), CLFT_OK);
+    assert_true(matrix_run_complete(p, &st));
+    assert_int_equal(matrix_run_state(p, dir, 3, &st), CLFT_OK); /* more epochs configured */
+    assert_false(st.pretrained || matrix_run_complete(p, &st));
+    assert_int_equal(matrix_run_dir(p, &p->arms[1], "fashion-mnist", 1, root, dir, sizeof dir), CLFT_OK);
+    fake_smoke_dir(dir, 2, "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,61,2\n"
+                           "linear,fashion-mnist,train,top1,75,2\n");
+    assert_int_equal(matrix_run_state(p, dir, 2, &st), CLFT_OK); /* linear only on train: to do */
+    assert_true(st.pretrained && st.evaluated[0] && !st.evaluated[1]);
+    assert_false(matrix_run_complete(p, &st));
+
+    const char *bin = getenv("CLFT_BUILD_DIR");
+    if (!bin) return;
+    /* The CLI's dry run: arm 0 seed 1 complete; arm 1 seed 1 needs only the linear probe. */
+    char out[512];
+    snprintf(out, sizeof out, "%s/plan.txt", root);
+    snprintf(cmd, sizeof cmd, "%s/clft reproduce --preset smoke --runs-dir %s --dry-run > %s", bin, root,
+             out);
+    assert_int_equal(run_cmd(cmd), 0);
+    char *plan = read_text(out);
+    assert_non_null(strstr(plan, "4 runs (1 complete, 3 to run)"));
+    assert_non_null(strstr(plan, "complete  "));
+    const char *ft1 = strstr(plan, "moco_v2_ft_fashion-mnist_s1");
+    assert_non_null(ft1);
+    const char *ft2 = strstr(ft1, "moco_v2_ft_fashion-mnist_s2");
+    assert_non_null(ft2);
+    char between[4096];
+    snprintf(between, sizeof between, "%.*s", (int)(ft2 - ft1), ft1);
+    assert_null(strstr(between, " pretrain "));
+    assert_null(strstr(between, "--protocol knn"));
+    assert_non_null(strstr(between, "eval --run"));
+    assert_non_null(strstr(between, "--protocol linear --cached"));
+    /* in100 without imagefolder data is refused, naming what is needed */
+    snprintf(cmd, sizeof cmd, "%s/clft reproduce --preset in100 --dry-run 2>&1 | grep -q imagefolder:DIR",
+             bin);
+    assert_int_equal(run_cmd(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_results_md_markers),
+        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_matrices),
+        cmocka_unit_test(test_skip_complete_runs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -2,3 +2,4 @@
 target_sources(clft PRIVATE cli/main.c cli/cli_util.c cli/pretrain.c)
 target_sources(clft PRIVATE cli/plot.c)
 target_sources(clft PRIVATE cli/data.c)
+target_sources(clft PRIVATE cli/eval.c cli/export.c)

@@ -5,3 +5,5 @@ target_sources(clft_methods PRIVATE downstream/topk.c downstream/knn.c downstrea
 clft_add_test(test_downstream tests/test_downstream.c)
 clft_add_test(test_stats tests/test_stats.c)
 target_sources(clft_methods PRIVATE downstream/monitor.c)
+target_sources(clft_methods PRIVATE downstream/eval.c downstream/eval_protocols.c downstream/export.c)
+clft_add_test(test_eval tests/test_eval.c)

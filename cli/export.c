@@ -33,12 +33,18 @@ int cmd_export(int argc, char **argv)
             usage(stdout);
             return 0;
         }
-        if (!strcmp(a, "--run")) run = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--format")) format = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--ckpt")) opt.ckpt = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--out")) out = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--features")) features = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--quiet")) opt.quiet = 1;
+        if (!strcmp(a, "--run"))
+            run = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--format"))
+            format = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--ckpt"))
+            opt.ckpt = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--out"))
+            out = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--features"))
+            features = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--quiet"))
+            opt.quiet = 1;
         else {
             usage(stderr);
             clft_die("export: unknown argument '%s'", a);

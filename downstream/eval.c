@@ -9,9 +9,9 @@
 #include "core/data/loader.h"
 #include "core/io/csv.h"
 #include "core/io/rundir.h"
-#include "core/train/features.h"
 #include "core/nn/nn.h"
 #include "core/optim/optim.h"
+#include "core/train/features.h"
 #include "core/train/train.h"
 #include "downstream/knn.h"
 #include "downstream/linear.h"
@@ -120,8 +120,8 @@ static ClftStatus open_ckpt(EvalRun *r, const EvalOptions *opt)
     }
     r->in_channels = (int)conv1->shape[1];
     const StTensor *pos = st_find(&r->ckpt_file, "position");
-    r->epoch = pos && pos->dtype == ST_I64 && pos->nbytes >= 8 ? (int)((const int64_t *)pos->data)[0]
-                                                                : 0;
+    r->epoch =
+        pos && pos->dtype == ST_I64 && pos->nbytes >= 8 ? (int)((const int64_t *)pos->data)[0] : 0;
     return CLFT_OK;
 }
 
@@ -163,14 +163,14 @@ ClftStatus eval_run_open(EvalRun *r, const char *dir, const EvalOptions *opt)
     snprintf(name, sizeof name, "%s", probe_ds->name);
     dataset_free(probe_ds);
     if (C != r->in_channels) {
-        clft_set_error("%s has %d channel%s; the encoder in %s takes %d", name, C, C == 1 ? "" : "s",
-                       r->ckpt, r->in_channels);
+        clft_set_error("%s has %d channel%s; the encoder in %s takes %d", name, C,
+                       C == 1 ? "" : "s", r->ckpt, r->in_channels);
         return CLFT_ERR_SHAPE;
     }
     r->size = r->cfg.data.size ? r->cfg.data.size : H;
     if (r->size <= 0) {
-        clft_set_error("data.size must be set in %s/config.ini for %s (its images vary in size)", dir,
-                       r->spec);
+        clft_set_error("data.size must be set in %s/config.ini for %s (its images vary in size)",
+                       dir, r->spec);
         return CLFT_ERR_VALUE;
     }
     if ((st = build_encoder(r, &r->enc, opt->batch > 0 ? opt->batch : EVAL_DEFAULT_BATCH, 0)) !=
@@ -192,12 +192,13 @@ ClftStatus eval_open_data(const EvalRun *r, DataSplit split, const int *classes,
                           int limit, Dataset **out)
 {
     const Config *c = &r->cfg;
-    DatasetOptions o = {.subset = c->data.subset == CONFIG_SUBSET_IMAGENET100 ? DATA_SUBSET_IMAGENET100
-                                                                               : DATA_SUBSET_NONE,
-                        .classes = classes ? classes : (c->data.classes.n ? c->data.classes.v : NULL),
-                        .n_keep = classes ? n_keep : c->data.classes.n,
-                        .limit = split == SPLIT_TRAIN ? limit : 0,
-                        .seed = (uint64_t)c->run.seed};
+    DatasetOptions o = {
+        .subset = c->data.subset == CONFIG_SUBSET_IMAGENET100 ? DATA_SUBSET_IMAGENET100
+                                                              : DATA_SUBSET_NONE,
+        .classes = classes ? classes : (c->data.classes.n ? c->data.classes.v : NULL),
+        .n_keep = classes ? n_keep : c->data.classes.n,
+        .limit = split == SPLIT_TRAIN ? limit : 0,
+        .seed = (uint64_t)c->run.seed};
     ClftStatus st = dataset_open(out, r->spec, split, &o);
     if (st != CLFT_OK) return st;
     if ((*out)->C != r->in_channels) {
@@ -237,8 +238,13 @@ void eval_view_free(Dataset *view)
 static ClftStatus pixel_features(const EvalRun *r, const Dataset *ds, float *feats, int *labels)
 {
     AugConfig aug = features_eval_aug(ds, r->size);
-    LoaderOptions lo = {.batch = EVAL_DEFAULT_BATCH, .threads = r->threads, .seed = 0, .views = 1,
-                        .aug1 = &aug, .aug2 = &aug, .order = LOADER_SEQUENTIAL,
+    LoaderOptions lo = {.batch = EVAL_DEFAULT_BATCH,
+                        .threads = r->threads,
+                        .seed = 0,
+                        .views = 1,
+                        .aug1 = &aug,
+                        .aug2 = &aug,
+                        .order = LOADER_SEQUENTIAL,
                         .tail = LOADER_KEEP_LAST};
     Loader *l;
     ClftStatus st = loader_init(&l, ds, &lo);
@@ -257,11 +263,11 @@ static ClftStatus pixel_features(const EvalRun *r, const Dataset *ds, float *fea
     return CLFT_OK;
 }
 
-ClftStatus eval_features(EvalRun *r, EvalSource src, const Dataset *ds, float **feats,
-                         int **labels, int *D)
+ClftStatus eval_features(EvalRun *r, EvalSource src, const Dataset *ds, float **feats, int **labels,
+                         int *D)
 {
     *D = src == EVAL_SOURCE_PIXELS ? ds->C * r->size * r->size : r->enc.feat_dim;
-    *feats = xmalloc((size_t)ds->n * *D * sizeof(float)); /* (n, D) */
+    *feats = xmalloc((size_t)ds->n * *D * sizeof(float));             /* (n, D) */
     *labels = xmalloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof(int)); /* (n) */
     AugConfig aug = features_eval_aug(ds, r->size);
     if (src == EVAL_SOURCE_PIXELS) return pixel_features(r, ds, *feats, *labels);
@@ -291,8 +297,8 @@ ClftStatus eval_knn(EvalRun *r, EvalSource src, const Dataset *train, const Data
     if (st == CLFT_OK) {
         knn_l2_normalize(ftr, train->n, D);
         knn_l2_normalize(fte, test->n, D);
-        KnnBank bank = {.x = ftr, .labels = ltr, .n = train->n, .D = D,
-                        .n_classes = train->n_classes};
+        KnnBank bank = {
+            .x = ftr, .labels = ltr, .n = train->n, .D = D, .n_classes = train->n_classes};
         KnnOptions ko = {.k = r->cfg.eval.knn_k, .T = (float)r->cfg.eval.knn_t, .block_rows = 0};
         KnnOutputs out = {0};
         st = knn_classify(&bank, fte, lte, test->n, &ko, &out, &counts);
@@ -358,7 +364,8 @@ static int probe_train(EvalRun *r, LinearProbe *p, float *X, int *labels, const 
         for (int s = 0; s < N && !diverged; s += B) {
             int b = N - s < B ? N - s : B;
             for (int i = 0; i < b; i++) {
-                memcpy(p->gather + (size_t)i * D, X + (size_t)perm[s + i] * D, (size_t)D * sizeof(float));
+                memcpy(p->gather + (size_t)i * D, X + (size_t)perm[s + i] * D,
+                       (size_t)D * sizeof(float));
                 p->gather_labels[i] = labels[perm[s + i]];
             }
             double loss = linear_probe_step(p, p->gather, p->gather_labels, b, lr);
@@ -406,7 +413,8 @@ ClftStatus eval_linear(EvalRun *r, EvalSource src, const Dataset *train, const D
     if (st == CLFT_OK) {
         TopkCounts counts = linear_probe_eval(&p, fte, lte, test->n, pred);
         if (diverged)
-            fprintf(stderr, "clft eval: warning: %s diverged (lr %g): recorded as nan\n", name, o.lr);
+            fprintf(stderr, "clft eval: warning: %s diverged (lr %g): recorded as nan\n", name,
+                    o.lr);
         double t1 = diverged ? NAN : 100.0 * topk_top1(&counts);
         double t5 = diverged ? NAN : 100.0 * topk_top5(&counts);
         eval_results_add(res, name, task->dataset, "test", "top1", t1, r->epoch);
@@ -440,7 +448,8 @@ static void ft_head_init(FtHead *h, int D, int C, int N, uint64_t seed)
     h->dfeat = xcalloc((size_t)N * D, sizeof(float));
     Rng rng;
     rng_init(&rng, seed, RNG_STREAM_EVAL, 5, 0);
-    for (size_t i = 0; i < cd; i++) h->W[i] = (float)(0.01 * rng_normal(&rng));
+    for (size_t i = 0; i < cd; i++)
+        h->W[i] = (float)(0.01 * rng_normal(&rng));
 }
 
 static void ft_head_free(FtHead *h)
@@ -449,16 +458,19 @@ static void ft_head_free(FtHead *h)
     free(h->logits), free(h->dfeat);
 }
 
-/* Mean cross-entropy of the logits against labels; logits become dL/dlogits (softmax − onehot)/N. */
+/* Mean cross-entropy of the logits against labels; logits become dL/dlogits (softmax − onehot)/N.
+ */
 static double ft_softmax_ce(float *logits, const int *labels, int N, int C)
 {
     double loss = 0.0;
     for (int i = 0; i < N; i++) {
         float *z = logits + (size_t)i * C;
         float mx = z[0];
-        for (int j = 1; j < C; j++) mx = z[j] > mx ? z[j] : mx;
+        for (int j = 1; j < C; j++)
+            mx = z[j] > mx ? z[j] : mx;
         double s = 0.0;
-        for (int j = 0; j < C; j++) s += exp((double)(z[j] - mx));
+        for (int j = 0; j < C; j++)
+            s += exp((double)(z[j] - mx));
         loss += log(s) - (double)(z[labels[i]] - mx);
         for (int j = 0; j < C; j++)
             z[j] = (float)((exp((double)(z[j] - mx)) / s - (j == labels[i])) / N);
@@ -500,7 +512,8 @@ static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *te
     memset(counts, 0, sizeof *counts);
     for (int i = 0; st == CLFT_OK && i < test->n; i++) {
         linear_forward(z, f + (size_t)i * h->D, h->W, h->b, 1, h->D, h->C);
-        for (int j = 0; j < h->C; j++) sc[j] = z[j];
+        for (int j = 0; j < h->C; j++)
+            sc[j] = z[j];
         topk_count(counts, sc, h->C, l[i]);
     }
     free(f), free(l), free(z), free(sc);
@@ -524,8 +537,13 @@ ClftStatus eval_finetune(EvalRun *r, const Dataset *train, const Dataset *test, 
         return st;
     }
     AugConfig aug = probe_train_aug(r);
-    LoaderOptions lo = {.batch = N, .threads = r->threads, .seed = (uint64_t)r->cfg.run.seed,
-                        .views = 1, .aug1 = &aug, .aug2 = &aug, .order = LOADER_SHUFFLE,
+    LoaderOptions lo = {.batch = N,
+                        .threads = r->threads,
+                        .seed = (uint64_t)r->cfg.run.seed,
+                        .views = 1,
+                        .aug1 = &aug,
+                        .aug2 = &aug,
+                        .order = LOADER_SHUFFLE,
                         .tail = LOADER_DROP_LAST};
     Loader *l;
     if ((st = loader_init(&l, train, &lo)) != CLFT_OK) {

@@ -38,11 +38,11 @@
  *             whole backbone + a linear classifier trained on it (see eval_finetune below).
  *             dataset "<spec>:frac=<f>".
  *   longtail  the long-tailed subset of sampling.h (ρ = eval.longtail_rho, n_max = the smallest
- *             class size), linear probe, balanced test set: top1, top5 and top1_many / top1_medium /
- *             top1_few (tercile shot groups, sampling.h). dataset "<spec>:lt_rho=<ρ>".
- *   transfer  the run pre-trained on classes A = data.classes; train and test restricted to the
- *             other classes B of the dataset (labels 0..|B|-1 in B's order): kNN and cached linear
- *             probe, dataset "<spec>:classes=<B>".
+ *             class size), linear probe, balanced test set: top1, top5 and top1_many / top1_medium
+ * / top1_few (tercile shot groups, sampling.h). dataset "<spec>:lt_rho=<ρ>". transfer  the run
+ * pre-trained on classes A = data.classes; train and test restricted to the other classes B of the
+ * dataset (labels 0..|B|-1 in B's order): kNN and cached linear probe, dataset
+ * "<spec>:classes=<B>".
  *
  * Fine-tuning (semisup_finetune): the checkpoint's backbone + Linear(D, C) (W ~ N(0, 0.01²), b = 0)
  * trained end to end with SGD (lr EVAL_FT_LR for all parameters, momentum 0.9, wd 0, constant lr)
@@ -76,21 +76,24 @@ typedef enum { EVAL_SOURCE_ENCODER, EVAL_SOURCE_PIXELS, EVAL_SOURCE_RANDOM } Eva
 
 typedef struct {
     EvalProtocol protocol;
-    const char *ckpt;     /* NULL = the run's latest checkpoint */
-    const char *data;     /* NULL = the run's data.spec */
-    int epochs;           /* linear-probe epochs; 0 = eval.linear_epochs */
-    EvalProbeMode probe;  /* FROM_CONFIG = eval.linear_cached */
-    EvalFloors floors;    /* pixel and random-encoder rows */
+    const char *ckpt;    /* NULL = the run's latest checkpoint */
+    const char *data;    /* NULL = the run's data.spec */
+    int epochs;          /* linear-probe epochs; 0 = eval.linear_epochs */
+    EvalProbeMode probe; /* FROM_CONFIG = eval.linear_cached */
+    EvalFloors floors;   /* pixel and random-encoder rows */
     EvalFinetune finetune;
-    int finetune_epochs;  /* 0 = EVAL_FT_DEFAULT_EPOCHS */
-    int batch;            /* encoder batch for feature extraction; 0 = EVAL_DEFAULT_BATCH */
-    int train_limit;      /* < 0 = the run's data.train_limit; 0 = all */
-    int quiet;            /* no progress lines on stderr */
+    int finetune_epochs; /* 0 = EVAL_FT_DEFAULT_EPOCHS */
+    int batch;           /* encoder batch for feature extraction; 0 = EVAL_DEFAULT_BATCH */
+    int train_limit;     /* < 0 = the run's data.train_limit; 0 = all */
+    int quiet;           /* no progress lines on stderr */
 } EvalOptions;
 
 #define EVAL_OPTIONS_DEFAULT                                                                       \
-    ((EvalOptions){.protocol = EVAL_KNN, .probe = EVAL_PROBE_FROM_CONFIG,                          \
-                   .floors = EVAL_FLOORS_ON, .finetune = EVAL_FINETUNE_ON, .train_limit = -1})
+    ((EvalOptions){.protocol = EVAL_KNN,                                                           \
+                   .probe = EVAL_PROBE_FROM_CONFIG,                                                \
+                   .floors = EVAL_FLOORS_ON,                                                       \
+                   .finetune = EVAL_FINETUNE_ON,                                                   \
+                   .train_limit = -1})
 
 typedef struct {
     char protocol[40];
@@ -111,13 +114,13 @@ typedef struct {
     char dir[1024];
     char ckpt[4096];
     Config cfg;
-    const char *spec;  /* data spec evaluated */
-    StFile ckpt_file;  /* kept open: fine-tuning loads the weights again */
-    Model enc;         /* HEAD_NONE, eval batch */
-    int epoch;         /* the checkpoint's epochs completed */
+    const char *spec; /* data spec evaluated */
+    StFile ckpt_file; /* kept open: fine-tuning loads the weights again */
+    Model enc;        /* HEAD_NONE, eval batch */
+    int epoch;        /* the checkpoint's epochs completed */
     int in_channels;
-    int size;          /* encoder input H = W */
-    int threads;       /* loader workers */
+    int size;    /* encoder input H = W */
+    int threads; /* loader workers */
     int quiet;
 } EvalRun;
 
@@ -149,17 +152,18 @@ ClftStatus eval_open_data(const EvalRun *r, DataSplit split, const int *classes,
 Dataset *eval_view(const Dataset *ds, const int *idx, int n);
 void eval_view_free(Dataset *view);
 /* Features (ds->n, *D) of a source under the evaluation transform, labels (ds->n); malloc'ed. */
-ClftStatus eval_features(EvalRun *r, EvalSource src, const Dataset *ds, float **feats,
-                         int **labels, int *D);
+ClftStatus eval_features(EvalRun *r, EvalSource src, const Dataset *ds, float **feats, int **labels,
+                         int *D);
 
 /* kNN and linear-probe results of one source on one (train, test) pair, as rows named
- * `protocol`[+ source suffix]. `pred` (test->n), when non-NULL, receives the probe's predictions. */
+ * `protocol`[+ source suffix]. `pred` (test->n), when non-NULL, receives the probe's predictions.
+ */
 typedef struct {
     const char *protocol; /* e.g. "linear"; the source suffix is added */
     const char *dataset;  /* the dataset column */
     EvalProbeMode probe;  /* CACHED or AUGMENTED (encoder only; floors are always cached) */
     int epochs;
-    float lr;             /* encoder lr; floors use EVAL_FLOOR_LR */
+    float lr; /* encoder lr; floors use EVAL_FLOOR_LR */
 } EvalProbeTask;
 ClftStatus eval_knn(EvalRun *r, EvalSource src, const Dataset *train, const Dataset *test,
                     const char *protocol, const char *dataset, EvalResults *res);

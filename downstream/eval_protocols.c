@@ -12,7 +12,10 @@ typedef struct {
     char name[CONFIG_STR + 160];
 } EvalData;
 
-static int n_sources(const EvalOptions *opt) { return opt->floors == EVAL_FLOORS_ON ? 3 : 1; }
+static int n_sources(const EvalOptions *opt)
+{
+    return opt->floors == EVAL_FLOORS_ON ? 3 : 1;
+}
 
 static int train_limit(const EvalRun *r, const EvalOptions *opt)
 {
@@ -25,7 +28,9 @@ static EvalProbeTask probe_task(const EvalRun *r, const EvalOptions *opt, const 
     EvalProbeMode mode = opt->probe;
     if (mode == EVAL_PROBE_FROM_CONFIG)
         mode = r->cfg.eval.linear_cached ? EVAL_PROBE_CACHED : EVAL_PROBE_AUGMENTED;
-    EvalProbeTask t = {.protocol = protocol, .dataset = dataset, .probe = mode,
+    EvalProbeTask t = {.protocol = protocol,
+                       .dataset = dataset,
+                       .probe = mode,
                        .epochs = opt->epochs > 0 ? opt->epochs : r->cfg.eval.linear_epochs,
                        .lr = (float)r->cfg.eval.linear_lr};
     return t;
@@ -59,7 +64,8 @@ static ClftStatus protocol_knn_linear(EvalRun *r, const EvalOptions *opt, EvalRe
     EvalProbeTask t = probe_task(r, opt, "linear", d.name);
     for (int s = 0; st == CLFT_OK && s < n_sources(opt); s++) {
         char msg[96];
-        eval_source_name(msg, sizeof msg, opt->protocol == EVAL_KNN ? "knn" : "linear", (EvalSource)s);
+        eval_source_name(msg, sizeof msg, opt->protocol == EVAL_KNN ? "knn" : "linear",
+                         (EvalSource)s);
         say(r, msg);
         if (opt->protocol == EVAL_KNN)
             st = eval_knn(r, (EvalSource)s, d.train, d.test, "knn", d.name, res);
@@ -75,8 +81,8 @@ static ClftStatus semisup_fraction(EvalRun *r, const EvalOptions *opt, EvalData 
                                    int *idx, EvalResults *res)
 {
     int k = 0;
-    ClftStatus st = sampling_label_fraction(d->train->labels, d->train->n, d->train->n_classes, frac,
-                                            (uint64_t)r->cfg.run.seed, idx, &k);
+    ClftStatus st = sampling_label_fraction(d->train->labels, d->train->n, d->train->n_classes,
+                                            frac, (uint64_t)r->cfg.run.seed, idx, &k);
     if (st != CLFT_OK) return st;
     Dataset *sub = eval_view(d->train, idx, k);
     char name[CONFIG_STR + 200], msg[64];
@@ -119,11 +125,10 @@ static ClftStatus protocol_semisup(EvalRun *r, const EvalOptions *opt, EvalResul
 
 /* Overall and per-shot-group top-1 of predictions pred (test->n) of a probe trained on sub. */
 static void longtail_rows(const EvalRun *r, const Dataset *sub, const Dataset *test,
-                          const int *pred, const char *protocol, const char *name,
-                          EvalResults *res)
+                          const int *pred, const char *protocol, const char *name, EvalResults *res)
 {
     const int C = sub->n_classes;
-    int *counts = xcalloc((size_t)C, sizeof(int));      /* (C) */
+    int *counts = xcalloc((size_t)C, sizeof(int));        /* (C) */
     ShotGroup *group = xcalloc((size_t)C, sizeof *group); /* (C) */
     ClftStatus st = sampling_class_counts(sub->labels, sub->n, C, counts);
     ASSERT(st == CLFT_OK);
@@ -191,10 +196,12 @@ static ClftStatus transfer_classes(const EvalRun *r, int *B, int *nB, char *text
     text[0] = '\0';
     for (int c = 0; c < C; c++) {
         int in_a = 0;
-        for (int i = 0; i < A->n; i++) in_a |= A->v[i] == c;
+        for (int i = 0; i < A->n; i++)
+            in_a |= A->v[i] == c;
         if (in_a || *nB >= CONFIG_LIST_MAX * 32) continue;
         B[(*nB)++] = c;
-        if (len + 12 < cap) len += (size_t)snprintf(text + len, cap - len, "%s%d", len ? "," : "", c);
+        if (len + 12 < cap)
+            len += (size_t)snprintf(text + len, cap - len, "%s%d", len ? "," : "", c);
     }
     if (*nB < 2) {
         clft_set_error("transfer: %s leaves %d class%s of %s outside data.classes; a probe needs 2",
@@ -228,10 +235,14 @@ ClftStatus eval_protocol_run(EvalRun *r, const EvalOptions *opt, EvalResults *re
 {
     switch (opt->protocol) {
     case EVAL_KNN:
-    case EVAL_LINEAR: return protocol_knn_linear(r, opt, res);
-    case EVAL_SEMISUP: return protocol_semisup(r, opt, res);
-    case EVAL_LONGTAIL: return protocol_longtail(r, opt, res);
-    case EVAL_TRANSFER: return protocol_transfer(r, opt, res);
+    case EVAL_LINEAR:
+        return protocol_knn_linear(r, opt, res);
+    case EVAL_SEMISUP:
+        return protocol_semisup(r, opt, res);
+    case EVAL_LONGTAIL:
+        return protocol_longtail(r, opt, res);
+    case EVAL_TRANSFER:
+        return protocol_transfer(r, opt, res);
     }
     clft_set_error("eval: unknown protocol %d", (int)opt->protocol);
     return CLFT_ERR_VALUE;

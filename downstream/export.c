@@ -54,7 +54,8 @@ ClftStatus export_features(EvalRun *r, const char *path)
     float *x = xmalloc(n_in * sizeof(float)); /* (N, C, H, W) */
     Rng rng;
     rng_init(&rng, 0, RNG_STREAM_EVAL, 6, 0);
-    for (size_t i = 0; i < n_in; i++) x[i] = (float)rng_normal(&rng);
+    for (size_t i = 0; i < n_in; i++)
+        x[i] = (float)rng_normal(&rng);
     model_forward(m, x, MODEL_EVAL);
     StWriter w;
     st_writer_init(&w);

@@ -1,0 +1,577 @@
+/* eval.c — see eval.h: opening a run for evaluation, feature sources, the kNN and linear-probe
+ * building blocks, and eval.csv. The protocols themselves are in eval_protocols.c. */
+#include "downstream/eval.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/data/loader.h"
+#include "core/io/csv.h"
+#include "core/io/rundir.h"
+#include "core/nn/nn.h"
+#include "core/optim/optim.h"
+#include "core/train/features.h"
+#include "core/train/train.h"
+#include "downstream/knn.h"
+#include "downstream/linear.h"
+
+static const char *const EVAL_COLS[] = {"protocol", "dataset", "split", "metric", "value", "epoch"};
+static const char *const PROTOCOL_NAMES[] = {"knn", "linear", "semisup", "longtail", "transfer"};
+
+ClftStatus eval_protocol_parse(const char *name, EvalProtocol *out)
+{
+    for (int i = 0; i < 5; i++) {
+        if (!strcmp(name, PROTOCOL_NAMES[i])) {
+            *out = (EvalProtocol)i;
+            return CLFT_OK;
+        }
+    }
+    clft_set_error("--protocol: '%s' is not knn, linear, semisup, longtail or transfer", name);
+    return CLFT_ERR_VALUE;
+}
+
+/* ---- results ---- */
+
+void eval_results_add(EvalResults *res, const char *protocol, const char *dataset,
+                      const char *split, const char *metric, double value, int epoch)
+{
+    if (res->n == res->cap) {
+        res->cap = res->cap ? 2 * res->cap : 16;
+        res->rows = realloc(res->rows, (size_t)res->cap * sizeof *res->rows);
+        if (!res->rows) clft_die("out of memory (eval rows)");
+    }
+    EvalRow *row = &res->rows[res->n++];
+    memset(row, 0, sizeof *row);
+    snprintf(row->protocol, sizeof row->protocol, "%s", protocol);
+    snprintf(row->dataset, sizeof row->dataset, "%s", dataset);
+    snprintf(row->split, sizeof row->split, "%s", split);
+    snprintf(row->metric, sizeof row->metric, "%s", metric);
+    row->value = value;
+    row->epoch = epoch;
+}
+
+void eval_results_free(EvalResults *res)
+{
+    free(res->rows);
+    memset(res, 0, sizeof *res);
+}
+
+ClftStatus eval_results_append_csv(const EvalResults *res, const char *path)
+{
+    CsvWriter w;
+    ClftStatus st = csv_open(&w, path, EVAL_COLS, 6, CSV_APPEND);
+    if (st != CLFT_OK) return st;
+    for (int i = 0; i < res->n && st == CLFT_OK; i++) {
+        const EvalRow *row = &res->rows[i];
+        csv_put_str(&w, row->protocol);
+        csv_put_str(&w, row->dataset);
+        csv_put_str(&w, row->split);
+        csv_put_str(&w, row->metric);
+        csv_put_num(&w, row->value);
+        csv_put_int(&w, row->epoch);
+        st = csv_end_row(&w);
+    }
+    ClftStatus st2 = csv_close(&w);
+    return st != CLFT_OK ? st : st2;
+}
+
+void eval_results_print(const EvalResults *res, FILE *f)
+{
+    fprintf(f, "%-22s %-34s %-6s %-12s %8s %6s\n", "protocol", "dataset", "split", "metric",
+            "value", "epoch");
+    for (int i = 0; i < res->n; i++) {
+        const EvalRow *r = &res->rows[i];
+        fprintf(f, "%-22s %-34s %-6s %-12s %8.2f %6d\n", r->protocol, r->dataset, r->split,
+                r->metric, r->value, r->epoch);
+    }
+}
+
+void eval_source_name(char *out, size_t cap, const char *protocol, EvalSource src)
+{
+    static const char *const suffix[] = {"", "_pixels", "_random"};
+    snprintf(out, cap, "%s%s", protocol, suffix[src]);
+}
+
+/* ---- opening a run ---- */
+
+/* The checkpoint to evaluate and its epochs completed; the encoder's input channels. */
+static ClftStatus open_ckpt(EvalRun *r, const EvalOptions *opt)
+{
+    if (opt->ckpt) {
+        snprintf(r->ckpt, sizeof r->ckpt, "%s", opt->ckpt);
+    } else {
+        ClftStatus st = rundir_latest_ckpt(r->dir, r->ckpt, sizeof r->ckpt);
+        if (st != CLFT_OK) return st;
+        if (!r->ckpt[0]) {
+            clft_set_error("%s: no checkpoint in %s/ckpt (pre-train first, or pass --ckpt FILE)",
+                           r->dir, r->dir);
+            return CLFT_ERR_IO;
+        }
+    }
+    ClftStatus st = st_read(&r->ckpt_file, r->ckpt);
+    if (st != CLFT_OK) return st;
+    const StTensor *conv1 = st_find(&r->ckpt_file, "encoder_q.conv1.weight");
+    if (!conv1 || conv1->ndim != 4) {
+        clft_set_error("%s: not a clft pre-training checkpoint (no 4-d tensor "
+                       "'encoder_q.conv1.weight')",
+                       r->ckpt);
+        return CLFT_ERR_FORMAT;
+    }
+    r->in_channels = (int)conv1->shape[1];
+    const StTensor *pos = st_find(&r->ckpt_file, "position");
+    r->epoch =
+        pos && pos->dtype == ST_I64 && pos->nbytes >= 8 ? (int)((const int64_t *)pos->data)[0] : 0;
+    return CLFT_OK;
+}
+
+/* Builds a head-less encoder of the run's architecture for batches of N at the run's size. */
+static ClftStatus build_encoder(const EvalRun *r, Model *m, int N, int with_grads)
+{
+    ModelConfig mc = train_model_config(&r->cfg, r->in_channels);
+    mc.in_channels = r->in_channels;
+    mc.head = HEAD_NONE;
+    ModelOptions mo = {.with_grads = with_grads, .bn_groups = 1};
+    return model_init(m, &mc, N, r->in_channels, r->size, r->size, &mo);
+}
+
+ClftStatus eval_run_open(EvalRun *r, const char *dir, const EvalOptions *opt)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    r->quiet = opt->quiet;
+    char path[1200];
+    path_join(path, sizeof path, dir, "config.ini");
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        clft_set_error("%s: no config.ini (not a run directory of clft pretrain?)", dir);
+        return CLFT_ERR_IO;
+    }
+    fclose(fp);
+    config_defaults(&r->cfg);
+    ClftStatus st = config_load_ini(&r->cfg, path);
+    if (st != CLFT_OK) return st;
+    r->spec = opt->data ? opt->data : r->cfg.data.spec;
+    r->threads = r->cfg.data.workers > 0 ? r->cfg.data.workers : 1;
+    if ((st = open_ckpt(r, opt)) != CLFT_OK) return st;
+    Dataset *probe_ds;
+    /* Opened unfiltered: only the channels and image size are read here. */
+    if ((st = dataset_open(&probe_ds, r->spec, SPLIT_TEST, &(DatasetOptions){0})) != CLFT_OK)
+        return st;
+    int C = probe_ds->C, H = probe_ds->H;
+    char name[64];
+    snprintf(name, sizeof name, "%s", probe_ds->name);
+    dataset_free(probe_ds);
+    if (C != r->in_channels) {
+        clft_set_error("%s has %d channel%s; the encoder in %s takes %d", name, C,
+                       C == 1 ? "" : "s", r->ckpt, r->in_channels);
+        return CLFT_ERR_SHAPE;
+    }
+    r->size = r->cfg.data.size ? r->cfg.data.size : H;
+    if (r->size <= 0) {
+        clft_set_error("data.size must be set in %s/config.ini for %s (its images vary in size)",
+                       dir, r->spec);
+        return CLFT_ERR_VALUE;
+    }
+    if ((st = build_encoder(r, &r->enc, opt->batch > 0 ? opt->batch : EVAL_DEFAULT_BATCH, 0)) !=
+        CLFT_OK)
+        return st;
+    return model_load(&r->enc, &r->ckpt_file, "encoder_q.");
+}
+
+void eval_run_close(EvalRun *r)
+{
+    if (r->enc.ops) model_free(&r->enc);
+    if (r->ckpt_file.bytes) st_close(&r->ckpt_file);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- data ---- */
+
+ClftStatus eval_open_data(const EvalRun *r, DataSplit split, const int *classes, int n_keep,
+                          int limit, Dataset **out)
+{
+    const Config *c = &r->cfg;
+    DatasetOptions o = {
+        .subset = c->data.subset == CONFIG_SUBSET_IMAGENET100 ? DATA_SUBSET_IMAGENET100
+                                                              : DATA_SUBSET_NONE,
+        .classes = classes ? classes : (c->data.classes.n ? c->data.classes.v : NULL),
+        .n_keep = classes ? n_keep : c->data.classes.n,
+        .limit = split == SPLIT_TRAIN ? limit : 0,
+        .seed = (uint64_t)c->run.seed};
+    ClftStatus st = dataset_open(out, r->spec, split, &o);
+    if (st != CLFT_OK) return st;
+    if ((*out)->C != r->in_channels) {
+        clft_set_error("%s has %d channels; the encoder in %s takes %d", (*out)->name, (*out)->C,
+                       r->ckpt, r->in_channels);
+        dataset_free(*out);
+        *out = NULL;
+        return CLFT_ERR_SHAPE;
+    }
+    return CLFT_OK;
+}
+
+Dataset *eval_view(const Dataset *ds, const int *idx, int n)
+{
+    Dataset *v = xmalloc(sizeof *v);
+    *v = *ds;
+    v->n = n;
+    v->labels = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int)); /* (n) */
+    v->base = xmalloc((size_t)(n > 0 ? n : 1) * sizeof(int));   /* (n) */
+    for (int i = 0; i < n; i++) {
+        ASSERT(idx[i] >= 0 && idx[i] < ds->n);
+        v->labels[i] = ds->labels[idx[i]];
+        v->base[i] = ds->base[idx[i]];
+    }
+    return v;
+}
+
+void eval_view_free(Dataset *view)
+{
+    if (!view) return;
+    free(view->labels);
+    free(view->base);
+    free(view);
+}
+
+/* The normalised, centre-cropped images themselves, flattened: (ds->n, C·H·W). */
+static ClftStatus pixel_features(const EvalRun *r, const Dataset *ds, float *feats, int *labels)
+{
+    AugConfig aug = features_eval_aug(ds, r->size);
+    LoaderOptions lo = {.batch = EVAL_DEFAULT_BATCH,
+                        .threads = r->threads,
+                        .seed = 0,
+                        .views = 1,
+                        .aug1 = &aug,
+                        .aug2 = &aug,
+                        .order = LOADER_SEQUENTIAL,
+                        .tail = LOADER_KEEP_LAST};
+    Loader *l;
+    ClftStatus st = loader_init(&l, ds, &lo);
+    if (st != CLFT_OK) return st;
+    const size_t D = (size_t)ds->C * r->size * r->size;
+    loader_seek(l, 0, 0);
+    for (int s = 0, steps = loader_steps_per_epoch(l); s < steps; s++) {
+        LoaderBatch b;
+        loader_next(l, &b);
+        for (int i = 0; i < b.n; i++) {
+            memcpy(feats + (size_t)b.indices[i] * D, b.x1 + (size_t)i * D, D * sizeof(float));
+            labels[b.indices[i]] = b.labels[i];
+        }
+    }
+    loader_free(l);
+    return CLFT_OK;
+}
+
+ClftStatus eval_features(EvalRun *r, EvalSource src, const Dataset *ds, float **feats, int **labels,
+                         int *D)
+{
+    *D = src == EVAL_SOURCE_PIXELS ? ds->C * r->size * r->size : r->enc.feat_dim;
+    *feats = xmalloc((size_t)ds->n * *D * sizeof(float));             /* (n, D) */
+    *labels = xmalloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof(int)); /* (n) */
+    AugConfig aug = features_eval_aug(ds, r->size);
+    if (src == EVAL_SOURCE_PIXELS) return pixel_features(r, ds, *feats, *labels);
+    if (src == EVAL_SOURCE_ENCODER)
+        return features_extract(&r->enc, ds, &aug, r->threads, 0, 0, *feats, *labels);
+    Model rnd;
+    ClftStatus st = build_encoder(r, &rnd, r->enc.N, 0);
+    if (st != CLFT_OK) return st;
+    Rng init;
+    rng_init(&init, (uint64_t)r->cfg.run.seed, RNG_STREAM_INIT, 0, 0);
+    model_init_weights(&rnd, &init);
+    st = features_extract(&rnd, ds, &aug, r->threads, 0, 0, *feats, *labels);
+    model_free(&rnd);
+    return st;
+}
+
+/* ---- kNN ---- */
+
+ClftStatus eval_knn(EvalRun *r, EvalSource src, const Dataset *train, const Dataset *test,
+                    const char *protocol, const char *dataset, EvalResults *res)
+{
+    float *ftr = NULL, *fte = NULL; /* (Ntr, D), (Nte, D) */
+    int *ltr = NULL, *lte = NULL, D;
+    ClftStatus st = eval_features(r, src, train, &ftr, &ltr, &D);
+    if (st == CLFT_OK) st = eval_features(r, src, test, &fte, &lte, &D);
+    TopkCounts counts = {0};
+    if (st == CLFT_OK) {
+        knn_l2_normalize(ftr, train->n, D);
+        knn_l2_normalize(fte, test->n, D);
+        KnnBank bank = {
+            .x = ftr, .labels = ltr, .n = train->n, .D = D, .n_classes = train->n_classes};
+        KnnOptions ko = {.k = r->cfg.eval.knn_k, .T = (float)r->cfg.eval.knn_t, .block_rows = 0};
+        KnnOutputs out = {0};
+        st = knn_classify(&bank, fte, lte, test->n, &ko, &out, &counts);
+    }
+    if (st == CLFT_OK) {
+        char name[64];
+        eval_source_name(name, sizeof name, protocol, src);
+        eval_results_add(res, name, dataset, "test", "top1", 100.0 * topk_top1(&counts), r->epoch);
+        eval_results_add(res, name, dataset, "test", "top5", 100.0 * topk_top5(&counts), r->epoch);
+    }
+    free(ftr), free(fte), free(ltr), free(lte);
+    return st;
+}
+
+/* ---- linear probe ---- */
+
+/* lr of `epoch`: base × 0.1 per eval.linear_milestones entry <= epoch; milestones are scaled by
+ * epochs / eval.linear_epochs when the probe runs for another number of epochs. */
+static float probe_lr(const Config *c, float base, int epochs, int epoch)
+{
+    float lr = base;
+    for (int i = 0; i < c->eval.linear_milestones.n; i++) {
+        long m = c->eval.linear_milestones.v[i];
+        if (epochs != c->eval.linear_epochs)
+            m = lround((double)m * epochs / (double)c->eval.linear_epochs);
+        if (epoch >= m) lr *= 0.1f;
+    }
+    return lr;
+}
+
+/* The probe's training transform: RandomResizedCrop (torchvision's default scale 0.08–1) + flip. */
+static AugConfig probe_train_aug(const EvalRun *r)
+{
+    AugConfig a = aug_moco_v2(r->size, r->in_channels);
+    a.scale_lo = 0.08f;
+    a.scale_hi = 1.0f;
+    a.jitter_p = 0.0f;
+    a.gray_p = 0.0f;
+    a.blur_p = 0.0f;
+    a.flip_p = 0.5f;
+    return a;
+}
+
+/* Trains p for its epochs on X (N, D), labels (N). With `aug_train` non-NULL, X is re-extracted
+ * from `train` under that transform at the start of every epoch. Returns 1 if the loss diverged. */
+static int probe_train(EvalRun *r, LinearProbe *p, float *X, int *labels, const Dataset *train,
+                       const AugConfig *aug_train, ClftStatus *st)
+{
+    const int N = train->n, D = p->opt.D, B = p->opt.batch;
+    int *perm = xmalloc((size_t)(N > 0 ? N : 1) * sizeof(int)); /* (N) */
+    int diverged = 0;
+    *st = CLFT_OK;
+    for (int e = 0; e < p->opt.epochs && !diverged; e++) {
+        if (aug_train) {
+            *st = features_extract(&r->enc, train, aug_train, r->threads, (uint64_t)r->cfg.run.seed,
+                                   e, X, labels);
+            if (*st != CLFT_OK) break;
+        }
+        Rng rng;
+        rng_init(&rng, p->opt.seed, RNG_STREAM_EVAL, 2, (uint64_t)e);
+        rng_permutation(&rng, perm, N);
+        float lr = probe_lr(&r->cfg, p->opt.lr, p->opt.epochs, e);
+        for (int s = 0; s < N && !diverged; s += B) {
+            int b = N - s < B ? N - s : B;
+            for (int i = 0; i < b; i++) {
+                memcpy(p->gather + (size_t)i * D, X + (size_t)perm[s + i] * D,
+                       (size_t)D * sizeof(float));
+                p->gather_labels[i] = labels[perm[s + i]];
+            }
+            double loss = linear_probe_step(p, p->gather, p->gather_labels, b, lr);
+            diverged = !isfinite(loss);
+        }
+        if (!r->quiet && aug_train)
+            fprintf(stderr, "  linear probe epoch %d/%d (lr %g)\n", e + 1, p->opt.epochs, lr);
+    }
+    free(perm);
+    return diverged;
+}
+
+ClftStatus eval_linear(EvalRun *r, EvalSource src, const Dataset *train, const Dataset *test,
+                       const EvalProbeTask *task, int *pred, EvalResults *res)
+{
+    float *ftr = NULL, *fte = NULL; /* (Ntr, D), (Nte, D) */
+    int *ltr = NULL, *lte = NULL, D;
+    int augmented = src == EVAL_SOURCE_ENCODER && task->probe == EVAL_PROBE_AUGMENTED;
+    ClftStatus st = eval_features(r, src, test, &fte, &lte, &D);
+    if (st == CLFT_OK && !augmented) st = eval_features(r, src, train, &ftr, &ltr, &D);
+    if (st == CLFT_OK && augmented) {
+        ftr = xmalloc((size_t)train->n * D * sizeof(float)); /* (Ntr, D) */
+        ltr = xmalloc((size_t)(train->n > 0 ? train->n : 1) * sizeof(int));
+    }
+    if (st != CLFT_OK) goto done;
+    const Config *c = &r->cfg;
+    LinearProbeOptions o = LINEAR_PROBE_OPTIONS_DEFAULT;
+    o.D = D;
+    o.n_classes = train->n_classes;
+    o.batch = c->eval.linear_batch;
+    o.epochs = task->epochs;
+    o.lr = src == EVAL_SOURCE_ENCODER ? task->lr : EVAL_FLOOR_LR;
+    o.momentum = (float)c->eval.linear_momentum;
+    o.weight_decay = (float)c->eval.linear_wd;
+    o.seed = (uint64_t)c->run.seed;
+    /* floors: standardised features (see eval.h) */
+    o.standardize = src == EVAL_SOURCE_ENCODER ? PROBE_STANDARDIZE_OFF : PROBE_STANDARDIZE_ON;
+    LinearProbe p;
+    linear_probe_init(&p, &o);
+    linear_probe_fit_standardization(&p, ftr, train->n);
+    AugConfig aug = probe_train_aug(r);
+    int diverged = probe_train(r, &p, ftr, ltr, train, augmented ? &aug : NULL, &st);
+    char name[64];
+    eval_source_name(name, sizeof name, task->protocol, src);
+    if (st == CLFT_OK) {
+        TopkCounts counts = linear_probe_eval(&p, fte, lte, test->n, pred);
+        if (diverged)
+            fprintf(stderr, "clft eval: warning: %s diverged (lr %g): recorded as nan\n", name,
+                    o.lr);
+        double t1 = diverged ? NAN : 100.0 * topk_top1(&counts);
+        double t5 = diverged ? NAN : 100.0 * topk_top5(&counts);
+        eval_results_add(res, name, task->dataset, "test", "top1", t1, r->epoch);
+        eval_results_add(res, name, task->dataset, "test", "top5", t5, r->epoch);
+    }
+    linear_probe_free(&p);
+done:
+    free(ftr), free(fte), free(ltr), free(lte);
+    return st;
+}
+
+/* ---- fine-tuning ---- */
+
+/* Classifier on pooled features with its gradients and momentum buffers. */
+typedef struct {
+    int D, C, N;
+    float *W, *b, *dW, *db, *vW, *vb; /* (C, D), (C) each */
+    float *logits;                    /* (N, C) */
+    float *dfeat;                     /* (N, D) */
+} FtHead;
+
+static void ft_head_init(FtHead *h, int D, int C, int N, uint64_t seed)
+{
+    h->D = D, h->C = C, h->N = N;
+    size_t cd = (size_t)C * D;
+    h->W = xcalloc(cd, sizeof(float)), h->dW = xcalloc(cd, sizeof(float));
+    h->vW = xcalloc(cd, sizeof(float));
+    h->b = xcalloc((size_t)C, sizeof(float)), h->db = xcalloc((size_t)C, sizeof(float));
+    h->vb = xcalloc((size_t)C, sizeof(float));
+    h->logits = xcalloc((size_t)N * C, sizeof(float));
+    h->dfeat = xcalloc((size_t)N * D, sizeof(float));
+    Rng rng;
+    rng_init(&rng, seed, RNG_STREAM_EVAL, 5, 0);
+    for (size_t i = 0; i < cd; i++)
+        h->W[i] = (float)(0.01 * rng_normal(&rng));
+}
+
+static void ft_head_free(FtHead *h)
+{
+    free(h->W), free(h->dW), free(h->vW), free(h->b), free(h->db), free(h->vb);
+    free(h->logits), free(h->dfeat);
+}
+
+/* Mean cross-entropy of the logits against labels; logits become dL/dlogits (softmax − onehot)/N.
+ */
+static double ft_softmax_ce(float *logits, const int *labels, int N, int C)
+{
+    double loss = 0.0;
+    for (int i = 0; i < N; i++) {
+        float *z = logits + (size_t)i * C;
+        float mx = z[0];
+        for (int j = 1; j < C; j++)
+            mx = z[j] > mx ? z[j] : mx;
+        double s = 0.0;
+        for (int j = 0; j < C; j++)
+            s += exp((double)(z[j] - mx));
+        loss += log(s) - (double)(z[labels[i]] - mx);
+        for (int j = 0; j < C; j++)
+            z[j] = (float)((exp((double)(z[j] - mx)) / s - (j == labels[i])) / N);
+    }
+    return loss / N;
+}
+
+/* One SGD step of backbone + head on batch x (N, C, H, W); returns the loss. */
+static double ft_step(Model *m, FtHead *h, float *vparams, const float *x, const int *labels)
+{
+    const int N = h->N, D = h->D, C = h->C;
+    model_forward(m, x, MODEL_TRAIN);
+    const float *f = model_features(m); /* (N, D) */
+    linear_forward(h->logits, f, h->W, h->b, N, D, C);
+    double loss = ft_softmax_ce(h->logits, labels, N, C);
+    memset(h->dW, 0, (size_t)C * D * sizeof(float));
+    memset(h->db, 0, (size_t)C * sizeof(float));
+    memset(h->dfeat, 0, (size_t)N * D * sizeof(float));
+    linear_backward(h->dfeat, h->dW, h->db, h->logits, f, h->W, N, D, C);
+    model_zero_grads(m);
+    model_backward(m, h->dfeat);
+    SgdOptions sgd = {.lr = EVAL_FT_LR, .momentum = 0.9f, .weight_decay = 0.0f};
+    sgd_step(m->param_arena.base, m->grad_arena.base, vparams, m->param_arena.cap, &sgd);
+    sgd_step(h->W, h->dW, h->vW, (size_t)C * D, &sgd);
+    sgd_step(h->b, h->db, h->vb, (size_t)C, &sgd);
+    return loss;
+}
+
+/* Top-1/top-5 of the fine-tuned model on test (eval-mode BN, centre crop). */
+static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *test,
+                              TopkCounts *counts)
+{
+    float *f = xmalloc((size_t)test->n * h->D * sizeof(float)); /* (Nte, D) */
+    int *l = xmalloc((size_t)(test->n > 0 ? test->n : 1) * sizeof(int));
+    AugConfig aug = features_eval_aug(test, r->size);
+    ClftStatus st = features_extract(m, test, &aug, r->threads, 0, 0, f, l);
+    float *z = xmalloc((size_t)h->C * sizeof(float));
+    double *sc = xmalloc((size_t)h->C * sizeof(double));
+    memset(counts, 0, sizeof *counts);
+    for (int i = 0; st == CLFT_OK && i < test->n; i++) {
+        linear_forward(z, f + (size_t)i * h->D, h->W, h->b, 1, h->D, h->C);
+        for (int j = 0; j < h->C; j++)
+            sc[j] = z[j];
+        topk_count(counts, sc, h->C, l[i]);
+    }
+    free(f), free(l), free(z), free(sc);
+    return st;
+}
+
+ClftStatus eval_finetune(EvalRun *r, const Dataset *train, const Dataset *test, int epochs,
+                         TopkCounts *counts)
+{
+    const int N = train->n < EVAL_FT_BATCH ? train->n : EVAL_FT_BATCH;
+    if (N < 2) {
+        clft_set_error("fine-tuning needs at least 2 training images (%s has %d)", train->name,
+                       train->n);
+        return CLFT_ERR_VALUE;
+    }
+    Model m;
+    ClftStatus st = build_encoder(r, &m, N, 1);
+    if (st != CLFT_OK) return st;
+    if ((st = model_load(&m, &r->ckpt_file, "encoder_q.")) != CLFT_OK) {
+        model_free(&m);
+        return st;
+    }
+    AugConfig aug = probe_train_aug(r);
+    LoaderOptions lo = {.batch = N,
+                        .threads = r->threads,
+                        .seed = (uint64_t)r->cfg.run.seed,
+                        .views = 1,
+                        .aug1 = &aug,
+                        .aug2 = &aug,
+                        .order = LOADER_SHUFFLE,
+                        .tail = LOADER_DROP_LAST};
+    Loader *l;
+    if ((st = loader_init(&l, train, &lo)) != CLFT_OK) {
+        model_free(&m);
+        return st;
+    }
+    FtHead h;
+    ft_head_init(&h, m.feat_dim, train->n_classes, N, (uint64_t)r->cfg.run.seed);
+    float *vparams = xcalloc(m.param_arena.cap, sizeof(float)); /* (P) momentum */
+    double loss = 0.0;
+    for (int e = 0; e < epochs && isfinite(loss); e++) {
+        loader_seek(l, e, 0);
+        for (int s = 0, steps = loader_steps_per_epoch(l); s < steps && isfinite(loss); s++) {
+            LoaderBatch b;
+            loader_next(l, &b);
+            loss = ft_step(&m, &h, vparams, b.x1, b.labels);
+        }
+        if (!r->quiet) fprintf(stderr, "  fine-tune epoch %d/%d: loss %.4f\n", e + 1, epochs, loss);
+    }
+    loader_free(l);
+    if (!isfinite(loss)) {
+        clft_set_error("fine-tuning diverged (loss %g at lr %g)", loss, (double)EVAL_FT_LR);
+        st = CLFT_ERR_NUMERIC;
+    } else {
+        st = ft_evaluate(r, &m, &h, test, counts);
+    }
+    free(vparams);
+    ft_head_free(&h);
+    model_free(&m);
+    return st;
+}

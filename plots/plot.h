@@ -20,7 +20,7 @@
  *
  * Conventions: `step` in scores.csv is the global iteration; train curves are drawn against epochs
  * completed (the k-th of n rows of epoch e at e - e0 + (k+1)/n, e0 the first epoch) and kNN monitor
- * rows at e - e0 + 1; inst_acc <= 1 everywhere is read as a fraction and shown in percent.
+ * rows (whose epoch is the number of epochs completed) at e - e0; inst_acc <= 1 everywhere is read as a fraction and shown in percent.
  */
 #ifndef CLFT_PLOT_H
 #define CLFT_PLOT_H

@@ -275,7 +275,7 @@ static ClftStatus write_knn(PlotRun *r, int i, const char *tmp, double e0)
             continue;
         if ((st = ptable_num(&t, row, c[2], PTABLE_NUM_REQUIRED, &v)) != CLFT_OK) break;
         if ((st = ptable_num(&t, row, c[3], PTABLE_NUM_REQUIRED, &e)) != CLFT_OK) break;
-        fprintf(f, "%.9g %.9g\n", e - e0 + 1.0, v);
+        fprintf(f, "%.9g %.9g\n", e - e0, v); /* e = epochs completed, e0 = first 0-based epoch */
         r->n_knn++;
     }
     if (r->n_knn == 0) fprintf(f, "NaN NaN\n"); /* gnuplot wants at least one line */

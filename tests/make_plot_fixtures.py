@@ -37,7 +37,7 @@ def make_run(name, baseline, variant, ft, rng):
     total = EPOCHS * STEPS_PER_EPOCH
     train, scores, hist = [], [], []
     for step in range(LOG_EVERY, total + 1, LOG_EVERY):
-        epoch = (step - 1) // STEPS_PER_EPOCH + 1
+        epoch = (step - 1) // STEPS_PER_EPOCH  # 0-based, as clft writes it
         t = step / total
         lr = 0.03 * 0.5 * (1 + math.cos(math.pi * t))
         loss = 8.5 - 3.0 * (1 - math.exp(-4 * t)) + (0.2 if ft else 0.0) + rng.gauss(0, 0.08)
@@ -54,7 +54,7 @@ def make_run(name, baseline, variant, ft, rng):
             pm, pv, nm, nv = pre_pm, pre_pv, pre_nm, pre_nv
             pre = ("", "", "", "")
         scores.append((epoch, step, pm, pv, nm, nv, math.exp(pm / 0.2), math.exp(nm / 0.2)) + pre)
-    for epoch in range(1, EPOCHS + 1):
+    for epoch in range(EPOCHS):
         t = epoch / EPOCHS
         pm = 0.3 + 0.5 * (1 - math.exp(-5 * t))
         kinds = [("pos", pm - (0.15 if ft else 0), 0.2 * math.exp(-t) + 0.05, 2048),
@@ -73,7 +73,7 @@ def make_run(name, baseline, variant, ft, rng):
     write_csv(os.path.join(d, "score_hist.csv"), ["epoch", "kind", "bin_lo", "bin_hi", "count"], hist)
     ev = [("knn_monitor", "fashion-mnist", "test", "top1", 40 + 40 * (1 - math.exp(-0.3 * e))
            + (2.5 if ft else 0) + rng.gauss(0, 0.5), e) for e in range(1, EPOCHS + 1)]
-    ev.append(("knn", "fashion-mnist", "test", "top1", 80.1 + (2.4 if ft else 0), EPOCHS))
+    ev.append(("knn", "fashion-mnist", "test", "top1", 80.1 + (2.4 if ft else 0), EPOCHS))  # epochs completed
     ev.append(("linear", "fashion-mnist", "test", "top1", 84.3 + (1.9 if ft else 0), EPOCHS))
     write_csv(os.path.join(d, "eval.csv"), ["protocol", "dataset", "split", "metric", "value", "epoch"], ev)
     with open(os.path.join(d, "config.ini"), "w") as f:

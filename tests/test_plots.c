@@ -177,8 +177,8 @@ static void test_train_epoch_axis_and_knn(void **state)
                                  "1,5,0.1,9,0.25,1,1\n1,10,0.1,8,0.5,1,2\n2,15,0.05,7,0.5,1,3\n"
                                  "2,20,0.05,6,0.75,1,4\n");
     write_file(run, "eval.csv", "protocol,dataset,split,metric,value,epoch\n"
-                                "knn_monitor,fm,test,top1,40.5,1\nknn_monitor,fm,test,top5,90,1\n"
-                                "knn_monitor,fm,test,top1,55,2\nknn,fm,test,top1,61.25,2\n");
+                                "knn_monitor,fm,test,top1,40.5,2\nknn_monitor,fm,test,top5,90,2\n"
+                                "knn_monitor,fm,test,top1,55,3\nknn,fm,test,top1,61.25,3\n");
     PlotRun r;
     assert_int_equal(pdata_run_info(&r, run), CLFT_OK);
     assert_string_equal(r.label + strlen(r.name), " | kNN top-1 61.2%"); /* knn beats the monitor */

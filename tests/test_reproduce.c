@@ -4,6 +4,8 @@
  * of complete runs (matrix_run_state and `clft reproduce --dry-run` on fake complete directories). */
 #include "tests/test_util.h"
 
+#include "baselines/baseline.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -240,6 +242,10 @@ static void test_skip_complete_runs(void **state)
 {
     (void)state;
     const MatrixPreset *p = matrix_find("smoke");
+    /* The CLI dry run below compares checkpoints with the smoke preset's configured epochs. */
+    Config smoke;
+    assert_int_equal(config_resolve(&smoke, "moco_v2", "smoke", CLFT_SOURCE_DIR "/configs"), CLFT_OK);
+    const int E = smoke.optim.epochs;
     char root[256], dir[1024], cmd[2048];
     make_temp_dir(root, sizeof root);
     const char *both = "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,60,2\n"
@@ -249,15 +255,15 @@ static void test_skip_complete_runs(void **state)
     assert_true(strstr(dir, "/smoke/moco_v2_none_fashion-mnist_s1") != NULL);
     assert_int_equal(matrix_run_state(p, dir, 2, &st), CLFT_OK); /* missing directory */
     assert_false(st.pretrained || matrix_run_complete(p, &st));
-    fake_smoke_dir(dir, 2, both);
-    assert_int_equal(matrix_run_state(p, dir, 2, &st), CLFT_OK);
+    fake_smoke_dir(dir, E, both);
+    assert_int_equal(matrix_run_state(p, dir, E, &st), CLFT_OK);
     assert_true(matrix_run_complete(p, &st));
-    assert_int_equal(matrix_run_state(p, dir, 3, &st), CLFT_OK); /* more epochs configured */
+    assert_int_equal(matrix_run_state(p, dir, E + 1, &st), CLFT_OK); /* more epochs configured */
     assert_false(st.pretrained || matrix_run_complete(p, &st));
     assert_int_equal(matrix_run_dir(p, &p->arms[1], "fashion-mnist", 1, root, dir, sizeof dir), CLFT_OK);
-    fake_smoke_dir(dir, 2, "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,61,2\n"
+    fake_smoke_dir(dir, E, "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,61,2\n"
                            "linear,fashion-mnist,train,top1,75,2\n");
-    assert_int_equal(matrix_run_state(p, dir, 2, &st), CLFT_OK); /* linear only on train: to do */
+    assert_int_equal(matrix_run_state(p, dir, E, &st), CLFT_OK); /* linear only on train: to do */
     assert_true(st.pretrained && st.evaluated[0] && !st.evaluated[1]);
     assert_false(matrix_run_complete(p, &st));
 

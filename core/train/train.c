@@ -185,7 +185,7 @@ static ClftStatus resume_or_start(Run *r)
     ClftStatus st = truncate_csv(r, "train.csv", "step", (double)r->pos.step);
     if (st == CLFT_OK) st = truncate_csv(r, "scores.csv", "step", (double)r->pos.step);
     if (st == CLFT_OK) st = truncate_csv(r, "score_hist.csv", "epoch", r->pos.epoch - 1);
-    if (st == CLFT_OK) st = truncate_csv(r, "eval.csv", "epoch", r->pos.epoch - 1);
+    if (st == CLFT_OK) st = truncate_csv(r, "eval.csv", "epoch", r->pos.epoch);
     return st;
 }
 
@@ -268,7 +268,7 @@ static ClftStatus run_monitor(Run *r, int epoch)
     csv_put_str(&w, "test");
     csv_put_str(&w, "top1");
     csv_put_num(&w, top1);
-    csv_put_int(&w, epoch);
+    csv_put_int(&w, epoch + 1); /* epochs completed, as every eval.csv row */
     st = csv_end_row(&w);
     ClftStatus st2 = csv_close(&w);
     if (!r->opt->quiet) fprintf(stderr, "%sknn monitor: epoch %d top-1 %.2f%%\n",

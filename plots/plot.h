@@ -9,10 +9,10 @@
  * a failure never leaves an empty or partial image behind.
  *
  * Figures (at 300 dpi for PNG; sizes in inches for a two-column paper):
- *   score_curves.<fmt>        7.0 x 2.4   pos mean ± std, neg mean, neg variance vs iteration, all runs
- *                                         (2.06 + 0.17 per legend row of 2 entries; 2.4 for 2 runs)
- *   train_curves.<fmt>        7.0 x 4.2   loss, instance accuracy, learning rate, kNN top-1 vs epoch
- *                                         (4.03 + 0.17 per legend row; 4.2 for up to 2 runs)
+ *   score_curves.<fmt>        7.0 x 2.74  pos mean ± std, neg mean, neg variance vs iteration, all runs
+ *                                         (2.06 + 0.17 per legend entry; 2.74 for 2 runs + pre-FT)
+ *   train_curves.<fmt>        7.0 x 4.37  loss, instance accuracy, learning rate, kNN top-1 vs epoch
+ *                                         (4.03 + 0.17 per run in the legend; 4.37 for 2 runs)
  *   score_heatmap_<run>.<fmt> 7.0 x 2.4   per-epoch pos/neg histograms as a heat map (x 4.4 with the
  *                                         pre-transform row, when a variant recorded it)
  *   score_hist_<run>.<fmt>    7.0 x 2.7   overlaid pos/neg histograms at chosen epochs (pre dashed)

@@ -108,6 +108,8 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         snprintf(r->variant, sizeof r->variant, "%s", value);
     else if (!strcmp(section, "run") && !strcmp(name, "name") && *value)
         snprintf(r->name, sizeof r->name, "%s", value);
+    else if (!strcmp(section, "run") && !strcmp(name, "seed"))
+        snprintf(r->seed, sizeof r->seed, "%s", value);
     return 1;
 }
 
@@ -164,11 +166,20 @@ ClftStatus pdata_run_info(PlotRun *r, const char *dir)
     int rank = 0;
     ClftStatus st = eval_top1(r->dir, &top1, &rank);
     if (st != CLFT_OK) return st;
+    /* Legend: the method and seed when config.ini names them (short enough for two columns), else
+     * the run's name. */
+    char who[300];
+    if (r->baseline[0]) {
+        char method[128];
+        pdata_method_label(method, sizeof method, r->baseline, r->variant);
+        snprintf(who, sizeof who, "%s%s%s", method, r->seed[0] ? ", seed " : "", r->seed);
+    } else {
+        snprintf(who, sizeof who, "%s", r->name);
+    }
     if (rank == 0)
-        snprintf(r->label, sizeof r->label, "%s", r->name);
+        snprintf(r->label, sizeof r->label, "%s", who);
     else
-        snprintf(r->label, sizeof r->label, "%s | %stop-1 %.1f%%", r->name, rank == 3 ? "" : "kNN ",
-                 top1);
+        snprintf(r->label, sizeof r->label, "%s | %stop-1 %.1f%%", who, rank == 3 ? "" : "kNN ", top1);
     return CLFT_OK;
 }
 

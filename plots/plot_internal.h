@@ -14,7 +14,8 @@ typedef struct {
     char tag[128];      /* name reduced to [A-Za-z0-9._-] for file names */
     char baseline[64];  /* [moco] baseline, "" when unknown */
     char variant[64];   /* [variant] name, "" when unknown */
-    char label[400];    /* legend text: "name | top-1 81.2%" */
+    char seed[32];      /* [run] seed, "" when unknown */
+    char label[400];    /* legend text: "MoCo v2 + FT, seed 1 | top-1 81.2%" (or the run name) */
     char color[16];     /* "#rrggbb" */
     int has_pre_scores; /* scores.csv holds pre-transform statistics */
     int has_pre_hist;   /* score_hist.csv holds pre_pos / pre_neg rows */

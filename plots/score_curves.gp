@@ -10,8 +10,8 @@ load data.'/vars.gp'
 w_in = 7.0
 nkey = nruns + 1 + any_pre_scores
 # 2.06 in plus 0.17 in per legend row (the same rows as keyrows() in style.gp, which is loaded
-# after the size is known): 2.4 in for two runs with a pre-FT line
-h_in = 2.06 + int(ceil(nkey / 2.0)) * 0.17
+# after the size is known): 2.74 in for two runs with a pre-FT line
+h_in = 2.06 + nkey * 0.17
 load plotdir.'/style.gp'
 rows = keyrows(nkey)
 top = 1 - (0.04 + rows * keyrow_in) / h_in

@@ -44,9 +44,9 @@ rhi = STATS_max > rhi ? STATS_max : rhi", file, col)
 # (in the box placed by the last panel()) instead of over any panel's data.
 keystrip = "unset border; unset tics; unset xlabel; unset ylabel; unset title; unset grid; \
 unset colorbox; set xrange [0:1]; set yrange [0:1]; set key center center horizontal Left reverse width 1"
-# keycols(n), keyrows(n): the legend of n entries in a strip of 2 columns (labels like
-# "name | top-1 81.2%" leave no room for 3 in 7 in); a script makes its figure taller by keyrow_in
-# inches for each legend row.
-keycols(n) = n < 2 ? 1 : 2
-keyrows(n) = int(ceil(n / 2.0))
+# keycols(n), keyrows(n): the legend of n entries, one per row: labels like "MoCo v2 + FT, seed 1 |
+# kNN top-1 81.2%" do not fit two to a row at 7 in (gnuplot then drops to one column and clips what
+# the strip has no room for — seen); a script makes its figure taller by keyrow_in per legend row.
+keycols(n) = 1
+keyrows(n) = n
 keyrow_in = 0.17

@@ -7,8 +7,8 @@
 #   data/knn_<i>.dat:   epochs_completed knn_top1_percent
 load data.'/vars.gp'
 w_in = 7.0
-# 4.03 in plus 0.17 in per legend row (as keyrows() in style.gp): 4.2 in for up to two runs
-h_in = 4.03 + int(ceil(nruns / 2.0)) * 0.17
+# 4.03 in plus 0.17 in per legend row (one per run, as keyrows() in style.gp): 4.37 in for two runs
+h_in = 4.03 + nruns * 0.17
 load plotdir.'/style.gp'
 rows = keyrows(nruns)
 # rows of panels, in inches from the bottom: [0.55, 1.8] and [2.52, top]

@@ -310,6 +310,52 @@ static void test_scores_pre_matches_direct(void **state)
     free(queue);
 }
 
+/* The pre-transform histogram equals binning every q·k and q·queue_j computed directly, with K not
+ * a multiple of the block (two blocks, the last partial). */
+static void test_scores_pre_hist_matches_direct(void **state)
+{
+    (void)state;
+    enum { N = 5, D = 7, K = SCORES_PRE_BLOCK + 37 };
+    float *q = xmalloc(N * D * sizeof(float)), *k = xmalloc(N * D * sizeof(float));
+    float *queue = xmalloc((size_t)K * D * sizeof(float));
+    float *block = xmalloc((size_t)N * SCORES_PRE_BLOCK * sizeof(float));
+    Rng r;
+    rng_init(&r, 9, RNG_STREAM_DATA, 0, 0);
+    for (int i = 0; i < N * D; i++) q[i] = (float)(0.6 * rng_normal(&r)), k[i] = (float)(0.6 * rng_normal(&r));
+    for (int i = 0; i < K * D; i++) queue[i] = (float)(0.4 * rng_normal(&r));
+    ScoreHist h, want;
+    scores_hist_reset(&h);
+    scores_hist_reset(&want);
+    scores_pre_hist(&h, q, k, queue, N, D, K, block);
+    for (int n = 0; n < N; n++) {
+        double s = 0.0;
+        for (int d = 0; d < D; d++) s += (double)q[n * D + d] * k[n * D + d];
+        int b = scores_hist_bin(s);
+        if (b < 0) want.pos_under++; else if (b >= SCORES_HIST_BINS) want.pos_over++; else want.pos[b]++;
+        for (int j = 0; j < K; j++) {
+            double t = 0.0;
+            for (int d = 0; d < D; d++) t += (double)q[n * D + d] * queue[(size_t)j * D + d];
+            b = scores_hist_bin(t);
+            if (b < 0) want.neg_under++; else if (b >= SCORES_HIST_BINS) want.neg_over++; else want.neg[b]++;
+        }
+    }
+    /* float vs double products may put a score within ~1e-6 of an edge into the next bin. */
+    uint64_t total = want.neg_under + want.neg_over, moved = 0;
+    for (int b = 0; b < SCORES_HIST_BINS; b++) {
+        total += want.neg[b];
+        moved += h.neg[b] > want.neg[b] ? h.neg[b] - want.neg[b] : want.neg[b] - h.neg[b];
+        assert_true(h.pos[b] == want.pos[b]);
+    }
+    assert_int_equal(total, (uint64_t)N * K);
+    assert_true(moved <= 4);
+    assert_int_equal(h.neg_under + h.neg_over + h.pos_under + h.pos_over,
+                     want.neg_under + want.neg_over + want.pos_under + want.pos_over);
+    free(q);
+    free(k);
+    free(queue);
+    free(block);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_scores_hand_example),
         cmocka_unit_test(test_scores_hist_bins),
         cmocka_unit_test(test_scores_pre_matches_direct),
+        cmocka_unit_test(test_scores_pre_hist_matches_direct),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

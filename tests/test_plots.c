@@ -69,7 +69,7 @@ static void assert_png(const char *dir, const char *name, uint32_t width, uint32
     if (size < 20000) fail_msg("%s is only %ld bytes: an empty figure?", name, size);
 }
 
-/* Sizes in inches from plot.h, at 300 dpi: 7.0 in → 2100 px, 2.4 in → 720 px, and so on. */
+/* Sizes in inches from plot.h, at 300 dpi: 7.0 in → 2100 px, 2.74 in → 822 px, and so on. */
 static void test_every_figure_is_a_png_of_the_documented_size(void **state)
 {
     (void)state;
@@ -77,8 +77,8 @@ static void test_every_figure_is_a_png_of_the_documented_size(void **state)
     make_temp_dir(out, sizeof out);
     PlotOptions o = {.out_dir = out, .summary = "tests/fixtures/plots/summary.csv", .quiet = 1};
     if (plot_runs(two_runs, 2, &o) != CLFT_OK) fail_msg("%s", clft_last_error());
-    assert_png(out, "score_curves.png", 2100, 720);
-    assert_png(out, "train_curves.png", 2100, 1260);
+    assert_png(out, "score_curves.png", 2100, 822);
+    assert_png(out, "train_curves.png", 2100, 1311);
     assert_png(out, "score_heatmap_moco_v2_base.png", 2100, 720);  /* no pre-FT row */
     assert_png(out, "score_heatmap_moco_v2_ft.png", 2100, 1320);   /* with the pre-FT row */
     assert_png(out, "score_hist_moco_v2_base.png", 2100, 810);

@@ -121,3 +121,21 @@ void scores_pre_compute(PreScores *p, PreScoreStats *out, const float *q, const 
     out->neg_mean = snm / N;
     out->neg_var = snv / N;
 }
+
+void scores_pre_hist(ScoreHist *hist, const float *q, const float *k, const float *queue, int N,
+                     int D, int K, float *block)
+{
+    for (int n = 0; n < N; n++) {
+        double s = 0.0;
+        for (int d = 0; d < D; d++) s += (double)q[(size_t)n * D + d] * k[(size_t)n * D + d];
+        hist_add(hist->pos, &hist->pos_under, &hist->pos_over, s);
+    }
+    for (int j0 = 0; j0 < K; j0 += SCORES_PRE_BLOCK) {
+        const int kb = K - j0 < SCORES_PRE_BLOCK ? K - j0 : SCORES_PRE_BLOCK;
+        /* block (N, kb) = q (N, D) · queue[j0 : j0 + kb]ᵀ */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, kb, D, 1.0f, q, D,
+                    queue + (size_t)j0 * D, D, 0.0f, block, kb);
+        for (size_t i = 0; i < (size_t)N * kb; i++)
+            hist_add(hist->neg, &hist->neg_under, &hist->neg_over, block[i]);
+    }
+}

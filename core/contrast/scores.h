@@ -75,4 +75,12 @@ void scores_pre_free(PreScores *p);
 void scores_pre_compute(PreScores *p, PreScoreStats *out, const float *q, const float *k,
                         const float *queue, int N, int K);
 
+/* Histogram of the ORIGINAL scores q·k (pos) and q·queueᵀ (neg) — the pre-transform distribution a
+ * variant changes — added into *hist. The N × K products are formed in blocks of
+ * SCORES_PRE_BLOCK queue rows with cblas_sgemm into `block` (N × SCORES_PRE_BLOCK floats, the
+ * caller's), so the cost is one extra q·queueᵀ product and no allocation. */
+#define SCORES_PRE_BLOCK 1024
+void scores_pre_hist(ScoreHist *hist, const float *q /* (N, D) */, const float *k /* (N, D) */,
+                     const float *queue /* (K, D) */, int N, int D, int K, float *block);
+
 #endif

@@ -38,6 +38,9 @@ ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
     infonce_init(&mc->nce, N, D, opt->K, opt->variant.n_extra, opt->T);
     scores_pre_init(&mc->pre, D);
     scores_hist_reset(&mc->hist);
+    scores_hist_reset(&mc->pre_hist);
+    if (!opt->variant.is_identity)
+        mc->pre_block = xaligned_alloc((size_t)N * SCORES_PRE_BLOCK * sizeof(float));
     rng_init(&mc->rng_shuffle, opt->seed, RNG_STREAM_SHUFFLE, 0, 0);
     rng_init(&mc->rng_ft, opt->seed, RNG_STREAM_FT, 0, 0);
     mc->perm = xmalloc((size_t)N * sizeof(int));
@@ -58,6 +61,7 @@ void moco_free(Moco *mc)
     infonce_free(&mc->nce);
     scores_pre_free(&mc->pre);
     free(mc->perm);
+    free(mc->pre_block);
     free(mc->x2_shuf);
     free(mc->k_feat);
     free(mc->dq_hat);
@@ -106,6 +110,8 @@ void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd
                                    res->post.neg_var};
     } else {
         scores_pre_compute(&mc->pre, &res->pre, q, mc->k_feat, mc->queue.data, N, mc->opt.K);
+        scores_pre_hist(&mc->pre_hist, q, mc->k_feat, mc->queue.data, N, D, mc->opt.K,
+                        mc->pre_block);
     }
     if (!isfinite(res->loss)) return; /* the caller stops the run; no update with a bad gradient */
 

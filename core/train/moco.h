@@ -48,7 +48,9 @@ typedef struct {
     Queue queue;        /* (K, D) */
     InfoNCE nce;
     PreScores pre;
-    ScoreHist hist;     /* post-transform score histogram, accumulated until moco_hist_reset */
+    ScoreHist hist;     /* post-transform score histogram, accumulated until the epoch's end */
+    ScoreHist pre_hist; /* pre-transform (original q·k, q·queue) histogram; variants only */
+    float *pre_block;   /* (N, SCORES_PRE_BLOCK) scratch of scores_pre_hist; NULL for identity */
     Rng rng_shuffle;    /* shuffle-BN permutations */
     Rng rng_ft;         /* the variant's draws */
     int *perm;          /* (N) this step's key permutation */

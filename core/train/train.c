@@ -232,23 +232,33 @@ static ClftStatus log_step(Run *r, int epoch)
     return CLFT_OK;
 }
 
+static ClftStatus write_hist(Run *r, int epoch, const char *kind, const uint64_t *counts)
+{
+    for (int b = 0; b < SCORES_HIST_BINS; b++) {
+        csv_put_int(&r->hist_csv, epoch);
+        csv_put_str(&r->hist_csv, kind);
+        csv_put_num(&r->hist_csv, scores_hist_bin_lo(b));
+        csv_put_num(&r->hist_csv, scores_hist_bin_hi(b));
+        csv_put_int(&r->hist_csv, (long long)counts[b]);
+        ClftStatus st = csv_end_row(&r->hist_csv);
+        if (st != CLFT_OK) return st;
+    }
+    return CLFT_OK;
+}
+
+/* The epoch's histograms: pos and neg of the scores used in the loss, and with a variant also
+ * pre_pos and pre_neg of the original ones. */
 static ClftStatus end_epoch(Run *r, int epoch)
 {
-    const ScoreHist *h = &r->mc.hist;
-    for (int kind = 0; kind < 2; kind++) {
-        const uint64_t *counts = kind == 0 ? h->pos : h->neg;
-        for (int b = 0; b < SCORES_HIST_BINS; b++) {
-            csv_put_int(&r->hist_csv, epoch);
-            csv_put_str(&r->hist_csv, kind == 0 ? "pos" : "neg");
-            csv_put_num(&r->hist_csv, scores_hist_bin_lo(b));
-            csv_put_num(&r->hist_csv, scores_hist_bin_hi(b));
-            csv_put_int(&r->hist_csv, (long long)counts[b]);
-            ClftStatus st = csv_end_row(&r->hist_csv);
-            if (st != CLFT_OK) return st;
-        }
+    ClftStatus st = write_hist(r, epoch, "pos", r->mc.hist.pos);
+    if (st == CLFT_OK) st = write_hist(r, epoch, "neg", r->mc.hist.neg);
+    if (st == CLFT_OK && !r->opt->variant.is_identity) {
+        st = write_hist(r, epoch, "pre_pos", r->mc.pre_hist.pos);
+        if (st == CLFT_OK) st = write_hist(r, epoch, "pre_neg", r->mc.pre_hist.neg);
     }
     scores_hist_reset(&r->mc.hist);
-    return CLFT_OK;
+    scores_hist_reset(&r->mc.pre_hist);
+    return st;
 }
 
 static ClftStatus run_monitor(Run *r, int epoch)

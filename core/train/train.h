@@ -6,7 +6,8 @@
  *   train.csv        epoch, step, lr, loss, inst_acc, img_per_s, elapsed_s       (every log_every steps)
  *   scores.csv       epoch, step, pos_mean, pos_var, neg_mean, neg_var, exp_pos_mean, exp_neg_mean,
  *                    pre_pos_mean, pre_pos_var, pre_neg_mean, pre_neg_var          (every step)
- *   score_hist.csv   epoch, kind (pos|neg), bin_lo, bin_hi, count                   (every epoch)
+ *   score_hist.csv   epoch, kind (pos|neg|pre_pos|pre_neg), bin_lo, bin_hi, count (every epoch;
+ *                    pre_* only with a variant: the original scores)
  *   ckpt/epochEEEE-stepSSSSSSSSS.safetensors                                       (every ckpt_every epochs)
  * `epoch` is 0-based, `step` the global step count after the step (1, 2, ...). img_per_s and
  * elapsed_s measure the wall clock: they are the only columns that differ between two identical

@@ -23,7 +23,7 @@ set grid noxtics noytics
 set xlabel 'epoch'
 set tics front
 
-top = rows == 2 ? 0.89 : 0.80
+top = rows == 2 ? 0.86 : 0.78  # room for the figure title above the first row's titles
 bot = rows == 2 ? 0.60 : 0.21
 do for [r=1:rows] {
     pre = (r == 2)

@@ -3,3 +3,4 @@ target_sources(clft_core PRIVATE core/nn/conv2d.c core/nn/batchnorm.c core/nn/po
   core/nn/linear.c core/nn/elementwise.c)
 clft_add_test(test_nn tests/test_nn.c)
 clft_add_bench(bench_conv bench/bench_conv.c)
+clft_add_bench(bench_moco bench/bench_moco.c)

@@ -397,8 +397,7 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
             linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I, op->s.lin.O);
             break;
         case OP_ADD:
-            memcpy(y, x, op->n * sizeof(float));
-            add_inplace(y, m->acts[op->in2].data, op->n);
+            add_forward(y, x, m->acts[op->in2].data, op->n);
             break;
         case OP_L2NORM:
             l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
@@ -450,7 +449,7 @@ void model_backward(Model *m, const float *dout)
     ASSERT(m->opt.with_grads);
     /* Activation gradients accumulate (+=) like parameter gradients: zero them once per step. */
     for (int i = 1; i < m->n_acts; i++)
-        memset(m->dacts[i], 0, tensor_numel(m->acts[i]) * sizeof(float));
+        nn_zero(m->dacts[i], tensor_numel(m->acts[i]));
     int last = m->n_acts - 1;
     memcpy(m->dacts[last], dout, tensor_numel(m->acts[last]) * sizeof(float));
     for (int i = m->n_ops - 1; i >= 0; i--) backward_op(m, &m->ops[i]);

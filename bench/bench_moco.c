@@ -9,8 +9,9 @@
  * Each side runs in its own process (so its peak RSS is its own): clft re-executes this program as
  * `bench_moco --child NET WARMUP STEPS`, torch is `/usr/bin/python3 bench/bench_moco_torch.py`.
  * Rounds alternate clft, torch, clft, torch, ...; each round does WARMUP untimed steps and STEPS
- * timed ones; a side's img/s is the median of its rounds (the machine is shared: the median drops
- * a round disturbed by another process); RSS is the largest ru_maxrss of its rounds. Output, per
+ * timed ones; a side's img/s is the best of its rounds (the machine is shared with other jobs that
+ * come and go: the best round is the one least disturbed, for both sides alike; every round is
+ * printed on stderr); RSS is the largest ru_maxrss of its rounds. Output, per
  * network:
  *   moco_step net=NAME clft_img_s=X torch_img_s=Y ratio=Z clft_rss_mb=A torch_rss_mb=B
  *
@@ -118,17 +119,12 @@ static int measure(const char *cmd, double *img_s, double *rss_mb)
     return ok && rc == 0 ? 0 : -1;
 }
 
-static int cmp_double(const void *a, const void *b)
+static double best(const double *v, int n)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    if (n == 0) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    double b = NAN;
+    for (int i = 0; i < n; i++)
+        if (!(v[i] <= b)) b = v[i];
+    return b;
 }
 
 #define MAX_ROUNDS 16
@@ -157,7 +153,7 @@ static void bench_net(const BenchNet *net, const char *self, int rounds)
         }
     }
     if (nc == 0) clft_die("bench_moco: the clft child failed for net %s", net->name);
-    double c = median(ci, nc), t = median(ti, nt);
+    double c = best(ci, nc), t = best(ti, nt);
     printf("moco_step net=%s clft_img_s=%.1f torch_img_s=%.1f ratio=%.3f clft_rss_mb=%.0f "
            "torch_rss_mb=%.0f\n",
            net->name, c, t, c / t, crss, nt ? trss : NAN);

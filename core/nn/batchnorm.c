@@ -123,6 +123,7 @@ void batchnorm_forward(float *out, float *save_mean, float *save_rstd, const flo
             const float b = beta[c] - save_mean[g * C + c] * a;
             const float *x = in + ((size_t)n * C + c) * HW;
             float *y = out + ((size_t)n * C + c) * HW;
+#pragma omp simd
             for (int i = 0; i < HW; i++)
                 y[i] = x[i] * a + b;
         }
@@ -156,6 +157,7 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
                 size_t o = ((size_t)n * C + c) * HW;
                 const float *dy = dout + o, *x = in + o;
                 float *dx = din + o;
+#pragma omp simd
                 for (int i = 0; i < HW; i++)
                     dx[i] += k * (dy[i] - mdy - (x[i] - mean) * cx);
             }

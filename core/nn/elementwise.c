@@ -30,7 +30,7 @@ int nn_threads(void)
 void relu_forward(float *out, const float *in, size_t n)
 {
     const long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
     for (long i = 0; i < nn; i++)
         out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
@@ -38,7 +38,7 @@ void relu_forward(float *out, const float *in, size_t n)
 void relu_backward(float *din, const float *dout, const float *out, size_t n)
 {
     const long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
     for (long i = 0; i < nn; i++)
         din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
@@ -78,7 +78,7 @@ void l2norm_backward(float *din, const float *dout, const float *out, const floa
 void add_inplace(float *y, const float *x, size_t n)
 {
     const long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
     for (long i = 0; i < nn; i++)
         y[i] += x[i];
 }
@@ -86,7 +86,7 @@ void add_inplace(float *y, const float *x, size_t n)
 void add_forward(float *y, const float *a, const float *b, size_t n)
 {
     const long nn = (long)n;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
     for (long i = 0; i < nn; i++)
         y[i] = a[i] + b[i];
 }

@@ -375,8 +375,8 @@ void model_free(Model *m)
  * totals are printed to stderr at exit (a measurement aid, off in normal builds). */
 #ifdef CLFT_PROFILE
 #include <time.h>
-static double prof_s[2][OP_L2NORM + 1];
-static long prof_n[2][OP_L2NORM + 1];
+static double prof_s[2][OP_L2NORM + 2]; /* the last slot: zeroing activation gradients */
+static long prof_n[2][OP_L2NORM + 2];
 static int prof_registered;
 static double prof_now(void)
 {
@@ -386,9 +386,9 @@ static double prof_now(void)
 }
 static void prof_print(void)
 {
-    static const char *names[] = {"conv", "bn", "relu", "maxpool", "avgpool", "linear", "add", "l2norm"};
+    static const char *names[] = {"conv", "bn", "relu", "maxpool", "avgpool", "linear", "add", "l2norm", "zero"};
     for (int d = 0; d < 2; d++)
-        for (int k = 0; k <= OP_L2NORM; k++)
+        for (int k = 0; k <= OP_L2NORM + 1; k++)
             if (prof_n[d][k])
                 fprintf(stderr, "profile %s %-8s %8.3f s  %6ld calls\n", d ? "bwd" : "fwd", names[k],
                         prof_s[d][k], prof_n[d][k]);
@@ -484,8 +484,12 @@ void model_backward(Model *m, const float *dout)
 {
     ASSERT(m->opt.with_grads);
     /* Activation gradients accumulate (+=) like parameter gradients: zero them once per step. */
-    for (int i = 1; i < m->n_acts; i++)
-        nn_zero(m->dacts[i], tensor_numel(m->acts[i]));
+    {
+        PROF_BEGIN;
+        for (int i = 1; i < m->n_acts; i++)
+            nn_zero(m->dacts[i], tensor_numel(m->acts[i]));
+        PROF_END(1, OP_L2NORM + 1);
+    }
     int last = m->n_acts - 1;
     memcpy(m->dacts[last], dout, tensor_numel(m->acts[last]) * sizeof(float));
     for (int i = m->n_ops - 1; i >= 0; i--) {

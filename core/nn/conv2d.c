@@ -11,7 +11,13 @@
  *   backward data:  dcol (CKK, B*HWo)     = Wᵀ · dout_b,   then col2im adds dcol into din
  *   backward weight: dW (C_out, CKK)     += dout_b · colᵀ  (sgemm with beta = 1)
  * A 1x1, stride-1, unpadded convolution with B = 1 uses the input itself as its column matrix.
- * Workspace: col (CKK, B*HWo) then, when B > 1, a (C_out, B*HWo) buffer for out_b / dout_b.
+ * Threads (s->threads, set by conv2d_shape from nn_threads()): the batch is split statically into
+ * T equal image ranges; each thread unfolds and multiplies its own chunks with a single-threaded
+ * sgemm (OpenBLAS's pool is set to 1 thread for the duration), so im2col/col2im and the layout
+ * copies run in parallel and the narrow GEMMs (C_out = 32, 64) are not split again. dW: thread 0
+ * accumulates into dweight, the others into private partials added afterwards in thread order.
+ * Workspace, per thread: col (CKK, B*HWo); when B > 1, a (C_out, B*HWo) buffer for out_b / dout_b;
+ * when T > 1, a (C_out, CKK) dW partial.
  */
 #include <cblas.h>
 #include <string.h>
@@ -103,23 +109,26 @@ static void chunk_scatter(float *dst, const float *src, int B, int C, int hwo)
                    sizeof(float) * (size_t)hwo);
 }
 
-/* The static split: thread t of T owns image chunks [lo, hi) (chunks of B images). */
-static void thread_chunks(const ConvShape *s, int t, int *lo, int *hi)
+/* The static split: thread t of T owns images [lo, hi), an equal share (±1) of the batch, cut into
+ * the fewest chunks of at most B images, of equal size (±1); the split depends only on the shape
+ * and T. */
+static void thread_images(const ConvShape *s, int t, int *lo, int *hi)
 {
-    const int B = conv_chunk(s), nchunks = (s->N + B - 1) / B;
-    *lo = (int)((long)nchunks * t / s->threads);
-    *hi = (int)((long)nchunks * (t + 1) / s->threads);
+    *lo = (int)((long)s->N * t / s->threads);
+    *hi = (int)((long)s->N * (t + 1) / s->threads);
 }
 
 static void conv_forward_chunks(float *out, const float *in, const float *weight,
-                                const ConvShape *s, float *ws, int c_lo, int c_hi)
+                                const ConvShape *s, float *ws, int n_lo, int n_hi)
 {
     const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
     const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
     float *col = ws;                          /* (CKK, B*HWo) */
     float *obuf = ws + (size_t)ckk * B * hwo; /* (C_out, B*HWo), when B > 1 */
-    for (int ch = c_lo; ch < c_hi; ch++) {
-        const int n0 = ch * B, bc = s->N - n0 < B ? s->N - n0 : B, L = bc * hwo;
+    const int n = n_hi - n_lo, cnt = (n + B - 1) / B; /* chunks of equal size (±1), each <= B */
+    for (int k = 0; k < cnt; k++) {
+        const int n0 = n_lo + (int)((long)n * k / cnt);
+        const int bc = n_lo + (int)((long)n * (k + 1) / cnt) - n0, L = bc * hwo;
         const float *cm = col;
         if (bc == 1 && conv_is_pointwise(s)) {
             cm = in + n0 * in_img; /* the input (C_in, HW) is its own column matrix */
@@ -142,7 +151,7 @@ void conv2d_forward(float *out, const float *in, const float *weight, const Conv
     ASSERT(s->H_out >= 1 && s->W_out >= 1 && s->threads >= 1);
     if (s->threads == 1) {
         int lo, hi;
-        thread_chunks(s, 0, &lo, &hi);
+        thread_images(s, 0, &lo, &hi);
         conv_forward_chunks(out, in, weight, s, ws, lo, hi);
         return;
     }
@@ -153,22 +162,24 @@ void conv2d_forward(float *out, const float *in, const float *weight, const Conv
     {
         const int t = omp_get_thread_num();
         int lo, hi;
-        thread_chunks(s, t, &lo, &hi);
+        thread_images(s, t, &lo, &hi);
         conv_forward_chunks(out, in, weight, s, ws + (size_t)t * per, lo, hi);
     }
     blas_set_threads(saved);
 }
 
 static void conv_backward_chunks(float *din, float *dweight, const float *dout, const float *in,
-                                 const float *weight, const ConvShape *s, float *ws, int c_lo,
-                                 int c_hi)
+                                 const float *weight, const ConvShape *s, float *ws, int n_lo,
+                                 int n_hi)
 {
     const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
     const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
     float *col = ws;                          /* (CKK, B*HWo): columns, then their gradient */
     float *obuf = ws + (size_t)ckk * B * hwo; /* (C_out, B*HWo), when B > 1 */
-    for (int ch = c_lo; ch < c_hi; ch++) {
-        const int n0 = ch * B, bc = s->N - n0 < B ? s->N - n0 : B, L = bc * hwo;
+    const int n = n_hi - n_lo, cnt = (n + B - 1) / B; /* chunks of equal size (±1), each <= B */
+    for (int k = 0; k < cnt; k++) {
+        const int n0 = n_lo + (int)((long)n * k / cnt);
+        const int bc = n_lo + (int)((long)n * (k + 1) / cnt) - n0, L = bc * hwo;
         const int direct = bc == 1 && conv_is_pointwise(s);
         const float *dm = dout + n0 * out_img; /* (C_out, L) */
         if (bc > 1) {
@@ -202,7 +213,7 @@ void conv2d_backward(float *din, float *dweight, const float *dout, const float 
     ASSERT(s->H_out >= 1 && s->W_out >= 1 && s->threads >= 1);
     if (s->threads == 1) {
         int lo, hi;
-        thread_chunks(s, 0, &lo, &hi);
+        thread_images(s, 0, &lo, &hi);
         conv_backward_chunks(din, dweight, dout, in, weight, s, ws, lo, hi);
         return;
     }
@@ -216,7 +227,7 @@ void conv2d_backward(float *din, float *dweight, const float *dout, const float 
         float *dw = t == 0 ? dweight : wst + conv_dw_offset(s); /* (C_out, CKK) */
         if (t > 0) memset(dw, 0, nw * sizeof(float));
         int lo, hi;
-        thread_chunks(s, t, &lo, &hi);
+        thread_images(s, t, &lo, &hi);
         conv_backward_chunks(din, dw, dout, in, weight, s, wst, lo, hi);
 #pragma omp barrier
         /* dweight += Σ_{t>0} partial_t, in thread order; split over the weights. */

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* openblas_config.h declares these, but only in some packagings; declare what we use. */
 char *openblas_get_corename(void);
@@ -66,6 +69,12 @@ const char *blas_core_origin(void)
     return "auto-detected by OpenBLAS";
 }
 
-void blas_set_threads(int n) { openblas_set_num_threads(n); }
+void blas_set_threads(int n)
+{
+    openblas_set_num_threads(n);
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+}
 
 int blas_get_threads(void) { return openblas_get_num_threads(); }

@@ -17,6 +17,7 @@ const char *blas_core_name(void);
 /* How the core was chosen: "auto-detected", "OPENBLAS_CORETYPE from the environment" or
  * "upgraded by clft from <old>". */
 const char *blas_core_origin(void);
+/* OpenBLAS's threads and the layers' OpenMP threads (nn_threads()); call it before building models. */
 void blas_set_threads(int n);
 int blas_get_threads(void);
 

@@ -371,6 +371,40 @@ void model_free(Model *m)
 
 /* ---- running ---- */
 
+/* Compile with -DCLFT_PROFILE to time every op kind, forward and backward, over the whole run; the
+ * totals are printed to stderr at exit (a measurement aid, off in normal builds). */
+#ifdef CLFT_PROFILE
+#include <time.h>
+static double prof_s[2][OP_L2NORM + 2]; /* the last slot: zeroing activation gradients */
+static long prof_n[2][OP_L2NORM + 2];
+static int prof_registered;
+static double prof_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+static void prof_print(void)
+{
+    static const char *names[] = {"conv", "bn", "relu", "maxpool", "avgpool", "linear", "add", "l2norm", "zero"};
+    for (int d = 0; d < 2; d++)
+        for (int k = 0; k <= OP_L2NORM + 1; k++)
+            if (prof_n[d][k])
+                fprintf(stderr, "profile %s %-8s %8.3f s  %6ld calls\n", d ? "bwd" : "fwd", names[k],
+                        prof_s[d][k], prof_n[d][k]);
+}
+#define PROF_BEGIN double prof_t0 = prof_now()
+#define PROF_END(dir, kind)                                                                        \
+    do {                                                                                           \
+        if (!prof_registered) prof_registered = !atexit(prof_print);                               \
+        prof_s[dir][kind] += prof_now() - prof_t0;                                                 \
+        prof_n[dir][kind]++;                                                                       \
+    } while (0)
+#else
+#define PROF_BEGIN ((void)0)
+#define PROF_END(dir, kind) ((void)0)
+#endif
+
 static float *P(Model *m, long off) { return off < 0 ? NULL : m->param_arena.base + off; }
 static float *G(Model *m, long off) { return off < 0 ? NULL : m->grad_arena.base + off; }
 static float *B(Model *m, long off) { return off < 0 ? NULL : m->buffer_arena.base + off; }
@@ -384,6 +418,7 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
         Op *op = &m->ops[i];
         const float *x = m->acts[op->in].data;
         float *y = m->acts[op->out].data;
+        PROF_BEGIN;
         switch (op->kind) {
         case OP_CONV: conv2d_forward(y, x, P(m, op->w), &op->s.conv, m->ws); break;
         case OP_BN:
@@ -397,13 +432,13 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
             linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I, op->s.lin.O);
             break;
         case OP_ADD:
-            memcpy(y, x, op->n * sizeof(float));
-            add_inplace(y, m->acts[op->in2].data, op->n);
+            add_forward(y, x, m->acts[op->in2].data, op->n);
             break;
         case OP_L2NORM:
             l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
             break;
         }
+        PROF_END(0, op->kind);
     }
     return m->acts[m->n_acts - 1].data;
 }
@@ -449,11 +484,19 @@ void model_backward(Model *m, const float *dout)
 {
     ASSERT(m->opt.with_grads);
     /* Activation gradients accumulate (+=) like parameter gradients: zero them once per step. */
-    for (int i = 1; i < m->n_acts; i++)
-        memset(m->dacts[i], 0, tensor_numel(m->acts[i]) * sizeof(float));
+    {
+        PROF_BEGIN;
+        for (int i = 1; i < m->n_acts; i++)
+            nn_zero(m->dacts[i], tensor_numel(m->acts[i]));
+        PROF_END(1, OP_L2NORM + 1);
+    }
     int last = m->n_acts - 1;
     memcpy(m->dacts[last], dout, tensor_numel(m->acts[last]) * sizeof(float));
-    for (int i = m->n_ops - 1; i >= 0; i--) backward_op(m, &m->ops[i]);
+    for (int i = m->n_ops - 1; i >= 0; i--) {
+        PROF_BEGIN;
+        backward_op(m, &m->ops[i]);
+        PROF_END(1, m->ops[i].kind);
+    }
 }
 
 const float *model_features(const Model *m) { return m->acts[m->feat_act].data; }

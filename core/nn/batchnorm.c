@@ -77,6 +77,7 @@ static void bn_train_stats(float *save_mean, float *save_rstd, const float *in, 
     const int C = s->C, HW = s->HW, G = s->groups, ng = s->N / G;
     const double M = (double)ng * HW;
     ASSERT(M > 1.0); /* the unbiased variance needs two values per channel */
+#pragma omp parallel for schedule(static)
     for (int c = 0; c < C; c++) {
         double mean_sum = 0.0, uvar_sum = 0.0;
         for (int g = 0; g < G; g++) {
@@ -113,6 +114,7 @@ void batchnorm_forward(float *out, float *save_mean, float *save_rstd, const flo
                 save_rstd[g * C + c] = (float)(1.0 / sqrt((double)running_var[c] + s->eps));
             }
     }
+#pragma omp parallel for schedule(static)
     for (int n = 0; n < s->N; n++) {
         const int g = n / ng;
         for (int c = 0; c < C; c++) {
@@ -121,6 +123,7 @@ void batchnorm_forward(float *out, float *save_mean, float *save_rstd, const flo
             const float b = beta[c] - save_mean[g * C + c] * a;
             const float *x = in + ((size_t)n * C + c) * HW;
             float *y = out + ((size_t)n * C + c) * HW;
+#pragma omp simd
             for (int i = 0; i < HW; i++)
                 y[i] = x[i] * a + b;
         }
@@ -133,8 +136,10 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
 {
     const int C = s->C, HW = s->HW, G = s->groups, ng = s->N / G;
     const double M = (double)ng * HW;
-    for (int g = 0; g < G; g++) {
-        for (int c = 0; c < C; c++) {
+    /* Channels are independent: one thread owns a channel (its groups in order, as before). */
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int g = 0; g < G; g++) {
             const float mean = save_mean[g * C + c], rstd = save_rstd[g * C + c];
             double sdy = 0.0, sdyx = 0.0; /* Σ dy and Σ dy (x - mean) over the group */
             for (int n = g * ng; n < (g + 1) * ng; n++) {
@@ -152,6 +157,7 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
                 size_t o = ((size_t)n * C + c) * HW;
                 const float *dy = dout + o, *x = in + o;
                 float *dx = din + o;
+#pragma omp simd
                 for (int i = 0; i < HW; i++)
                     dx[i] += k * (dy[i] - mdy - (x[i] - mean) * cx);
             }

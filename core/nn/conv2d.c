@@ -11,11 +11,23 @@
  *   backward data:  dcol (CKK, B*HWo)     = Wᵀ · dout_b,   then col2im adds dcol into din
  *   backward weight: dW (C_out, CKK)     += dout_b · colᵀ  (sgemm with beta = 1)
  * A 1x1, stride-1, unpadded convolution with B = 1 uses the input itself as its column matrix.
- * Workspace: col (CKK, B*HWo) then, when B > 1, a (C_out, B*HWo) buffer for out_b / dout_b.
+ * Threads (s->threads, set by conv2d_shape from nn_threads()): the batch is split statically into
+ * T equal image ranges; each thread unfolds and multiplies its own chunks with a single-threaded
+ * sgemm (OpenBLAS's pool is set to 1 thread for the duration), so im2col/col2im and the layout
+ * copies run in parallel and the narrow GEMMs (C_out = 32, 64) are not split again. dW: thread 0
+ * accumulates into dweight, the others into private partials added afterwards in thread order.
+ * Workspace, per thread: col (CKK, B*HWo); when B > 1, a (C_out, B*HWo) buffer for out_b / dout_b;
+ * when T > 1, a (C_out, CKK) dW partial.
  */
 #include <cblas.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+#endif
 
+#include "core/backend/blas.h"
 #include "core/backend/cpu/im2col.h"
 #include "core/common.h"
 #include "core/nn/nn.h"
@@ -39,6 +51,7 @@ int conv2d_shape(ConvShape *s)
         return -1;
     }
     s->H_out = (s->H + 2 * s->pad - s->KH) / s->stride + 1;
+    s->threads = nn_threads();
     s->W_out = (s->W + 2 * s->pad - s->KW) / s->stride + 1;
     return 0;
 }
@@ -56,13 +69,27 @@ static int conv_is_pointwise(const ConvShape *s)
     return s->KH == 1 && s->KW == 1 && s->stride == 1 && s->pad == 0;
 }
 
-size_t conv2d_workspace_floats(const ConvShape *s)
+/* Floats of one thread's slice of the workspace: col, obuf (B > 1), and (threads > 1) a private
+ * dW partial (C_out, CKK) for backward. */
+static size_t conv_dw_offset(const ConvShape *s)
 {
     size_t b = (size_t)conv_chunk(s), hwo = (size_t)s->H_out * s->W_out;
-    size_t ckk = (size_t)s->C_in * s->KH * s->KW;
-    size_t n = ckk * b * hwo;
+    size_t n = (size_t)s->C_in * s->KH * s->KW * b * hwo;
     if (b > 1) n += (size_t)s->C_out * b * hwo;
     return n;
+}
+
+static size_t conv_thread_floats(const ConvShape *s)
+{
+    size_t n = conv_dw_offset(s);
+    if (s->threads > 1) n += (size_t)s->C_out * s->C_in * s->KH * s->KW;
+    return (n + 15) & ~(size_t)15; /* keep every thread's slice 64-byte aligned */
+}
+
+size_t conv2d_workspace_floats(const ConvShape *s)
+{
+    ASSERT(s->threads >= 1);
+    return (size_t)s->threads * conv_thread_floats(s);
 }
 
 /* Per-image (C_out, HWo) blocks <-> one (C_out, B*HWo) matrix. */
@@ -82,15 +109,26 @@ static void chunk_scatter(float *dst, const float *src, int B, int C, int hwo)
                    sizeof(float) * (size_t)hwo);
 }
 
-void conv2d_forward(float *out, const float *in, const float *weight, const ConvShape *s, float *ws)
+/* The static split: thread t of T owns images [lo, hi), an equal share (±1) of the batch, cut into
+ * the fewest chunks of at most B images, of equal size (±1); the split depends only on the shape
+ * and T. */
+static void thread_images(const ConvShape *s, int t, int *lo, int *hi)
 {
-    ASSERT(s->H_out >= 1 && s->W_out >= 1);
+    *lo = (int)((long)s->N * t / s->threads);
+    *hi = (int)((long)s->N * (t + 1) / s->threads);
+}
+
+static void conv_forward_chunks(float *out, const float *in, const float *weight,
+                                const ConvShape *s, float *ws, int n_lo, int n_hi)
+{
     const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
     const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
     float *col = ws;                          /* (CKK, B*HWo) */
     float *obuf = ws + (size_t)ckk * B * hwo; /* (C_out, B*HWo), when B > 1 */
-    for (int n0 = 0; n0 < s->N; n0 += B) {
-        const int bc = s->N - n0 < B ? s->N - n0 : B, L = bc * hwo;
+    const int n = n_hi - n_lo, cnt = (n + B - 1) / B; /* chunks of equal size (±1), each <= B */
+    for (int k = 0; k < cnt; k++) {
+        const int n0 = n_lo + (int)((long)n * k / cnt);
+        const int bc = n_lo + (int)((long)n * (k + 1) / cnt) - n0, L = bc * hwo;
         const float *cm = col;
         if (bc == 1 && conv_is_pointwise(s)) {
             cm = in + n0 * in_img; /* the input (C_in, HW) is its own column matrix */
@@ -105,16 +143,43 @@ void conv2d_forward(float *out, const float *in, const float *weight, const Conv
     }
 }
 
-void conv2d_backward(float *din, float *dweight, const float *dout, const float *in,
-                     const float *weight, const ConvShape *s, float *ws)
+/* With T > 1 threads, each runs single-threaded sgemm on its own chunks (OpenBLAS's pool is set to
+ * one thread meanwhile): im2col, col2im and the layout copies run in parallel too, and the narrow
+ * GEMMs (C_out = 32, 64) are not split further. */
+void conv2d_forward(float *out, const float *in, const float *weight, const ConvShape *s, float *ws)
 {
-    ASSERT(s->H_out >= 1 && s->W_out >= 1);
+    ASSERT(s->H_out >= 1 && s->W_out >= 1 && s->threads >= 1);
+    if (s->threads == 1) {
+        int lo, hi;
+        thread_images(s, 0, &lo, &hi);
+        conv_forward_chunks(out, in, weight, s, ws, lo, hi);
+        return;
+    }
+    const int saved = blas_get_threads();
+    blas_set_threads(1);
+    const size_t per = conv_thread_floats(s);
+#pragma omp parallel num_threads(s->threads)
+    {
+        const int t = omp_get_thread_num();
+        int lo, hi;
+        thread_images(s, t, &lo, &hi);
+        conv_forward_chunks(out, in, weight, s, ws + (size_t)t * per, lo, hi);
+    }
+    blas_set_threads(saved);
+}
+
+static void conv_backward_chunks(float *din, float *dweight, const float *dout, const float *in,
+                                 const float *weight, const ConvShape *s, float *ws, int n_lo,
+                                 int n_hi)
+{
     const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
     const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
     float *col = ws;                          /* (CKK, B*HWo): columns, then their gradient */
     float *obuf = ws + (size_t)ckk * B * hwo; /* (C_out, B*HWo), when B > 1 */
-    for (int n0 = 0; n0 < s->N; n0 += B) {
-        const int bc = s->N - n0 < B ? s->N - n0 : B, L = bc * hwo;
+    const int n = n_hi - n_lo, cnt = (n + B - 1) / B; /* chunks of equal size (±1), each <= B */
+    for (int k = 0; k < cnt; k++) {
+        const int n0 = n_lo + (int)((long)n * k / cnt);
+        const int bc = n_lo + (int)((long)n * (k + 1) / cnt) - n0, L = bc * hwo;
         const int direct = bc == 1 && conv_is_pointwise(s);
         const float *dm = dout + n0 * out_img; /* (C_out, L) */
         if (bc > 1) {
@@ -138,6 +203,43 @@ void conv2d_backward(float *din, float *dweight, const float *dout, const float 
         for (int b = 0; b < bc; b++)
             col2im_add(din + (n0 + b) * in_img, col + (size_t)b * hwo, L, s);
     }
+}
+
+/* Thread 0 accumulates into dweight itself, thread t > 0 into its private partial; the partials
+ * are then added in thread order (a fixed order: bit-reproducible for a fixed thread count). */
+void conv2d_backward(float *din, float *dweight, const float *dout, const float *in,
+                     const float *weight, const ConvShape *s, float *ws)
+{
+    ASSERT(s->H_out >= 1 && s->W_out >= 1 && s->threads >= 1);
+    if (s->threads == 1) {
+        int lo, hi;
+        thread_images(s, 0, &lo, &hi);
+        conv_backward_chunks(din, dweight, dout, in, weight, s, ws, lo, hi);
+        return;
+    }
+    const size_t per = conv_thread_floats(s), nw = (size_t)s->C_out * s->C_in * s->KH * s->KW;
+    const int saved = blas_get_threads();
+    blas_set_threads(1);
+#pragma omp parallel num_threads(s->threads)
+    {
+        const int t = omp_get_thread_num();
+        float *wst = ws + (size_t)t * per;
+        float *dw = t == 0 ? dweight : wst + conv_dw_offset(s); /* (C_out, CKK) */
+        if (t > 0) memset(dw, 0, nw * sizeof(float));
+        int lo, hi;
+        thread_images(s, t, &lo, &hi);
+        conv_backward_chunks(din, dw, dout, in, weight, s, wst, lo, hi);
+#pragma omp barrier
+        /* dweight += Σ_{t>0} partial_t, in thread order; split over the weights. */
+        const size_t w_lo = nw * (size_t)t / (size_t)s->threads;
+        const size_t w_hi = nw * (size_t)(t + 1) / (size_t)s->threads;
+        for (int u = 1; u < s->threads; u++) {
+            const float *pu = ws + (size_t)u * per + conv_dw_offset(s);
+            for (size_t i = w_lo; i < w_hi; i++)
+                dweight[i] += pu[i];
+        }
+    }
+    blas_set_threads(saved);
 }
 
 /* ---- naive twins: direct loops with double accumulation, the tests' reference ---- */

@@ -4,20 +4,42 @@
  * (x / max(||x||₂, eps), eps = 1e-12; below eps the divisor is the constant eps).
  */
 #include <math.h>
+#include <string.h>
 
 #include "core/nn/nn.h"
 
-#define L2NORM_EPS 1e-12
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
+#define L2NORM_EPS 1e-12
+/* Below this many elements an elementwise loop runs on one thread (a fork/join costs a few µs). */
+#define PAR_MIN_ELEMS 65536
+
+int nn_threads(void)
+{
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* Elementwise loops are split statically into contiguous ranges: no reduction, any split gives the
+ * same bits. */
 void relu_forward(float *out, const float *in, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
         out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
 void relu_backward(float *din, const float *dout, const float *out, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
         din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
@@ -55,6 +77,31 @@ void l2norm_backward(float *din, const float *dout, const float *out, const floa
 
 void add_inplace(float *y, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
         y[i] += x[i];
+}
+
+void add_forward(float *y, const float *a, const float *b, size_t n)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
+        y[i] = a[i] + b[i];
+}
+
+void nn_zero(float *y, size_t n)
+{
+    const int T = n >= PAR_MIN_ELEMS ? nn_threads() : 1;
+#pragma omp parallel num_threads(T)
+    {
+#ifdef _OPENMP
+        const size_t t = (size_t)omp_get_thread_num();
+#else
+        const size_t t = 0;
+#endif
+        const size_t lo = n * t / (size_t)T, hi = n * (t + 1) / (size_t)T;
+        memset(y + lo, 0, (hi - lo) * sizeof(float));
+    }
 }

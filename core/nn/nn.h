@@ -16,12 +16,19 @@
 
 #include <stddef.h>
 
+/* Worker threads of the layers' own parallel loops (OpenMP's omp_get_max_threads(); 1 without
+ * OpenMP). Every split over them is static and every float reduction keeps a fixed order, so a run
+ * is bit-reproducible for a fixed thread count. blas_set_threads() sets it with OpenBLAS's. */
+int nn_threads(void);
+
 /* ---- conv2d: im2col + sgemm ---- */
 typedef struct {
     int N, C_in, H, W;    /* input (N, C_in, H, W) */
     int C_out, KH, KW;    /* weight (C_out, C_in, KH, KW), no bias (ResNets use BN) */
     int stride, pad;      /* same in both spatial dimensions */
     int H_out, W_out;     /* filled by conv2d_shape() */
+    int threads;          /* filled by conv2d_shape(): nn_threads() then; the workspace is sized
+                             for it and the work split statically over it */
 } ConvShape;
 
 /* Fills H_out/W_out; returns 0 on success, -1 (with clft_set_error) for an impossible shape. */
@@ -95,5 +102,7 @@ void l2norm_backward(float *din /* (N,D) */, const float *dout /* (N,D) */,
 
 /* ---- elementwise helpers used by residual blocks ---- */
 void add_inplace(float *y, const float *x, size_t n);   /* y += x */
+void add_forward(float *y, const float *a, const float *b, size_t n); /* y = a + b */
+void nn_zero(float *y, size_t n);                       /* y = 0, on nn_threads() threads */
 
 #endif

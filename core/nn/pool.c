@@ -25,7 +25,9 @@ int maxpool_shape(PoolShape *s)
 void maxpool_forward(float *out, int *argmax, const float *in, const PoolShape *s)
 {
     const int H = s->H, W = s->W, Ho = s->H_out, Wo = s->W_out;
-    for (size_t p = 0; p < (size_t)s->N * s->C; p++) {
+#pragma omp parallel for schedule(static)
+    for (long pl = 0; pl < (long)s->N * s->C; pl++) {
+        const size_t p = (size_t)pl;
         const float *x = in + p * H * W; /* (H, W) */
         for (int oh = 0; oh < Ho; oh++)
             for (int ow = 0; ow < Wo; ow++) {
@@ -50,14 +52,17 @@ void maxpool_forward(float *out, int *argmax, const float *in, const PoolShape *
 void maxpool_backward(float *din, const float *dout, const int *argmax, const PoolShape *s)
 {
     const size_t plane = (size_t)s->H * s->W, oplane = (size_t)s->H_out * s->W_out;
-    for (size_t p = 0; p < (size_t)s->N * s->C; p++)
-        for (size_t o = 0; o < oplane; o++)
+#pragma omp parallel for schedule(static)
+    for (long pl = 0; pl < (long)s->N * s->C; pl++)
+        for (size_t p = (size_t)pl, o = 0; o < oplane; o++)
             din[p * plane + argmax[p * oplane + o]] += dout[p * oplane + o];
 }
 
 void avgpool_forward(float *out, const float *in, int N, int C, int HW)
 {
-    for (size_t p = 0; p < (size_t)N * C; p++) {
+#pragma omp parallel for schedule(static)
+    for (long pl = 0; pl < (long)N * C; pl++) {
+        const size_t p = (size_t)pl;
         const float *x = in + p * HW;
         double sum = 0.0;
         for (int i = 0; i < HW; i++)
@@ -68,7 +73,9 @@ void avgpool_forward(float *out, const float *in, int N, int C, int HW)
 
 void avgpool_backward(float *din, const float *dout, int N, int C, int HW)
 {
-    for (size_t p = 0; p < (size_t)N * C; p++) {
+#pragma omp parallel for schedule(static)
+    for (long pl = 0; pl < (long)N * C; pl++) {
+        const size_t p = (size_t)pl;
         const float g = dout[p] / (float)HW;
         float *dx = din + p * HW;
         for (int i = 0; i < HW; i++)

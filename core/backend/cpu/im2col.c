@@ -69,6 +69,7 @@ void col2im_add(float *img, const float *col, int ldcol, const ConvShape *s)
                     const float *src = row + (size_t)oh * Wo;
                     float *dst = plane + (size_t)ih * W + off; /* dst[ow*st] */
                     if (st == 1) {
+#pragma omp simd
                         for (int ow = lo; ow < hi; ow++)
                             dst[ow] += src[ow];
                     } else {

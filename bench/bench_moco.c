@@ -1,0 +1,204 @@
+/* bench_moco.c — one MoCo v2 training step (core/train/moco.c, variant `none`) in clft against the
+ * same step in PyTorch (bench/bench_moco_torch.py), interleaved in one run, 2 threads each.
+ *
+ * Networks (both with MoCo v2's MLP head feat -> feat -> ReLU -> 128, split-BN over 8 contiguous
+ * groups in both encoders, batch 256, K 4096, T 0.2, SGD momentum 0.9 + wd 1e-4):
+ *   mini      resnet_small, small stem, 3 stages of 1 basic block, widths 32/64/128, 28x28x1
+ *             (the `mini` preset's encoder);
+ *   resnet18  resnet18 with the small-image stem (3x3/1 conv, no max-pool), 32x32x3.
+ * Each side runs in its own process (so its peak RSS is its own): clft re-executes this program as
+ * `bench_moco --child NET WARMUP STEPS`, torch is `/usr/bin/python3 bench/bench_moco_torch.py`.
+ * Rounds alternate clft, torch, clft, torch, ...; each round does WARMUP untimed steps and STEPS
+ * timed ones; a side's img/s is the best of its rounds (the machine is shared with other jobs that
+ * come and go: the best round is the one least disturbed, for both sides alike; every round is
+ * printed on stderr); RSS is the largest ru_maxrss of its rounds. Output, per
+ * network:
+ *   moco_step net=NAME clft_img_s=X torch_img_s=Y ratio=Z clft_rss_mb=A torch_rss_mb=B
+ *
+ * Usage: bench_moco [--net mini|resnet18|all] [--rounds R]   (from the repository root, or with
+ * CLFT_SOURCE_DIR's bench/ script; the torch side is skipped with torch_img_s=nan if it fails.)
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/backend/blas.h"
+#include "core/common.h"
+#include "core/train/moco.h"
+#include "variants/variant.h"
+
+typedef struct {
+    const char *name;
+    ModelConfig model;
+    int C, H;
+    int warmup, steps; /* per round */
+} BenchNet;
+
+static const BenchNet nets[] = {
+    {"mini",
+     {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 32, .stages = 3, .blocks = 1,
+      .in_channels = 1, .head = HEAD_MLP, .head_hidden = 0, .head_dim = 128},
+     1, 28, 2, 4},
+    {"resnet18",
+     {.arch = ARCH_RESNET18, .stem = STEM_SMALL, .width = 64, .in_channels = 3, .head = HEAD_MLP,
+      .head_hidden = 0, .head_dim = 128},
+     3, 32, 1, 1},
+};
+#define N_NETS (int)(sizeof nets / sizeof nets[0])
+#define BATCH 256
+#define QUEUE_K 4096
+#define BN_GROUPS 8
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The clft side, in a child process: prints `img_s=X rss_mb=Y`. */
+static int run_child(const BenchNet *net, int warmup, int steps)
+{
+    ASSERT(steps > 0);
+    blas_set_threads(2);
+    MocoOptions opt = {.N = BATCH, .C = net->C, .H = net->H, .W = net->H, .K = QUEUE_K, .T = 0.2f,
+                       .m = 0.99f, .bn_groups = BN_GROUPS, .model = net->model, .seed = 1};
+    const Variant *v = variant_find("none");
+    ASSERT(v);
+    VariantOptions vopt;
+    variant_options_default(&vopt);
+    variant_options_preset(&vopt, "none");
+    opt.variant = variant_instantiate(v, &vopt, opt.N, net->model.head_dim, opt.K);
+    Moco mc;
+    if (moco_init(&mc, &opt) != CLFT_OK) clft_die("bench_moco: %s", clft_last_error());
+    const size_t n = (size_t)BATCH * net->C * net->H * net->H;
+    float *x1 = xmalloc(n * sizeof(float)), *x2 = xmalloc(n * sizeof(float)); /* (N, C, H, W) */
+    Rng rng;
+    rng_init(&rng, 2, RNG_STREAM_DATA, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        x1[i] = (float)rng_normal(&rng);
+        x2[i] = (float)rng_normal(&rng);
+    }
+    SgdOptions sgd = {.lr = 0.03f, .momentum = 0.9f, .weight_decay = 1e-4f};
+    MocoStepResult res;
+    for (int s = 0; s < warmup; s++) moco_step(&mc, x1, x2, &sgd, 0, &res);
+    double t0 = now_s();
+    for (int s = 0; s < steps; s++) moco_step(&mc, x1, x2, &sgd, 0, &res);
+    double dt = now_s() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("img_s=%.3f rss_mb=%.1f loss=%.4f\n", (double)BATCH * steps / dt,
+           (double)ru.ru_maxrss / 1024.0, res.loss);
+    free(x1);
+    free(x2);
+    moco_free(&mc);
+    variant_release(v, &opt.variant);
+    return 0;
+}
+
+/* Runs `cmd`, parses its last `img_s=X rss_mb=Y` line; 0 on success. */
+static int measure(const char *cmd, double *img_s, double *rss_mb)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char line[512];
+    int ok = 0;
+    while (fgets(line, sizeof line, p)) {
+        const char *a = strstr(line, "img_s="), *b = strstr(line, "rss_mb=");
+        if (a && b) {
+            *img_s = atof(a + 6);
+            *rss_mb = atof(b + 7);
+            ok = 1;
+        }
+    }
+    int rc = pclose(p);
+    return ok && rc == 0 ? 0 : -1;
+}
+
+static double best(const double *v, int n)
+{
+    double b = NAN;
+    for (int i = 0; i < n; i++)
+        if (!(v[i] <= b)) b = v[i];
+    return b;
+}
+
+#define MAX_ROUNDS 16
+
+static void bench_net(const BenchNet *net, const char *self, int rounds)
+{
+    double ci[MAX_ROUNDS], ti[MAX_ROUNDS], crss = 0.0, trss = 0.0;
+    int nc = 0, nt = 0;
+    char ccmd[4400], tcmd[4400];
+    snprintf(ccmd, sizeof ccmd, "'%s' --child %s %d %d", self, net->name, net->warmup, net->steps);
+    snprintf(tcmd, sizeof tcmd,
+             "/usr/bin/python3 %s/bench/bench_moco_torch.py --net %s --warmup %d --steps %d "
+             "--batch %d --K %d --groups %d",
+             CLFT_SOURCE_DIR, net->name, net->warmup, net->steps, BATCH, QUEUE_K, BN_GROUPS);
+    for (int r = 0; r < rounds; r++) {
+        double v, rss;
+        if (measure(ccmd, &v, &rss) == 0) {
+            ci[nc++] = v;
+            if (rss > crss) crss = rss;
+            fprintf(stderr, "  %s round %d: clft %.1f img/s (%.0f MB)\n", net->name, r, v, rss);
+        }
+        if (measure(tcmd, &v, &rss) == 0) {
+            ti[nt++] = v;
+            if (rss > trss) trss = rss;
+            fprintf(stderr, "  %s round %d: torch %.1f img/s (%.0f MB)\n", net->name, r, v, rss);
+        }
+    }
+    if (nc == 0) clft_die("bench_moco: the clft child failed for net %s", net->name);
+    double c = best(ci, nc), t = best(ti, nt);
+    printf("moco_step net=%s clft_img_s=%.1f torch_img_s=%.1f ratio=%.3f clft_rss_mb=%.0f "
+           "torch_rss_mb=%.0f\n",
+           net->name, c, t, c / t, crss, nt ? trss : NAN);
+    fflush(stdout);
+}
+
+static int int_arg(const char *s, const char *what)
+{
+    long v;
+    if (parse_int(s, 0, 1000, &v) != CLFT_OK) clft_die("bench_moco: %s: %s", what, clft_last_error());
+    return (int)v;
+}
+
+static const BenchNet *find_net(const char *name)
+{
+    for (int i = 0; i < N_NETS; i++)
+        if (!strcmp(nets[i].name, name)) return &nets[i];
+    clft_die("bench_moco: unknown net '%s' (mini, resnet18, all)", name);
+}
+
+int main(int argc, char **argv)
+{
+    blas_setup(argv);
+    if (argc == 5 && !strcmp(argv[1], "--child"))
+        return run_child(find_net(argv[2]), int_arg(argv[3], "warmup"), int_arg(argv[4], "steps"));
+    const char *which = "all";
+    int rounds = 3;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--net") && i + 1 < argc) {
+            which = argv[++i];
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            rounds = int_arg(argv[++i], "--rounds");
+        } else {
+            clft_die("usage: bench_moco [--net mini|resnet18|all] [--rounds R]");
+        }
+    }
+    if (rounds > MAX_ROUNDS) clft_die("bench_moco: --rounds must be at most %d", MAX_ROUNDS);
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) clft_die("bench_moco: cannot read /proc/self/exe");
+    self[len] = '\0';
+    printf("blas_core=%s (%s) threads=2 batch=%d K=%d bn_groups=%d\n", blas_core_name(),
+           blas_core_origin(), BATCH, QUEUE_K, BN_GROUPS);
+    fflush(stdout);
+    for (int i = 0; i < N_NETS; i++)
+        if (!strcmp(which, "all") || !strcmp(which, nets[i].name)) bench_net(&nets[i], self, rounds);
+    return 0;
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""bench_moco_torch.py — the PyTorch side of bench/bench_moco.c: a faithful MoCo v2 training step
+(He et al. 2020, Chen et al. 2020; facebookresearch/moco builder.py) on clft's encoders, timed.
+
+The step, as clft's core/train/moco.c: query encoder forward (split-BN), EMA of the key encoder
+before the keys, key encoder forward under a random shuffle with split-BN, unshuffle, logits
+[q·k, q·queueᵀ]/T, cross-entropy (InfoNCE), backward, SGD (momentum 0.9, weight decay 1e-4),
+enqueue the keys. Split-BN: each BN cuts the batch into G contiguous sub-batches with their own
+statistics (as tests/gen_golden_moco.py, the golden twin of clft's split-BN).
+
+Networks (same definitions as clft's builder, core/model/model.c):
+  mini      3 stages of 1 basic block, widths 32/64/128, small stem (3x3/1), 28x28x1
+  resnet18  torchvision's resnet18 layout with the small stem (3x3/1 conv, no max-pool), 32x32x3
+each with MoCo v2's MLP head feat -> feat -> ReLU -> 128 and L2 normalisation.
+
+Prints one line: img_s=X rss_mb=Y (peak RSS of this process, ru_maxrss).
+Usage: /usr/bin/python3 bench/bench_moco_torch.py --net mini [--warmup 2 --steps 4 --batch 256 --K 4096 --groups 8]
+"""
+import argparse
+import resource
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+G = 8
+
+
+class SplitBN(nn.BatchNorm2d):
+    """BatchNorm over G contiguous sub-batches; running stats = mean of the G updates."""
+
+    def forward(self, x):
+        if not self.training:
+            return super().forward(x)
+        outs, rms, rvs = [], [], []
+        for chunk in x.chunk(G):
+            rm, rv = self.running_mean.clone(), self.running_var.clone()
+            outs.append(F.batch_norm(chunk, rm, rv, self.weight, self.bias, True, self.momentum, self.eps))
+            rms.append(rm)
+            rvs.append(rv)
+        with torch.no_grad():
+            self.running_mean.copy_(torch.stack(rms).mean(0))
+            self.running_var.copy_(torch.stack(rvs).mean(0))
+        return torch.cat(outs)
+
+
+class Basic(nn.Module):
+    def __init__(self, cin, planes, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+        self.bn1 = SplitBN(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = SplitBN(planes)
+        self.downsample = None
+        if stride != 1 or cin != planes:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), SplitBN(planes))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class Encoder(nn.Module):
+    """ResNet with the small-image stem; `blocks` basic blocks per stage; MLP head; L2 norm."""
+
+    def __init__(self, cin, width, blocks, dim=128):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, width, 3, 1, 1, bias=False)
+        self.bn1 = SplitBN(width)
+        layers, c = [], width
+        for s, nb in enumerate(blocks):
+            planes = width << s
+            seq = []
+            for b in range(nb):
+                seq.append(Basic(c, planes, 2 if (s > 0 and b == 0) else 1))
+                c = planes
+            layers.append(nn.Sequential(*seq))
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Linear(c, c), nn.ReLU(), nn.Linear(c, dim))
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layers(x)
+        return F.normalize(self.fc(x.mean(dim=(2, 3))), dim=1)
+
+
+NETS = {"mini": dict(cin=1, width=32, blocks=[1, 1, 1], size=28),
+        "resnet18": dict(cin=3, width=64, blocks=[2, 2, 2, 2], size=32)}
+
+
+def main():
+    global G
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--net", choices=sorted(NETS), required=True)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--K", type=int, default=4096)
+    ap.add_argument("--groups", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    G = a.groups
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    cfg = NETS[a.net]
+    N, K, T, M, D = a.batch, a.K, 0.2, 0.99, 128
+    enc_q = Encoder(cfg["cin"], cfg["width"], cfg["blocks"], D)
+    enc_k = Encoder(cfg["cin"], cfg["width"], cfg["blocks"], D)
+    enc_k.load_state_dict(enc_q.state_dict())
+    for p in enc_k.parameters():
+        p.requires_grad = False
+    queue = F.normalize(torch.randn(K, D), dim=1)
+    ptr = 0
+    opt = torch.optim.SGD(enc_q.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
+    s = cfg["size"]
+    x1, x2 = torch.randn(N, cfg["cin"], s, s), torch.randn(N, cfg["cin"], s, s)
+    labels = torch.zeros(N, dtype=torch.long)
+
+    def step():
+        nonlocal ptr
+        q = enc_q(x1)
+        with torch.no_grad():
+            for pq, pk in zip(enc_q.parameters(), enc_k.parameters()):
+                pk.mul_(M).add_(pq.detach(), alpha=1 - M)
+            perm = torch.randperm(N)
+            k_shuf = enc_k(x2[perm])
+            k = torch.empty_like(k_shuf)
+            k[perm] = k_shuf
+        logits = torch.cat([(q * k).sum(1, keepdim=True), q @ queue.t()], dim=1) / T
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        queue[ptr:ptr + N] = k
+        ptr = (ptr + N) % K
+        return loss.item()
+
+    for _ in range(a.warmup):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        loss = step()
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"img_s={N * a.steps / dt:.3f} rss_mb={rss:.1f} loss={loss:.4f} torch={torch.__version__} "
+          f"threads={torch.get_num_threads()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -40,13 +40,31 @@ typedef struct {
 
 static const BenchNet nets[] = {
     {"mini",
-     {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 32, .stages = 3, .blocks = 1,
-      .in_channels = 1, .head = HEAD_MLP, .head_hidden = 0, .head_dim = 128},
-     1, 28, 2, 4},
+     {.arch = ARCH_RESNET_SMALL,
+      .stem = STEM_SMALL,
+      .width = 32,
+      .stages = 3,
+      .blocks = 1,
+      .in_channels = 1,
+      .head = HEAD_MLP,
+      .head_hidden = 0,
+      .head_dim = 128},
+     1,
+     28,
+     2,
+     4},
     {"resnet18",
-     {.arch = ARCH_RESNET18, .stem = STEM_SMALL, .width = 64, .in_channels = 3, .head = HEAD_MLP,
-      .head_hidden = 0, .head_dim = 128},
-     3, 32, 1, 1},
+     {.arch = ARCH_RESNET18,
+      .stem = STEM_SMALL,
+      .width = 64,
+      .in_channels = 3,
+      .head = HEAD_MLP,
+      .head_hidden = 0,
+      .head_dim = 128},
+     3,
+     32,
+     1,
+     1},
 };
 #define N_NETS (int)(sizeof nets / sizeof nets[0])
 #define BATCH 256
@@ -65,8 +83,16 @@ static int run_child(const BenchNet *net, int warmup, int steps)
 {
     ASSERT(steps > 0);
     blas_set_threads(2);
-    MocoOptions opt = {.N = BATCH, .C = net->C, .H = net->H, .W = net->H, .K = QUEUE_K, .T = 0.2f,
-                       .m = 0.99f, .bn_groups = BN_GROUPS, .model = net->model, .seed = 1};
+    MocoOptions opt = {.N = BATCH,
+                       .C = net->C,
+                       .H = net->H,
+                       .W = net->H,
+                       .K = QUEUE_K,
+                       .T = 0.2f,
+                       .m = 0.99f,
+                       .bn_groups = BN_GROUPS,
+                       .model = net->model,
+                       .seed = 1};
     const Variant *v = variant_find("none");
     ASSERT(v);
     VariantOptions vopt;
@@ -85,9 +111,11 @@ static int run_child(const BenchNet *net, int warmup, int steps)
     }
     SgdOptions sgd = {.lr = 0.03f, .momentum = 0.9f, .weight_decay = 1e-4f};
     MocoStepResult res;
-    for (int s = 0; s < warmup; s++) moco_step(&mc, x1, x2, &sgd, 0, &res);
+    for (int s = 0; s < warmup; s++)
+        moco_step(&mc, x1, x2, &sgd, 0, &res);
     double t0 = now_s();
-    for (int s = 0; s < steps; s++) moco_step(&mc, x1, x2, &sgd, 0, &res);
+    for (int s = 0; s < steps; s++)
+        moco_step(&mc, x1, x2, &sgd, 0, &res);
     double dt = now_s() - t0;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -163,7 +191,8 @@ static void bench_net(const BenchNet *net, const char *self, int rounds)
 static int int_arg(const char *s, const char *what)
 {
     long v;
-    if (parse_int(s, 0, 1000, &v) != CLFT_OK) clft_die("bench_moco: %s: %s", what, clft_last_error());
+    if (parse_int(s, 0, 1000, &v) != CLFT_OK)
+        clft_die("bench_moco: %s: %s", what, clft_last_error());
     return (int)v;
 }
 
@@ -199,6 +228,7 @@ int main(int argc, char **argv)
            blas_core_origin(), BATCH, QUEUE_K, BN_GROUPS);
     fflush(stdout);
     for (int i = 0; i < N_NETS; i++)
-        if (!strcmp(which, "all") || !strcmp(which, nets[i].name)) bench_net(&nets[i], self, rounds);
+        if (!strcmp(which, "all") || !strcmp(which, nets[i].name))
+            bench_net(&nets[i], self, rounds);
     return 0;
 }

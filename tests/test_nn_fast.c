@@ -14,7 +14,8 @@
 static float *alloc_normal(Rng *r, size_t n)
 {
     float *p = xmalloc(n * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = (float)rng_normal(r);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)rng_normal(r);
     return p;
 }
 
@@ -93,14 +94,15 @@ static void test_conv_threads_vs_naive(void **state)
         /* the mini stem: one input channel, 28x28 */
         {.N = 5, .C_in = 1, .H = 28, .W = 28, .C_out = 8, .KH = 3, .KW = 3, .stride = 1, .pad = 1},
     };
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(shapes[i], &r);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        check_shape(shapes[i], &r);
 }
 
 static void test_threads_reported(void **state)
 {
     (void)state;
-    ConvShape s = {.N = 1, .C_in = 1, .H = 4, .W = 4, .C_out = 1, .KH = 3, .KW = 3, .stride = 1,
-                   .pad = 1};
+    ConvShape s = {
+        .N = 1, .C_in = 1, .H = 4, .W = 4, .C_out = 1, .KH = 3, .KW = 3, .stride = 1, .pad = 1};
     assert_int_equal(conv2d_shape(&s), 0);
     assert_int_equal(s.threads, nn_threads());
     assert_true(s.threads >= 1);

@@ -24,7 +24,10 @@
 #ifdef _OPENMP
 #include <omp.h>
 #else
-static int omp_get_thread_num(void) { return 0; }
+static int omp_get_thread_num(void)
+{
+    return 0;
+}
 #endif
 
 #include "core/backend/blas.h"
@@ -123,8 +126,8 @@ static void conv_forward_chunks(float *out, const float *in, const float *weight
 {
     const int hwo = s->H_out * s->W_out, ckk = s->C_in * s->KH * s->KW, B = conv_chunk(s);
     const size_t in_img = (size_t)s->C_in * s->H * s->W, out_img = (size_t)s->C_out * hwo;
-    float *col = ws;                          /* (CKK, B*HWo) */
-    float *obuf = ws + (size_t)ckk * B * hwo; /* (C_out, B*HWo), when B > 1 */
+    float *col = ws;                                  /* (CKK, B*HWo) */
+    float *obuf = ws + (size_t)ckk * B * hwo;         /* (C_out, B*HWo), when B > 1 */
     const int n = n_hi - n_lo, cnt = (n + B - 1) / B; /* chunks of equal size (±1), each <= B */
     for (int k = 0; k < cnt; k++) {
         const int n0 = n_lo + (int)((long)n * k / cnt);

@@ -222,6 +222,7 @@ static ClftStatus log_step(Run *r, int epoch)
     r->step_log = r->pos.step;
     double trow[7] = {epoch, (double)r->pos.step, r->lr, s->loss, s->inst_acc, img_s, elapsed(r)};
     st = csv_row(&r->train_csv, trow);
+    if (st == CLFT_OK) st = csv_flush(&r->train_csv); /* so train.csv can be watched while it runs */
     if (st != CLFT_OK || r->opt->quiet) return st;
     long total = (long)r->steps_per_epoch * r->cfg->optim.epochs;
     double eta = (total - r->pos.step) * (double)r->cfg->optim.batch / (img_s > 0 ? img_s : 1);

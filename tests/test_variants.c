@@ -305,6 +305,49 @@ static void test_ft_draw_order_and_start_epoch(void **state)
 /* Beta(α, α): mean 1/2, variance σ² = 1/(4(2α+1)), excess kurtosis −6/(2α+3). Over n = 10^6
  * draws: SE(mean) = σ/√n; SE(sample variance) = √((μ4 − σ⁴)/n) with μ4 = σ⁴(3 − 6/(2α+3)).
  * Both within 4 standard errors. */
+/* queuê against the formula row by row at a K that spans several of ft.c's threaded row blocks
+ * (and a partial last one), scalar and dimension-wise λ_in. */
+static void test_ft_mixed_queue_many_blocks(void **state)
+{
+    (void)state;
+    enum { N = 4, D = 8, K = 2 * 1024 + 77 };
+    float *q = xmalloc(N * D * sizeof(float)), *k = xmalloc(N * D * sizeof(float));
+    float *queue = xmalloc((size_t)K * D * sizeof(float));
+    int *perm = xmalloc(K * sizeof(int));
+    Rng r;
+    rng_init(&r, 5, RNG_STREAM_DATA, 0, 0);
+    for (int i = 0; i < N * D; i++) q[i] = (float)rng_normal(&r), k[i] = (float)rng_normal(&r);
+    for (int i = 0; i < K * D; i++) queue[i] = (float)rng_normal(&r);
+    rng_permutation(&r, perm, K);
+    float lam[D];
+    for (int d = 0; d < D; d++) lam[d] = 0.1f + 0.1f * d;
+    for (int dimwise = 0; dimwise < 2; dimwise++) {
+        VariantOptions o;
+        variant_options_default(&o);
+        o.target = FT_TARGET_NEG;
+        o.dimwise = dimwise ? FT_DIMWISE_NEG : FT_DIMWISE_NONE;
+        FtState *st = ft_create(&o, N, D, K);
+        FtDraws dr = {.n_in = dimwise ? D : 1, .lam_in = lam, .perm = perm};
+        ft_set_draws(st, &dr);
+        VariantInput in = {.N = N, .D = D, .K = K, .q = q, .k = k, .queue = queue};
+        VariantOutput out;
+        ft_apply(st, &in, &out);
+        for (int i = 0; i < K; i++)
+            for (int d = 0; d < D; d++) {
+                float l = dimwise ? lam[d] : lam[0];
+                float want = l * queue[(size_t)i * D + d] + (1.0f - l) * queue[(size_t)perm[i] * D + d];
+                if (fabsf(out.queue[(size_t)i * D + d] - want) > 1e-6f * (1.0f + fabsf(want)))
+                    fail_msg("dimwise %d: queuê[%d][%d] = %g, want %g", dimwise, i, d,
+                             out.queue[(size_t)i * D + d], want);
+            }
+        ft_destroy(st);
+    }
+    free(q);
+    free(k);
+    free(queue);
+    free(perm);
+}
+
 static void test_beta_sampler_moments(void **state)
 {
     (void)state;
@@ -483,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_ft_identities),
         cmocka_unit_test(test_queue_untouched),
         cmocka_unit_test(test_ft_draw_order_and_start_epoch),
+        cmocka_unit_test(test_ft_mixed_queue_many_blocks),
         cmocka_unit_test(test_beta_sampler_moments),
         cmocka_unit_test(test_ft_golden_pytorch),
         cmocka_unit_test(test_mochi_extras),

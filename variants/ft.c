@@ -129,17 +129,17 @@ static void mix_positives(FtState *s, const VariantInput *in)
     }
 }
 
-/* o (K, D) ← lam ∘ a + (1 − lam) ∘ a[perm] row by row; lam has D entries (stride 1) or one
+/* o (K, D) ← lam ∘ a + (1 − lam) ∘ all[perm] row by row (a = all, or a block of its rows); lam has D entries (stride 1) or one
  * (stride 0). The hot loop of FT (K·D at K = 65536): memory-bound, so it is compiled for AVX-512
  * and AVX2 as well, picked at load time (GCC target_clones), ~2× the SSE2 baseline here. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
-static void mix_rows(float *restrict o, const float *restrict a, const int *restrict perm,
-                     const float *restrict lam, int lam_stride, int K, int D)
+static void mix_rows(float *restrict o, const float *restrict a, const float *restrict all,
+                     const int *restrict perm, const float *restrict lam, int lam_stride, int K, int D)
 {
     for (int i = 0; i < K; i++) {
-        const float *x = a + (size_t)i * D, *y = a + (size_t)perm[i] * D;
+        const float *x = a + (size_t)i * D, *y = all + (size_t)perm[i] * D;
         float *z = o + (size_t)i * D;
         if (lam_stride == 0) {
             const float l = lam[0], m = 1.0f - l;
@@ -150,9 +150,18 @@ static void mix_rows(float *restrict o, const float *restrict a, const int *rest
     }
 }
 
+/* Rows split statically over the threads (each row is independent: results do not depend on the
+ * thread count); memory-bound, so two cores roughly halve it. */
 static void mix_negatives(FtState *s, const VariantInput *in)
 {
-    mix_rows(s->queue_hat, in->queue, s->perm, s->lam_in, s->n_in > 1 ? 1 : 0, s->K, s->D);
+    enum { ROWS = 1024 };
+    const int stride = s->n_in > 1 ? 1 : 0, D = s->D;
+#pragma omp parallel for schedule(static)
+    for (int i0 = 0; i0 < s->K; i0 += ROWS) {
+        const int rows = s->K - i0 < ROWS ? s->K - i0 : ROWS;
+        mix_rows(s->queue_hat + (size_t)i0 * D, in->queue + (size_t)i0 * D, in->queue, s->perm + i0,
+                 s->lam_in, stride, rows, D);
+    }
     if (s->opt.postmix_norm & FT_NORM_NEG)
         for (int i = 0; i < s->K; i++) normalise_row(s->queue_hat + (size_t)i * s->D, s->D);
 }

@@ -8,5 +8,5 @@ clft_add_bench(bench_moco bench/bench_moco.c)
 # OpenMP (gcc's libgomp) threads the layers' non-GEMM work; without it they run on one thread.
 find_package(OpenMP COMPONENTS C)
 if(OpenMP_C_FOUND)
-  target_link_libraries(clft_core PRIVATE OpenMP::OpenMP_C)
+  target_link_libraries(clft_core PUBLIC OpenMP::OpenMP_C) # PUBLIC: variants/ use it too
 endif()

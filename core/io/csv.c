@@ -4,6 +4,7 @@
 #include "core/io/csv.h"
 
 #include <errno.h>
+#include <math.h>
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,11 @@
 
 void csv_format_num(double v, char *out, size_t cap)
 {
+    /* Whole numbers (epochs, steps, counts) as plain integers: "130", never "1.3e+02". */
+    if (v == v && fabs(v) < 1e15 && v == (double)(long long)v) {
+        snprintf(out, cap, "%lld", (long long)v);
+        return;
+    }
     for (int p = 1; p <= 17; p++) {
         snprintf(out, cap, "%.*g", p, v);
         if (strtod(out, NULL) == v || v != v) return; /* NaN never compares equal: "nan" */

@@ -160,7 +160,9 @@ static inline uint8_t clip8(int ss)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Rows [y0, y0 + rows) of src (stride sw pixels), columns from x0, resampled to ow columns. */
+/* Rows [y0, y0 + rows) of src (stride sw pixels), columns from x0, resampled to ow columns. The
+ * sums are exact integers, so the loop order (pixels outer, taps inner, channels in registers)
+ * does not change any result. */
 static void resample_h(const uint8_t *src, int sw, int x0, int y0, int rows, int C, uint8_t *dst,
                        int ow, const int *bounds, const int *kk, int ksize)
 {
@@ -169,30 +171,42 @@ static void resample_h(const uint8_t *src, int sw, int x0, int y0, int rows, int
         uint8_t *out = dst + (size_t)y * ow * C;
         for (int xx = 0; xx < ow; xx++) {
             const int *k = kk + xx * ksize;
-            int xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1];
+            const uint8_t *p = row + (size_t)bounds[2 * xx] * C;
+            int xmax = bounds[2 * xx + 1];
+            if (C == 3) {
+                int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+                for (int x = 0; x < xmax; x++, p += 3)
+                    s0 += p[0] * k[x], s1 += p[1] * k[x], s2 += p[2] * k[x];
+                out[3 * xx] = clip8(s0), out[3 * xx + 1] = clip8(s1), out[3 * xx + 2] = clip8(s2);
+                continue;
+            }
             for (int c = 0; c < C; c++) {
                 int ss = 1 << (PRECISION_BITS - 1);
-                for (int x = 0; x < xmax; x++) ss += row[(xmin + x) * C + c] * k[x];
+                for (int x = 0; x < xmax; x++) ss += p[x * C + c] * k[x];
                 out[xx * C + c] = clip8(ss);
             }
         }
     }
 }
 
-/* Output rows from src rows (row y of src at src + ((y0 + y) * sw + x0) * C), width w. */
+/* Output rows from src rows (row y of src at src + ((y0 + y) * sw + x0) * C), width w. Each output
+ * row accumulates its taps' rows into acc (exact integer sums: the order does not matter), a loop
+ * over contiguous bytes that vectorises. */
 static void resample_v(const uint8_t *src, int sw, int x0, int y0, int w, int C, uint8_t *dst,
-                       int oh, const int *bounds, const int *kk, int ksize)
+                       int oh, const int *bounds, const int *kk, int ksize, int *restrict acc)
 {
+    size_t n = (size_t)w * C;
     for (int yy = 0; yy < oh; yy++) {
         const int *k = kk + yy * ksize;
         int ymin = bounds[2 * yy], ymax = bounds[2 * yy + 1];
-        uint8_t *out = dst + (size_t)yy * w * C;
-        for (int i = 0; i < w * C; i++) {
-            int ss = 1 << (PRECISION_BITS - 1);
-            for (int y = 0; y < ymax; y++)
-                ss += src[((size_t)(y0 + ymin + y) * sw + x0) * C + i] * k[y];
-            out[i] = clip8(ss);
+        for (size_t i = 0; i < n; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        for (int y = 0; y < ymax; y++) {
+            const uint8_t *restrict r = src + ((size_t)(y0 + ymin + y) * sw + x0) * C;
+            int ky = k[y];
+            for (size_t i = 0; i < n; i++) acc[i] += r[i] * ky;
         }
+        uint8_t *out = dst + (size_t)yy * n;
+        for (size_t i = 0; i < n; i++) out[i] = clip8(acc[i]);
     }
 }
 
@@ -203,9 +217,9 @@ void aug_resize(const uint8_t *src, int H, int W, int C, AugBox box, uint8_t *ds
     int need_h = ow != box.w, need_v = oh != box.h;
     int kh = need_h ? (int)ceil(fmax(1.0, (double)box.w / ow)) * 2 + 1 : 1;
     int kv = need_v ? (int)ceil(fmax(1.0, (double)box.h / oh)) * 2 + 1 : 1;
-    s->bounds = grow(s->bounds, &s->bounds_cap, sizeof(int) * 2 * (size_t)(ow + oh));
+    s->bounds = grow(s->bounds, &s->bounds_cap, sizeof(int) * (2 * (size_t)(ow + oh) + (size_t)ow * C));
     s->kk = grow(s->kk, &s->kk_cap, sizeof(int) * ((size_t)ow * kh + (size_t)oh * kv));
-    int *bh = s->bounds, *bv = s->bounds + 2 * ow, *kkh = s->kk, *kkv = s->kk + (size_t)ow * kh;
+    int *bh = s->bounds, *bv = s->bounds + 2 * ow, *acc = bv + 2 * oh, *kkh = s->kk, *kkv = s->kk + (size_t)ow * kh;
     if (!need_h && !need_v) {
         for (int y = 0; y < oh; y++)
             memcpy(dst + (size_t)y * ow * C, src + ((size_t)(box.top + y) * W + box.left) * C,
@@ -214,7 +228,7 @@ void aug_resize(const uint8_t *src, int H, int W, int C, AugBox box, uint8_t *ds
     }
     if (need_v) precompute_coeffs(box.h, oh, bv, kkv, kv);
     if (!need_h) {
-        resample_v(src, W, box.left, box.top, ow, C, dst, oh, bv, kkv, kv);
+        resample_v(src, W, box.left, box.top, ow, C, dst, oh, bv, kkv, kv, acc);
         return;
     }
     precompute_coeffs(box.w, ow, bh, kkh, kh);
@@ -227,18 +241,20 @@ void aug_resize(const uint8_t *src, int H, int W, int C, AugBox box, uint8_t *ds
     for (int yy = 0; yy < oh; yy++) bv[2 * yy] -= y_first;
     s->tmp = grow(s->tmp, &s->tmp_cap, (size_t)(y_last - y_first) * ow * C);
     resample_h(src, W, box.left, box.top + y_first, y_last - y_first, C, s->tmp, ow, bh, kkh, kh);
-    resample_v(s->tmp, ow, 0, 0, ow, C, dst, oh, bv, kkv, kv);
+    resample_v(s->tmp, ow, 0, 0, ow, C, dst, oh, bv, kkv, kv, acc);
 }
 
 /* ---- colour operations (Pillow ImageEnhance / Blend / Convert) ---- */
 
 /* Image.blend(degenerate, img, alpha): float arithmetic, truncation, clipping only when
- * extrapolating (Pillow Blend.c). */
+ * extrapolating (Pillow Blend.c). For 0 <= alpha <= 1, t lies between deg and v (float rounding is
+ * monotonic), so clipping always gives the same bytes: branch-free, the loops vectorise. */
 static inline uint8_t blend(int deg, int v, float alpha)
 {
     float t = (float)deg + alpha * (float)(v - deg);
-    if (alpha >= 0.0f && alpha <= 1.0f) return (uint8_t)t;
-    return t <= 0.0f ? 0 : t >= 255.0f ? 255 : (uint8_t)t;
+    t = t < 0.0f ? 0.0f : t;
+    t = t > 255.0f ? 255.0f : t;
+    return (uint8_t)(int)t;
 }
 
 static inline int luma(const uint8_t *p)
@@ -246,19 +262,31 @@ static inline int luma(const uint8_t *p)
     return (p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16; /* Pillow L24 */
 }
 
+/* img[i] = lut[img[i]] */
+static void apply_lut(uint8_t *img, size_t n, const uint8_t *lut)
+{
+    for (size_t i = 0; i < n; i++) img[i] = lut[img[i]];
+}
+
 void aug_brightness(uint8_t *img, int H, int W, int C, float factor)
 {
-    size_t n = (size_t)H * W * C;
-    for (size_t i = 0; i < n; i++) img[i] = blend(0, img[i], factor);
+    uint8_t lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = blend(0, v, factor);
+    apply_lut(img, (size_t)H * W * C, lut);
 }
 
 void aug_contrast(uint8_t *img, int H, int W, int C, float factor)
 {
     size_t n = (size_t)H * W;
     uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += (uint64_t)(C == 3 ? luma(img + 3 * i) : img[i]);
+    if (C == 3)
+        for (size_t i = 0; i < n; i++) sum += (uint32_t)luma(img + 3 * i);
+    else
+        for (size_t i = 0; i < n; i++) sum += img[i];
     int mean = (int)((double)sum / (double)n + 0.5); /* int(ImageStat mean + 0.5) */
-    for (size_t i = 0; i < n * C; i++) img[i] = blend(mean, img[i], factor);
+    uint8_t lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = blend(mean, v, factor);
+    apply_lut(img, n * C, lut);
 }
 
 void aug_saturation(uint8_t *img, int H, int W, int C, float factor)
@@ -266,8 +294,9 @@ void aug_saturation(uint8_t *img, int H, int W, int C, float factor)
     if (C != 3) return; /* no grey meaning: skipped */
     size_t n = (size_t)H * W;
     for (size_t i = 0; i < n; i++) {
-        int l = luma(img + 3 * i);
-        for (int c = 0; c < 3; c++) img[3 * i + c] = blend(l, img[3 * i + c], factor);
+        uint8_t *p = img + 3 * i;
+        int l = luma(p);
+        p[0] = blend(l, p[0], factor), p[1] = blend(l, p[1], factor), p[2] = blend(l, p[2], factor);
     }
 }
 
@@ -281,58 +310,61 @@ void aug_grayscale(uint8_t *img, int H, int W, int C)
     }
 }
 
-static inline uint8_t clip8i(int v) { return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); }
-
-/* Pillow rgb2hsv_row (uint8 H, S, V). */
-static void rgb_to_hsv(const uint8_t *in, uint8_t *out)
+/* round() for 0 <= x < 2^31: x - trunc(x) is exact, so this is round half away from zero. */
+static inline int round_pos(double x)
 {
-    int r = in[0], g = in[1], b = in[2];
-    int maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
-    int minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
-    out[2] = (uint8_t)maxc;
-    if (minc == maxc) {
-        out[0] = out[1] = 0;
-        return;
-    }
-    float cr = (float)(maxc - minc), s = cr / (float)maxc, h;
-    float rc = (float)(maxc - r) / cr, gc = (float)(maxc - g) / cr, bc = (float)(maxc - b) / cr;
-    if (r == maxc) h = bc - gc;
-    else if (g == maxc) h = (float)(2.0 + rc - bc); /* double arithmetic, as Pillow */
-    else h = (float)(4.0 + gc - rc);
-    h = (float)fmod(h / 6.0 + 1.0, 1.0);
-    out[0] = clip8i((int)(h * 255.0));
-    out[1] = clip8i((int)(s * 255.0));
+    int t = (int)x;
+    return t + (x - (double)t >= 0.5);
 }
 
-/* Pillow hsv2rgb. */
-static void hsv_to_rgb(const uint8_t *in, uint8_t *out)
+/* Pillow's rgb2hsv then hsv2rgb with the hue shifted by dh, on one pixel, with Pillow's exact
+ * float/double arithmetic (the reference per-pixel version is aug_hue_ref in augment_ref.c; the
+ * two agree on every input, see tests/test_data_aug.c). hf[h] = (float)(h * 6.0 / 255.0 - i) and
+ * sf[s] = (float)(s / 255.0) are hsv2rgb's per-h and per-s terms, tabulated. */
+static inline void hue_pixel(uint8_t *px, uint8_t dh, const float *hf, const float *sf)
 {
-    int h = in[0], s = in[1], v = in[2];
-    if (s == 0) {
-        out[0] = out[1] = out[2] = (uint8_t)v;
+    int r = px[0], g = px[1], b = px[2];
+    int maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
+    int minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
+    if (minc == maxc) return; /* s = 0: hsv2rgb gives (v, v, v), the pixel itself */
+    float cr = (float)(maxc - minc), h;
+    if (r == maxc) h = (float)(maxc - b) / cr - (float)(maxc - g) / cr;
+    else if (g == maxc) h = (float)(2.0 + (float)(maxc - r) / cr - (float)(maxc - b) / cr);
+    else h = (float)(4.0 + (float)(maxc - g) / cr - (float)(maxc - r) / cr);
+    double x = h / 6.0 + 1.0; /* in [5/6, 11/6]: fmod(x, 1.0) is one exact subtraction */
+    float hn = (float)(x >= 1.0 ? x - 1.0 : x);
+    int hv = (int)(hn * 255.0), sv = (int)(cr / (float)maxc * 255.0); /* both in [0, 255] */
+    if (sv == 0) {
+        px[0] = px[1] = px[2] = (uint8_t)maxc;
         return;
     }
-    int i = (int)floor((float)h * 6.0 / 255.0);
-    float f = (float)((float)h * 6.0 / 255.0 - (float)i), fs = (float)(s / 255.0);
-    uint8_t p = clip8i((int)round((float)v * (1.0 - fs)));
-    uint8_t q = clip8i((int)round((float)v * (1.0 - fs * f)));
-    uint8_t t = clip8i((int)round((float)v * (1.0 - fs * (1.0 - f))));
-    uint8_t V = (uint8_t)v;
-    const uint8_t table[6][3] = {{V, t, p}, {q, V, p}, {p, V, t}, {p, q, V}, {t, p, V}, {V, p, q}};
-    memcpy(out, table[i % 6], 3);
+    int hh = (uint8_t)(hv + dh), i = hh * 6 / 255; /* == floor(hh * 6.0 / 255.0): see above */
+    float f = hf[hh], fs = sf[sv];
+    double v = (double)maxc;
+    uint8_t p = (uint8_t)round_pos(v * (1.0 - fs)), q = (uint8_t)round_pos(v * (1.0 - fs * f));
+    uint8_t t = (uint8_t)round_pos(v * (1.0 - fs * (1.0 - f))), V = (uint8_t)maxc;
+    switch (i) {
+    case 0: case 6: px[0] = V, px[1] = t, px[2] = p; break;
+    case 1: px[0] = q, px[1] = V, px[2] = p; break;
+    case 2: px[0] = p, px[1] = V, px[2] = t; break;
+    case 3: px[0] = p, px[1] = q, px[2] = V; break;
+    case 4: px[0] = t, px[1] = p, px[2] = V; break;
+    default: px[0] = V, px[1] = p, px[2] = q; break;
+    }
 }
 
 void aug_hue(uint8_t *img, int H, int W, int C, float shift)
 {
     if (C != 3) return; /* no grey meaning: skipped */
     uint8_t dh = (uint8_t)(int)(shift * 255.0); /* np.uint8(hue_factor * 255) */
-    size_t n = (size_t)H * W;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t hsv[3];
-        rgb_to_hsv(img + 3 * i, hsv);
-        hsv[0] = (uint8_t)(hsv[0] + dh);
-        hsv_to_rgb(hsv, img + 3 * i);
+    float hf[256], sf[256];
+    for (int k = 0; k < 256; k++) {
+        int i = (int)floor((float)k * 6.0 / 255.0);
+        hf[k] = (float)((float)k * 6.0 / 255.0 - (float)i);
+        sf[k] = (float)(k / 255.0);
     }
+    size_t n = (size_t)H * W;
+    for (size_t i = 0; i < n; i++) hue_pixel(img + 3 * i, dh, hf, sf);
 }
 
 /* ---- Gaussian blur (torchvision F.gaussian_blur) ---- */
@@ -408,14 +440,23 @@ void aug_blur(uint8_t *img, int H, int W, int C, float sigma, int ksize, AugScra
 void aug_normalize(const uint8_t *hwc, int H, int W, int C, const float *mean, const float *std,
                    int flip, float *out_chw)
 {
-    for (int c = 0; c < C; c++) {
-        float *plane = out_chw + (size_t)c * H * W; /* (H, W) */
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                int sx = flip ? W - 1 - x : x;
-                float v = (float)hwc[((size_t)y * W + sx) * C + c] / 255.0f;
-                plane[(size_t)y * W + x] = (v - mean[c]) / std[c];
+    float lut[3][256]; /* the same float expression as per pixel, once per (channel, value) */
+    for (int c = 0; c < C; c++)
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
+    size_t plane = (size_t)H * W;
+    for (int y = 0; y < H; y++) {
+        const uint8_t *row = hwc + (size_t)y * W * C; /* (W, C) */
+        float *o = out_chw + (size_t)y * W;
+        int x0 = flip ? W - 1 : 0, dx = flip ? -1 : 1;
+        if (C == 3) {
+            for (int x = 0, sx = x0; x < W; x++, sx += dx) {
+                const uint8_t *p = row + 3 * sx;
+                o[x] = lut[0][p[0]], o[plane + x] = lut[1][p[1]], o[2 * plane + x] = lut[2][p[2]];
             }
+            continue;
+        }
+        for (int c = 0; c < C; c++)
+            for (int x = 0, sx = x0; x < W; x++, sx += dx) o[c * plane + x] = lut[c][row[sx * C + c]];
     }
 }
 

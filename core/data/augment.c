@@ -40,11 +40,23 @@ static void set_mean_std(AugConfig *c, int channels)
 
 AugConfig aug_moco_v1(int size, int channels)
 {
-    AugConfig c = {.order = AUG_ORDER_MOCO_V1, .size = size, .scale_lo = 0.2f, .scale_hi = 1.0f,
-                   .ratio_lo = 3.0f / 4.0f, .ratio_hi = 4.0f / 3.0f, .flip_p = 0.5f,
-                   .jitter_b = 0.4f, .jitter_c = 0.4f, .jitter_s = 0.4f, .jitter_h = 0.4f,
-                   .jitter_p = 1.0f, .gray_p = 0.2f, .blur_p = 0.0f, .blur_sigma_lo = 0.1f,
-                   .blur_sigma_hi = 2.0f, .blur_kernel = AUG_BLUR_KERNEL_3SIGMA};
+    AugConfig c = {.order = AUG_ORDER_MOCO_V1,
+                   .size = size,
+                   .scale_lo = 0.2f,
+                   .scale_hi = 1.0f,
+                   .ratio_lo = 3.0f / 4.0f,
+                   .ratio_hi = 4.0f / 3.0f,
+                   .flip_p = 0.5f,
+                   .jitter_b = 0.4f,
+                   .jitter_c = 0.4f,
+                   .jitter_s = 0.4f,
+                   .jitter_h = 0.4f,
+                   .jitter_p = 1.0f,
+                   .gray_p = 0.2f,
+                   .blur_p = 0.0f,
+                   .blur_sigma_lo = 0.1f,
+                   .blur_sigma_hi = 2.0f,
+                   .blur_kernel = AUG_BLUR_KERNEL_3SIGMA};
     set_mean_std(&c, channels);
     return c;
 }
@@ -93,8 +105,10 @@ void aug_crop_box(Rng *rng, int H, int W, const float scale[2], const float rati
     }
     double in_ratio = (double)W / H;
     int w = W, h = H;
-    if (in_ratio < ratio[0]) h = (int)nearbyint(w / (double)ratio[0]);
-    else if (in_ratio > ratio[1]) w = (int)nearbyint(h * (double)ratio[1]);
+    if (in_ratio < ratio[0])
+        h = (int)nearbyint(w / (double)ratio[0]);
+    else if (in_ratio > ratio[1])
+        w = (int)nearbyint(h * (double)ratio[1]);
     box->h = h, box->w = w, box->top = (H - h) / 2, box->left = (W - w) / 2;
 }
 
@@ -102,13 +116,15 @@ void aug_draw(const AugConfig *cfg, Rng *rng, int H, int W, AugParams *p)
 {
     memset(p, 0, sizeof *p);
     if (cfg->order == AUG_ORDER_EVAL) return;
-    const float scale[2] = {cfg->scale_lo, cfg->scale_hi}, ratio[2] = {cfg->ratio_lo, cfg->ratio_hi};
+    const float scale[2] = {cfg->scale_lo, cfg->scale_hi},
+                ratio[2] = {cfg->ratio_lo, cfg->ratio_hi};
     aug_crop_box(rng, H, W, scale, ratio, &p->box);
     p->jitter = rng_uniform(rng) < cfg->jitter_p;
     int perm[4];
     rng_permutation(rng, perm, 4);
     const float amount[3] = {cfg->jitter_b, cfg->jitter_c, cfg->jitter_s};
-    for (int k = 0; k < 4; k++) p->order[k] = (AugJitterOp)perm[k];
+    for (int k = 0; k < 4; k++)
+        p->order[k] = (AugJitterOp)perm[k];
     for (int k = 0; k < 3; k++)
         p->factor[k] = (float)rng_range(rng, fmax(0.0, 1.0 - amount[k]), 1.0 + amount[k]);
     p->factor[AUG_JITTER_HUE] = (float)rng_range(rng, -cfg->jitter_h, cfg->jitter_h);
@@ -182,7 +198,8 @@ static void resample_h(const uint8_t *src, int sw, int x0, int y0, int rows, int
             }
             for (int c = 0; c < C; c++) {
                 int ss = 1 << (PRECISION_BITS - 1);
-                for (int x = 0; x < xmax; x++) ss += p[x * C + c] * k[x];
+                for (int x = 0; x < xmax; x++)
+                    ss += p[x * C + c] * k[x];
                 out[xx * C + c] = clip8(ss);
             }
         }
@@ -199,14 +216,17 @@ static void resample_v(const uint8_t *src, int sw, int x0, int y0, int w, int C,
     for (int yy = 0; yy < oh; yy++) {
         const int *k = kk + yy * ksize;
         int ymin = bounds[2 * yy], ymax = bounds[2 * yy + 1];
-        for (size_t i = 0; i < n; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+        for (size_t i = 0; i < n; i++)
+            acc[i] = 1 << (PRECISION_BITS - 1);
         for (int y = 0; y < ymax; y++) {
             const uint8_t *restrict r = src + ((size_t)(y0 + ymin + y) * sw + x0) * C;
             int ky = k[y];
-            for (size_t i = 0; i < n; i++) acc[i] += r[i] * ky;
+            for (size_t i = 0; i < n; i++)
+                acc[i] += r[i] * ky;
         }
         uint8_t *out = dst + (size_t)yy * n;
-        for (size_t i = 0; i < n; i++) out[i] = clip8(acc[i]);
+        for (size_t i = 0; i < n; i++)
+            out[i] = clip8(acc[i]);
     }
 }
 
@@ -217,9 +237,11 @@ void aug_resize(const uint8_t *src, int H, int W, int C, AugBox box, uint8_t *ds
     int need_h = ow != box.w, need_v = oh != box.h;
     int kh = need_h ? (int)ceil(fmax(1.0, (double)box.w / ow)) * 2 + 1 : 1;
     int kv = need_v ? (int)ceil(fmax(1.0, (double)box.h / oh)) * 2 + 1 : 1;
-    s->bounds = grow(s->bounds, &s->bounds_cap, sizeof(int) * (2 * (size_t)(ow + oh) + (size_t)ow * C));
+    s->bounds =
+        grow(s->bounds, &s->bounds_cap, sizeof(int) * (2 * (size_t)(ow + oh) + (size_t)ow * C));
     s->kk = grow(s->kk, &s->kk_cap, sizeof(int) * ((size_t)ow * kh + (size_t)oh * kv));
-    int *bh = s->bounds, *bv = s->bounds + 2 * ow, *acc = bv + 2 * oh, *kkh = s->kk, *kkv = s->kk + (size_t)ow * kh;
+    int *bh = s->bounds, *bv = s->bounds + 2 * ow, *acc = bv + 2 * oh, *kkh = s->kk,
+        *kkv = s->kk + (size_t)ow * kh;
     if (!need_h && !need_v) {
         for (int y = 0; y < oh; y++)
             memcpy(dst + (size_t)y * ow * C, src + ((size_t)(box.top + y) * W + box.left) * C,
@@ -238,7 +260,8 @@ void aug_resize(const uint8_t *src, int H, int W, int C, AugBox box, uint8_t *ds
     }
     /* Only the source rows the vertical pass reads go through the horizontal pass (as Pillow). */
     int y_first = bv[0], y_last = bv[2 * oh - 2] + bv[2 * oh - 1];
-    for (int yy = 0; yy < oh; yy++) bv[2 * yy] -= y_first;
+    for (int yy = 0; yy < oh; yy++)
+        bv[2 * yy] -= y_first;
     s->tmp = grow(s->tmp, &s->tmp_cap, (size_t)(y_last - y_first) * ow * C);
     resample_h(src, W, box.left, box.top + y_first, y_last - y_first, C, s->tmp, ow, bh, kkh, kh);
     resample_v(s->tmp, ow, 0, 0, ow, C, dst, oh, bv, kkv, kv, acc);
@@ -265,13 +288,15 @@ static inline int luma(const uint8_t *p)
 /* img[i] = lut[img[i]] */
 static void apply_lut(uint8_t *img, size_t n, const uint8_t *lut)
 {
-    for (size_t i = 0; i < n; i++) img[i] = lut[img[i]];
+    for (size_t i = 0; i < n; i++)
+        img[i] = lut[img[i]];
 }
 
 void aug_brightness(uint8_t *img, int H, int W, int C, float factor)
 {
     uint8_t lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = blend(0, v, factor);
+    for (int v = 0; v < 256; v++)
+        lut[v] = blend(0, v, factor);
     apply_lut(img, (size_t)H * W * C, lut);
 }
 
@@ -280,12 +305,15 @@ void aug_contrast(uint8_t *img, int H, int W, int C, float factor)
     size_t n = (size_t)H * W;
     uint64_t sum = 0;
     if (C == 3)
-        for (size_t i = 0; i < n; i++) sum += (uint32_t)luma(img + 3 * i);
+        for (size_t i = 0; i < n; i++)
+            sum += (uint32_t)luma(img + 3 * i);
     else
-        for (size_t i = 0; i < n; i++) sum += img[i];
+        for (size_t i = 0; i < n; i++)
+            sum += img[i];
     int mean = (int)((double)sum / (double)n + 0.5); /* int(ImageStat mean + 0.5) */
     uint8_t lut[256];
-    for (int v = 0; v < 256; v++) lut[v] = blend(mean, v, factor);
+    for (int v = 0; v < 256; v++)
+        lut[v] = blend(mean, v, factor);
     apply_lut(img, n * C, lut);
 }
 
@@ -317,45 +345,48 @@ static inline int round_pos(double x)
     return t + (x - (double)t >= 0.5);
 }
 
-/* Pillow's rgb2hsv then hsv2rgb with the hue shifted by dh, on one pixel, with Pillow's exact
- * float/double arithmetic (the reference per-pixel version is aug_hue_ref in augment_ref.c; the
- * two agree on every input, see tests/test_data_aug.c). hf[h] = (float)(h * 6.0 / 255.0 - i) and
- * sf[s] = (float)(s / 255.0) are hsv2rgb's per-h and per-s terms, tabulated. */
+/* Pillow's rgb2hsv then hsv2rgb with the hue shifted by dh, on one pixel, with Pillow's float and
+ * double arithmetic, bit for bit (aug_hue_ref in augment_ref.c is the plain transcription; the two
+ * agree on every input), but without branches, which mispredict on every other pixel:
+ *   - rgb2hsv's h is (float)(base + x/cr - y/cr) with (base, x, y) picked by the maximum channel
+ *     (r first, then g): Pillow's float differences are exact in double, so one rounding is the
+ * same;
+ *   - fmod(h / 6 + 1, 1) on [5/6, 11/6] is one exact subtraction;
+ *   - hsv2rgb's sector is hh * 6 / 255 in integers (the double quotient is never within rounding of
+ *     an integer it does not equal); f and fs are tabulated per hh and per s (hf, sf);
+ *   - s == 0 (grey, or cr / max < 1/255) makes p = q = t = v, so the sector does not matter;
+ *   - the sector picks the output bytes from the word V | p << 8 | q << 16 | t << 24. */
 static inline void hue_pixel(uint8_t *px, uint8_t dh, const float *hf, const float *sf)
 {
+    static const uint8_t sector_shift[7][3] = {{0, 24, 8}, {16, 0, 8}, {8, 0, 24}, {8, 16, 0},
+                                               {24, 8, 0}, {0, 8, 16}, {0, 24, 8}};
     int r = px[0], g = px[1], b = px[2];
     int maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
     int minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
-    if (minc == maxc) return; /* s = 0: hsv2rgb gives (v, v, v), the pixel itself */
-    float cr = (float)(maxc - minc), h;
-    if (r == maxc) h = (float)(maxc - b) / cr - (float)(maxc - g) / cr;
-    else if (g == maxc) h = (float)(2.0 + (float)(maxc - r) / cr - (float)(maxc - b) / cr);
-    else h = (float)(4.0 + (float)(maxc - g) / cr - (float)(maxc - r) / cr);
-    double x = h / 6.0 + 1.0; /* in [5/6, 11/6]: fmod(x, 1.0) is one exact subtraction */
-    float hn = (float)(x >= 1.0 ? x - 1.0 : x);
-    int hv = (int)(hn * 255.0), sv = (int)(cr / (float)maxc * 255.0); /* both in [0, 255] */
-    if (sv == 0) {
-        px[0] = px[1] = px[2] = (uint8_t)maxc;
-        return;
-    }
-    int hh = (uint8_t)(hv + dh), i = hh * 6 / 255; /* == floor(hh * 6.0 / 255.0): see above */
+    int rmax = r == maxc, gmax = !rmax && g == maxc;
+    int x = rmax ? maxc - b : gmax ? maxc - r : maxc - g;
+    int y = rmax ? maxc - g : gmax ? maxc - b : maxc - r;
+    double base = rmax ? 0.0 : gmax ? 2.0 : 4.0;
+    float cr = (float)(maxc - minc), crd = cr > 0.0f ? cr : 1.0f; /* cr = 0: x = y = 0 */
+    float h = (float)(base + (double)((float)x / crd) - (double)((float)y / crd));
+    double hx = h / 6.0 + 1.0;
+    float hn = (float)(hx >= 1.0 ? hx - 1.0 : hx);
+    int hv = (int)(hn * 255.0);
+    int sv = (int)(cr / (float)(maxc > 0 ? maxc : 1) * 255.0); /* in [0, 255] */
+    int hh = (uint8_t)(hv + dh), i = hh * 6 / 255;
     float f = hf[hh], fs = sf[sv];
     double v = (double)maxc;
-    uint8_t p = (uint8_t)round_pos(v * (1.0 - fs)), q = (uint8_t)round_pos(v * (1.0 - fs * f));
-    uint8_t t = (uint8_t)round_pos(v * (1.0 - fs * (1.0 - f))), V = (uint8_t)maxc;
-    switch (i) {
-    case 0: case 6: px[0] = V, px[1] = t, px[2] = p; break;
-    case 1: px[0] = q, px[1] = V, px[2] = p; break;
-    case 2: px[0] = p, px[1] = V, px[2] = t; break;
-    case 3: px[0] = p, px[1] = q, px[2] = V; break;
-    case 4: px[0] = t, px[1] = p, px[2] = V; break;
-    default: px[0] = V, px[1] = p, px[2] = q; break;
-    }
+    uint32_t p = (uint32_t)round_pos(v * (1.0 - fs)), q = (uint32_t)round_pos(v * (1.0 - fs * f));
+    uint32_t t = (uint32_t)round_pos(v * (1.0 - fs * (1.0 - f)));
+    uint32_t word = (uint32_t)maxc | p << 8 | q << 16 | t << 24;
+    const uint8_t *sh = sector_shift[i];
+    px[0] = (uint8_t)(word >> sh[0]), px[1] = (uint8_t)(word >> sh[1]),
+    px[2] = (uint8_t)(word >> sh[2]);
 }
 
 void aug_hue(uint8_t *img, int H, int W, int C, float shift)
 {
-    if (C != 3) return; /* no grey meaning: skipped */
+    if (C != 3) return;                         /* no grey meaning: skipped */
     uint8_t dh = (uint8_t)(int)(shift * 255.0); /* np.uint8(hue_factor * 255) */
     float hf[256], sf[256];
     for (int k = 0; k < 256; k++) {
@@ -364,7 +395,8 @@ void aug_hue(uint8_t *img, int H, int W, int C, float shift)
         sf[k] = (float)(k / 255.0);
     }
     size_t n = (size_t)H * W;
-    for (size_t i = 0; i < n; i++) hue_pixel(img + 3 * i, dh, hf, sf);
+    for (size_t i = 0; i < n; i++)
+        hue_pixel(img + 3 * i, dh, hf, sf);
 }
 
 /* ---- Gaussian blur (torchvision F.gaussian_blur) ---- */
@@ -382,12 +414,15 @@ int aug_blur_ksize(const AugConfig *cfg, float sigma, int H, int W)
 #if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize")))
 #endif
-static void axpy(float *restrict y, const float *restrict x, float a, size_t n)
+static void
+axpy(float *restrict y, const float *restrict x, float a, size_t n)
 {
-    for (size_t j = 0; j < n; j++) y[j] += a * x[j];
+    for (size_t j = 0; j < n; j++)
+        y[j] += a * x[j];
 }
 
-/* Round half to even for 0 <= |v| < 2^22 (the 1.5 * 2^23 trick; default rounding mode), then clip. */
+/* Round half to even for 0 <= |v| < 2^22 (the 1.5 * 2^23 trick; default rounding mode), then clip.
+ */
 static inline uint8_t round_clip8(float v)
 {
     volatile float big = 12582912.0f;
@@ -411,27 +446,34 @@ void aug_blur(uint8_t *img, int H, int W, int C, float sigma, int ksize, AugScra
         k[i] = expf(-0.5f * t * t);
         sum += k[i];
     }
-    for (int i = 0; i < ksize; i++) k[i] /= sum;
+    for (int i = 0; i < ksize; i++)
+        k[i] /= sum;
     size_t WC = (size_t)W * C, padw = (size_t)(W + 2 * half) * C;
     s->f = grow(s->f, &s->f_cap, sizeof(float) * ((size_t)H * WC + padw + WC));
-    float *tmp = s->f;              /* (H, W, C) after the horizontal pass */
+    float *tmp = s->f;                 /* (H, W, C) after the horizontal pass */
     float *pad = tmp + (size_t)H * WC; /* (W + 2 half, C) one reflect-padded row */
-    float *acc = pad + padw;        /* (W, C) */
+    float *acc = pad + padw;           /* (W, C) */
     /* Loops run over the taps outside and the pixels inside (vectorisable); each output still sums
      * its taps in ascending order from 0, so the result does not depend on this layout. */
     for (int y = 0; y < H; y++) {
         const uint8_t *row = img + (size_t)y * WC;
         for (int x = -half; x < W + half; x++)
-            for (int c = 0; c < C; c++) pad[(size_t)(x + half) * C + c] = row[(size_t)reflect(x, W) * C + c];
+            for (int c = 0; c < C; c++)
+                pad[(size_t)(x + half) * C + c] = row[(size_t)reflect(x, W) * C + c];
         float *out = tmp + (size_t)y * WC;
-        for (size_t j = 0; j < WC; j++) out[j] = 0.0f;
-        for (int i = 0; i < ksize; i++) axpy(out, pad + (size_t)i * C, k[i], WC);
+        for (size_t j = 0; j < WC; j++)
+            out[j] = 0.0f;
+        for (int i = 0; i < ksize; i++)
+            axpy(out, pad + (size_t)i * C, k[i], WC);
     }
     for (int y = 0; y < H; y++) {
-        for (size_t j = 0; j < WC; j++) acc[j] = 0.0f;
-        for (int i = 0; i < ksize; i++) axpy(acc, tmp + (size_t)reflect(y - half + i, H) * WC, k[i], WC);
+        for (size_t j = 0; j < WC; j++)
+            acc[j] = 0.0f;
+        for (int i = 0; i < ksize; i++)
+            axpy(acc, tmp + (size_t)reflect(y - half + i, H) * WC, k[i], WC);
         uint8_t *out = img + (size_t)y * WC;
-        for (size_t j = 0; j < WC; j++) out[j] = round_clip8(acc[j]); /* torch.round: half to even */
+        for (size_t j = 0; j < WC; j++)
+            out[j] = round_clip8(acc[j]); /* torch.round: half to even */
     }
 }
 
@@ -442,7 +484,8 @@ void aug_normalize(const uint8_t *hwc, int H, int W, int C, const float *mean, c
 {
     float lut[3][256]; /* the same float expression as per pixel, once per (channel, value) */
     for (int c = 0; c < C; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = ((float)v / 255.0f - mean[c]) / std[c];
     size_t plane = (size_t)H * W;
     for (int y = 0; y < H; y++) {
         const uint8_t *row = hwc + (size_t)y * W * C; /* (W, C) */
@@ -456,7 +499,8 @@ void aug_normalize(const uint8_t *hwc, int H, int W, int C, const float *mean, c
             continue;
         }
         for (int c = 0; c < C; c++)
-            for (int x = 0, sx = x0; x < W; x++, sx += dx) o[c * plane + x] = lut[c][row[sx * C + c]];
+            for (int x = 0, sx = x0; x < W; x++, sx += dx)
+                o[c * plane + x] = lut[c][row[sx * C + c]];
     }
 }
 
@@ -468,10 +512,18 @@ static void apply_jitter(const AugParams *p, uint8_t *a, int S, int C)
         AugJitterOp op = p->order[k];
         float f = p->factor[op];
         switch (op) {
-        case AUG_JITTER_BRIGHTNESS: aug_brightness(a, S, S, C, f); break;
-        case AUG_JITTER_CONTRAST: aug_contrast(a, S, S, C, f); break;
-        case AUG_JITTER_SATURATION: aug_saturation(a, S, S, C, f); break;
-        case AUG_JITTER_HUE: aug_hue(a, S, S, C, f); break;
+        case AUG_JITTER_BRIGHTNESS:
+            aug_brightness(a, S, S, C, f);
+            break;
+        case AUG_JITTER_CONTRAST:
+            aug_contrast(a, S, S, C, f);
+            break;
+        case AUG_JITTER_SATURATION:
+            aug_saturation(a, S, S, C, f);
+            break;
+        case AUG_JITTER_HUE:
+            aug_hue(a, S, S, C, f);
+            break;
         }
     }
 }

@@ -338,65 +338,79 @@ void aug_grayscale(uint8_t *img, int H, int W, int C)
     }
 }
 
-/* round() for 0 <= x < 2^31: x - trunc(x) is exact, so this is round half away from zero. */
-static inline int round_pos(double x)
-{
-    int t = (int)x;
-    return t + (x - (double)t >= 0.5);
-}
+/* Kernels whose vectorised form needs more than SSE2 (64-bit lane compares, in hue_planes) get
+ * AVX2 / SSE4.2 clones picked at load time (GCC target_clones, x86-64); IEEE operations give the
+ * same results in every clone (no FMA contraction under -std=c11). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define AUG_VECTOR_CLONES __attribute__((target_clones("avx2", "sse4.2", "default")))
+#else
+#define AUG_VECTOR_CLONES
+#endif
 
-/* Pillow's rgb2hsv then hsv2rgb with the hue shifted by dh, on one pixel, with Pillow's float and
- * double arithmetic, bit for bit (aug_hue_ref in augment_ref.c is the plain transcription; the two
- * agree on every input), but without branches, which mispredict on every other pixel:
+enum { HUE_BLOCK = 256 }; /* pixels per block of aug_hue */
+
+/* Pillow's rgb2hsv then hsv2rgb with the hue shifted by dh on n <= HUE_BLOCK pixels held as
+ * planes (r, g, b), in place, with Pillow's float and double arithmetic bit for bit (aug_hue_ref in
+ * augment_ref.c is the plain transcription; tests check the two agree on all 2^24 colours), but
+ * without branches or table lookups, so that the loop vectorises:
  *   - rgb2hsv's h is (float)(base + x/cr - y/cr) with (base, x, y) picked by the maximum channel
  *     (r first, then g): Pillow's float differences are exact in double, so one rounding is the
- * same;
- *   - fmod(h / 6 + 1, 1) on [5/6, 11/6] is one exact subtraction;
- *   - hsv2rgb's sector is hh * 6 / 255 in integers (the double quotient is never within rounding of
- *     an integer it does not equal); f and fs are tabulated per hh and per s (hf, sf);
- *   - s == 0 (grey, or cr / max < 1/255) makes p = q = t = v, so the sector does not matter;
- *   - the sector picks the output bytes from the word V | p << 8 | q << 16 | t << 24. */
-static inline void hue_pixel(uint8_t *px, uint8_t dh, const float *hf, const float *sf)
+ *     same; cr = 0 (grey) gives x = y = 0 and s = 0;
+ *   - fmod(h / 6 + 1, 1) on [5/6, 11/6] is hx - trunc(hx), exact;
+ *   - hsv2rgb's floor of the non-negative sector position is a truncation; round() of the
+ *     non-negative p, q, t is t + (x - t >= 0.5) with t = trunc(x) (x - t is exact);
+ *   - s == 0 makes p = q = t = v: Pillow's grey output whatever the sector;
+ *   - the sector i (0..6, 6 as 0) picks the output channels among V, p, q, t by masks. */
+AUG_VECTOR_CLONES
+static void hue_planes(int32_t *restrict R, int32_t *restrict G, int32_t *restrict B, int n, int dh)
 {
-    static const uint8_t sector_shift[7][3] = {{0, 24, 8}, {16, 0, 8}, {8, 0, 24}, {8, 16, 0},
-                                               {24, 8, 0}, {0, 8, 16}, {0, 24, 8}};
-    int r = px[0], g = px[1], b = px[2];
-    int maxc = r > g ? (r > b ? r : b) : (g > b ? g : b);
-    int minc = r < g ? (r < b ? r : b) : (g < b ? g : b);
-    int rmax = r == maxc, gmax = !rmax && g == maxc;
-    int x = rmax ? maxc - b : gmax ? maxc - r : maxc - g;
-    int y = rmax ? maxc - g : gmax ? maxc - b : maxc - r;
-    double base = rmax ? 0.0 : gmax ? 2.0 : 4.0;
-    float cr = (float)(maxc - minc), crd = cr > 0.0f ? cr : 1.0f; /* cr = 0: x = y = 0 */
-    float h = (float)(base + (double)((float)x / crd) - (double)((float)y / crd));
-    double hx = h / 6.0 + 1.0;
-    float hn = (float)(hx >= 1.0 ? hx - 1.0 : hx);
-    int hv = (int)(hn * 255.0);
-    int sv = (int)(cr / (float)(maxc > 0 ? maxc : 1) * 255.0); /* in [0, 255] */
-    int hh = (uint8_t)(hv + dh), i = hh * 6 / 255;
-    float f = hf[hh], fs = sf[sv];
-    double v = (double)maxc;
-    uint32_t p = (uint32_t)round_pos(v * (1.0 - fs)), q = (uint32_t)round_pos(v * (1.0 - fs * f));
-    uint32_t t = (uint32_t)round_pos(v * (1.0 - fs * (1.0 - f)));
-    uint32_t word = (uint32_t)maxc | p << 8 | q << 16 | t << 24;
-    const uint8_t *sh = sector_shift[i];
-    px[0] = (uint8_t)(word >> sh[0]), px[1] = (uint8_t)(word >> sh[1]),
-    px[2] = (uint8_t)(word >> sh[2]);
+    for (int k = 0; k < n; k++) {
+        int r = R[k], g = G[k], b = B[k];
+        int maxc = r > g ? r : g, minc = r < g ? r : g;
+        maxc = maxc > b ? maxc : b, minc = minc < b ? minc : b;
+        int rmax = r == maxc, gmax = (g == maxc) & !rmax, bmax = 1 - rmax - gmax; /* 0/1 */
+        int x = rmax * (maxc - b) + gmax * (maxc - r) + bmax * (maxc - g);
+        int y = rmax * (maxc - g) + gmax * (maxc - b) + bmax * (maxc - r);
+        int cri = maxc - minc;
+        float cr = (float)cri, crd = (float)(cri + (cri == 0));
+        float h = (float)((double)(2 * gmax + 4 * bmax) + (double)((float)x / crd) -
+                          (double)((float)y / crd));
+        double hx = (double)h / 6.0 + 1.0;
+        float hn = (float)(hx - (double)(int)hx);
+        int hv = (int)((double)hn * 255.0);
+        int sv = (int)((double)(cr / (float)(maxc + (maxc == 0))) * 255.0); /* in [0, 255] */
+        int hh = (hv + dh) & 255;
+        double pos = (double)(float)hh * 6.0 / 255.0;
+        int i = (int)pos;
+        float f = (float)(pos - (double)(float)i), fs = (float)((double)sv / 255.0);
+        double v = (double)maxc, pd = v * (1.0 - (double)fs);
+        double qd = v * (1.0 - (double)(fs * f)), td = v * (1.0 - (double)fs * (1.0 - (double)f));
+        int p = (int)pd, q = (int)qd, t = (int)td;
+        p += pd - (double)p >= 0.5, q += qd - (double)q >= 0.5, t += td - (double)t >= 0.5;
+        int V = maxc;
+        int s0 = -((i == 0) | (i == 6)), s1 = -(i == 1), s2 = -(i == 2), s3 = -(i == 3);
+        int s4 = -(i == 4), s5 = -(i == 5);
+        R[k] = ((s0 | s5) & V) | (s1 & q) | ((s2 | s3) & p) | (s4 & t);
+        G[k] = ((s1 | s2) & V) | (s0 & t) | (s3 & q) | ((s4 | s5) & p);
+        B[k] = ((s3 | s4) & V) | ((s0 | s1) & p) | (s2 & t) | (s5 & q);
+    }
 }
 
 void aug_hue(uint8_t *img, int H, int W, int C, float shift)
 {
-    if (C != 3) return;                         /* no grey meaning: skipped */
-    uint8_t dh = (uint8_t)(int)(shift * 255.0); /* np.uint8(hue_factor * 255) */
-    float hf[256], sf[256];
-    for (int k = 0; k < 256; k++) {
-        int i = (int)floor((float)k * 6.0 / 255.0);
-        hf[k] = (float)((float)k * 6.0 / 255.0 - (float)i);
-        sf[k] = (float)(k / 255.0);
-    }
+    if (C != 3) return;                     /* no grey meaning: skipped */
+    int dh = (uint8_t)(int)(shift * 255.0); /* np.uint8(hue_factor * 255) */
+    int32_t R[HUE_BLOCK], G[HUE_BLOCK], B[HUE_BLOCK];
     size_t n = (size_t)H * W;
-    for (size_t i = 0; i < n; i++)
-        hue_pixel(img + 3 * i, dh, hf, sf);
+    for (size_t i0 = 0; i0 < n; i0 += HUE_BLOCK) {
+        int m = n - i0 < HUE_BLOCK ? (int)(n - i0) : HUE_BLOCK;
+        uint8_t *px = img + 3 * i0; /* (m, 3) */
+        for (int k = 0; k < m; k++)
+            R[k] = px[3 * k], G[k] = px[3 * k + 1], B[k] = px[3 * k + 2];
+        hue_planes(R, G, B, m, dh);
+        for (int k = 0; k < m; k++)
+            px[3 * k] = (uint8_t)R[k], px[3 * k + 1] = (uint8_t)G[k], px[3 * k + 2] = (uint8_t)B[k];
+    }
 }
 
 /* ---- Gaussian blur (torchvision F.gaussian_blur) ---- */

@@ -275,9 +275,9 @@ static void fill_random(uint8_t *p, size_t n, uint64_t seed)
         p[i] = (uint8_t)rng_below(&r, 256);
 }
 
-/* The optimised resize and normalisation against their plain twins (augment_ref.c): identical
- * bytes/floats on random images, crop boxes and output sizes (down, up, one axis only, copy), RGB
- * and grey, flipped or not. */
+/* The optimised resize, normalisation and blur against their plain twins (augment_ref.c):
+ * identical bytes/floats on random images, crop boxes and output sizes (down, up, one axis only,
+ * copy), RGB and grey, flipped or not, blur sigma ~ U(0.1, 2). */
 static void test_resize_normalize_match_reference(void **state)
 {
     (void)state;
@@ -307,6 +307,13 @@ static void test_resize_normalize_match_reference(void **state)
         aug_normalize(src, H, W, C, mean, std, t & 1, fa);
         aug_normalize_ref(src, H, W, C, mean, std, t & 1, fb);
         assert_memory_equal(fa, fb, sizeof(float) * H * W * C);
+        if (t % 10 || H < 14 || W < 14) continue;
+        float sigma = 0.1f + 1.9f * (float)rng_uniform(&r);
+        int ks = 2 * (int)ceilf(3.0f * sigma) + 1;
+        memcpy(a, src, (size_t)H * W * C), memcpy(b, src, (size_t)H * W * C);
+        aug_blur(a, H, W, C, sigma, ks, &s);
+        aug_blur_ref(b, H, W, C, sigma, ks);
+        assert_memory_equal(a, b, (size_t)H * W * C);
     }
     aug_scratch_free(&s);
     free(src), free(a), free(b), free(fa), free(fb);

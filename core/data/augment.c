@@ -11,6 +11,16 @@
 
 #define PRECISION_BITS (32 - 8 - 2) /* Pillow's fixed-point coefficient precision */
 
+/* Kernels whose vectorised form needs more than SSE2 (64-bit lane compares, float <-> int lanes)
+ * or gains from wider vectors get AVX2 / SSE4.2 clones picked at load time (GCC target_clones,
+ * x86-64); integer and IEEE operations give the same results in every clone (no FMA contraction
+ * under -std=c11), and tests compare every kernel with its plain twin on the machine they run. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define AUG_VECTOR_CLONES __attribute__((target_clones("avx2", "sse4.2", "default")))
+#else
+#define AUG_VECTOR_CLONES
+#endif
+
 static const float IMAGENET_MEAN[3] = {0.485f, 0.456f, 0.406f};
 static const float IMAGENET_STD[3] = {0.229f, 0.224f, 0.225f};
 
@@ -209,6 +219,7 @@ static void resample_h(const uint8_t *src, int sw, int x0, int y0, int rows, int
 /* Output rows from src rows (row y of src at src + ((y0 + y) * sw + x0) * C), width w. Each output
  * row accumulates its taps' rows into acc (exact integer sums: the order does not matter), a loop
  * over contiguous bytes that vectorises. */
+AUG_VECTOR_CLONES
 static void resample_v(const uint8_t *src, int sw, int x0, int y0, int w, int C, uint8_t *dst,
                        int oh, const int *bounds, const int *kk, int ksize, int *restrict acc)
 {
@@ -317,6 +328,7 @@ void aug_contrast(uint8_t *img, int H, int W, int C, float factor)
     apply_lut(img, n * C, lut);
 }
 
+AUG_VECTOR_CLONES
 void aug_saturation(uint8_t *img, int H, int W, int C, float factor)
 {
     if (C != 3) return; /* no grey meaning: skipped */
@@ -337,15 +349,6 @@ void aug_grayscale(uint8_t *img, int H, int W, int C)
         img[3 * i] = img[3 * i + 1] = img[3 * i + 2] = l;
     }
 }
-
-/* Kernels whose vectorised form needs more than SSE2 (64-bit lane compares, in hue_planes) get
- * AVX2 / SSE4.2 clones picked at load time (GCC target_clones, x86-64); IEEE operations give the
- * same results in every clone (no FMA contraction under -std=c11). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define AUG_VECTOR_CLONES __attribute__((target_clones("avx2", "sse4.2", "default")))
-#else
-#define AUG_VECTOR_CLONES
-#endif
 
 enum { HUE_BLOCK = 256 }; /* pixels per block of aug_hue */
 
@@ -425,23 +428,26 @@ int aug_blur_ksize(const AugConfig *cfg, float sigma, int H, int W)
 }
 
 /* y += a x, elementwise (no reassociation, so vectorising it does not change any result). */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("tree-vectorize")))
-#endif
-static void
-axpy(float *restrict y, const float *restrict x, float a, size_t n)
+AUG_VECTOR_CLONES
+static void axpy(float *restrict y, const float *restrict x, float a, size_t n)
 {
     for (size_t j = 0; j < n; j++)
         y[j] += a * x[j];
 }
 
-/* Round half to even for 0 <= |v| < 2^22 (the 1.5 * 2^23 trick; default rounding mode), then clip.
- */
-static inline uint8_t round_clip8(float v)
+/* out = clip(round half to even (acc)) for |acc| < 2^22: the 1.5 * 2^23 trick in the default
+ * rounding mode (IEEE semantics without -ffast-math keep (v + big) - big as written), the
+ * torch.round of torchvision's blur. */
+AUG_VECTOR_CLONES
+static void round_clip8_row(uint8_t *restrict out, const float *restrict acc, size_t n)
 {
-    volatile float big = 12582912.0f;
-    float r = (v + big) - big;
-    return (uint8_t)(r < 0.0f ? 0.0f : r > 255.0f ? 255.0f : r);
+    const float big = 12582912.0f;
+    for (size_t j = 0; j < n; j++) {
+        float r = (acc[j] + big) - big;
+        r = r < 0.0f ? 0.0f : r;
+        r = r > 255.0f ? 255.0f : r;
+        out[j] = (uint8_t)(int)r;
+    }
 }
 
 static inline int reflect(int i, int n)
@@ -471,9 +477,13 @@ void aug_blur(uint8_t *img, int H, int W, int C, float sigma, int ksize, AugScra
      * its taps in ascending order from 0, so the result does not depend on this layout. */
     for (int y = 0; y < H; y++) {
         const uint8_t *row = img + (size_t)y * WC;
-        for (int x = -half; x < W + half; x++)
-            for (int c = 0; c < C; c++)
-                pad[(size_t)(x + half) * C + c] = row[(size_t)reflect(x, W) * C + c];
+        for (size_t j = 0; j < WC; j++)
+            pad[(size_t)half * C + j] = (float)row[j];
+        for (int x = 1; x <= half; x++) /* reflect: pixel -x is x, pixel W - 1 + x is W - 1 - x */
+            for (int c = 0; c < C; c++) {
+                pad[(size_t)(half - x) * C + c] = (float)row[(size_t)x * C + c];
+                pad[(size_t)(half + W - 1 + x) * C + c] = (float)row[(size_t)(W - 1 - x) * C + c];
+            }
         float *out = tmp + (size_t)y * WC;
         for (size_t j = 0; j < WC; j++)
             out[j] = 0.0f;
@@ -485,9 +495,7 @@ void aug_blur(uint8_t *img, int H, int W, int C, float sigma, int ksize, AugScra
             acc[j] = 0.0f;
         for (int i = 0; i < ksize; i++)
             axpy(acc, tmp + (size_t)reflect(y - half + i, H) * WC, k[i], WC);
-        uint8_t *out = img + (size_t)y * WC;
-        for (size_t j = 0; j < WC; j++)
-            out[j] = round_clip8(acc[j]); /* torch.round: half to even */
+        round_clip8_row(img + (size_t)y * WC, acc, WC); /* torch.round: half to even */
     }
 }
 

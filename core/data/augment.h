@@ -139,6 +139,7 @@ void aug_brightness_ref(uint8_t *img, int H, int W, int C, float factor);
 void aug_contrast_ref(uint8_t *img, int H, int W, int C, float factor);
 void aug_saturation_ref(uint8_t *img, int H, int W, int C, float factor);
 void aug_hue_ref(uint8_t *img, int H, int W, int C, float shift);
+void aug_blur_ref(uint8_t *img, int H, int W, int C, float sigma, int ksize);
 void aug_normalize_ref(const uint8_t *hwc, int H, int W, int C, const float *mean, const float *std,
                        int flip, float *out_chw);
 

@@ -1,7 +1,8 @@
 /* augment_ref.c — the plain reference twins of the optimised kernels in augment.c (STYLE.md rule
  * 11): straight transcriptions of Pillow 9's Resample.c (ImagingResampleHorizontal/Vertical_8bpc,
  * channels outer, taps inner), Blend.c / ImageEnhance.py, Convert.c (rgb2hsv, hsv2rgb, with libm
- * round and fmod) and torchvision's ToTensor + Normalize, one pixel and one channel at a time.
+ * round and fmod), torchvision's separable Gaussian blur (as augment.c documents it) and ToTensor +
+ * Normalize, one pixel and one channel at a time.
  * tests/test_data_aug.c checks that the fast kernels give the same bytes/floats as these on every
  * tested input; the fast kernels are what the loader runs. */
 #include <math.h>
@@ -209,4 +210,47 @@ void aug_normalize_ref(const uint8_t *hwc, int H, int W, int C, const float *mea
                 float v = (float)hwc[((size_t)y * W + sx) * C + c] / 255.0f;
                 out_chw[((size_t)c * H + y) * W + x] = (v - mean[c]) / std[c];
             }
+}
+
+/* Separable blur, one output value at a time: the horizontal pass into float, then the vertical
+ * pass, each summing its taps in ascending order from 0 (as aug_blur), reflect padding, round half
+ * to even (rintf in the default rounding mode), clip. */
+void aug_blur_ref(uint8_t *img, int H, int W, int C, float sigma, int ksize)
+{
+    int half = (ksize - 1) / 2;
+    float k[ksize], sum = 0.0f;
+    for (int i = 0; i < ksize; i++) {
+        float x = (float)(-half + i), t = x / sigma;
+        k[i] = expf(-0.5f * t * t);
+        sum += k[i];
+    }
+    for (int i = 0; i < ksize; i++)
+        k[i] /= sum;
+    float *tmp = xmalloc(sizeof(float) * (size_t)H * W * C); /* (H, W, C) */
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < C; c++) {
+                float a = 0.0f;
+                for (int i = 0; i < ksize; i++) {
+                    int sx = x - half + i;
+                    sx = sx < 0 ? -sx : sx >= W ? 2 * W - 2 - sx : sx;
+                    a += k[i] * (float)img[((size_t)y * W + sx) * C + c];
+                }
+                tmp[((size_t)y * W + x) * C + c] = a;
+            }
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < C; c++) {
+                float a = 0.0f;
+                for (int i = 0; i < ksize; i++) {
+                    int sy = y - half + i;
+                    sy = sy < 0 ? -sy : sy >= H ? 2 * H - 2 - sy : sy;
+                    a += k[i] * tmp[((size_t)sy * W + x) * C + c];
+                }
+                float r = rintf(a);
+                img[((size_t)y * W + x) * C + c] = (uint8_t)(r < 0.0f     ? 0.0f
+                                                             : r > 255.0f ? 255.0f
+                                                                          : r);
+            }
+    free(tmp);
 }

@@ -34,7 +34,8 @@ static uint8_t *golden_u8(const char *name, size_t n)
 {
     const float *f = fixture_f32(&golden, name, n);
     uint8_t *u = malloc(n);
-    for (size_t i = 0; i < n; i++) u[i] = (uint8_t)f[i];
+    for (size_t i = 0; i < n; i++)
+        u[i] = (uint8_t)f[i];
     return u;
 }
 
@@ -148,8 +149,8 @@ static void test_normalize_and_eval(void **state)
     AugConfig ev = aug_eval(20, 16, 3);
     float out[3 * RH * RW];
     aug_normalize(rgb, RH, RW, 3, ev.mean, ev.std, 1, out);
-    ASSERT_CLOSE("ToTensor+Normalize+hflip", out, fixture_f32(&golden, "normalize_flip", 3 * RH * RW),
-                 3 * RH * RW, 1e-6);
+    ASSERT_CLOSE("ToTensor+Normalize+hflip", out,
+                 fixture_f32(&golden, "normalize_flip", 3 * RH * RW), 3 * RH * RW, 1e-6);
     AugScratch s = {0};
     Rng r;
     rng_init(&r, 1, RNG_STREAM_AUG, 0, 0);
@@ -169,15 +170,23 @@ static void test_pipelines_fixed_params(void **state)
     float out[3 * 16 * 16];
     AugConfig v2 = aug_moco_v2(16, 3);
     v2.blur_kernel = AUG_BLUR_KERNEL_FIXED, v2.blur_kernel_size = 5;
-    AugParams p = {.box = {1, 2, 20, 26}, .jitter = 1, .gray = 0, .blur = 1, .flip = 1, .sigma = 0.8f,
+    AugParams p = {.box = {1, 2, 20, 26},
+                   .jitter = 1,
+                   .gray = 0,
+                   .blur = 1,
+                   .flip = 1,
+                   .sigma = 0.8f,
                    .order = {AUG_JITTER_CONTRAST, AUG_JITTER_HUE, AUG_JITTER_BRIGHTNESS,
                              AUG_JITTER_SATURATION},
                    .factor = {1.125f, 0.75f, 1.25f, 0.03125f}};
     aug_apply_params(&v2, &p, rgb, RH, RW, 3, out, &s);
     /* blur allows 1 grey level: 1/255/0.224 = 0.0175 absolute; scale of the outputs ~2.6 */
-    ASSERT_CLOSE("v2 fixed", out, fixture_f32(&golden, "v2_fixed", 3 * 16 * 16), 3 * 16 * 16, 0.0075);
+    ASSERT_CLOSE("v2 fixed", out, fixture_f32(&golden, "v2_fixed", 3 * 16 * 16), 3 * 16 * 16,
+                 0.0075);
     AugConfig v1 = aug_moco_v1(12, 3);
-    AugParams q = {.box = {0, 0, 23, 31}, .jitter = 1, .gray = 1,
+    AugParams q = {.box = {0, 0, 23, 31},
+                   .jitter = 1,
+                   .gray = 1,
                    .order = {AUG_JITTER_BRIGHTNESS, AUG_JITTER_CONTRAST, AUG_JITTER_SATURATION,
                              AUG_JITTER_HUE},
                    .factor = {0.875f, 1.375f, 1.0f, 0.0f}};
@@ -188,7 +197,8 @@ static void test_pipelines_fixed_params(void **state)
 }
 
 /* Crop scale and log-ratio: within bounds, the scale mean as torchvision's get_params gives on a
- * 224x224 image (0.539 measured with torch over 20000 draws), log-ratio mean ~0, and the fallback. */
+ * 224x224 image (0.539 measured with torch over 20000 draws), log-ratio mean ~0, and the fallback.
+ */
 static void test_crop_distribution(void **state)
 {
     (void)state;
@@ -210,7 +220,8 @@ static void test_crop_distribution(void **state)
      * s / r <= 1, so large areas are often rejected and the mean falls */
     assert_true(sum_s / n > 0.52 && sum_s / n < 0.56); /* torchvision: 0.539 over 20000 draws */
     assert_true(fabs(sum_lr / n) < 0.01);
-    /* a 10x1000 strip: no attempt fits the ratio range, so the fallback is the ratio-clamped centre */
+    /* a 10x1000 strip: no attempt fits the ratio range, so the fallback is the ratio-clamped centre
+     */
     AugBox b;
     aug_crop_box(&r, 10, 1000, scale, ratio, &b);
     assert_int_equal(b.h, 10);
@@ -232,7 +243,8 @@ static void test_draw_probabilities(void **state)
         AugParams p;
         aug_draw(&c, &r, 300, 400, &p);
         flip += p.flip, jit += p.jitter, gray += p.gray, blur += p.blur;
-        for (int k = 0; k < 4; k++) fsum[k] += p.factor[k];
+        for (int k = 0; k < 4; k++)
+            fsum[k] += p.factor[k];
         assert_true(p.factor[0] >= 0.6f && p.factor[0] <= 1.4f);
         assert_true(p.factor[3] >= -0.1f && p.factor[3] <= 0.1f);
         assert_true(p.sigma >= 0.1f && p.sigma <= 2.0f);
@@ -243,7 +255,8 @@ static void test_draw_probabilities(void **state)
     assert_true(fabs(jit / (double)n - 0.8) < tol);
     assert_true(fabs(gray / (double)n - 0.2) < tol);
     assert_true(fabs(blur / (double)n - 0.5) < tol);
-    for (int k = 0; k < 3; k++) assert_true(fabs(fsum[k] / n - 1.0) < 0.01);
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(fsum[k] / n - 1.0) < 0.01);
     assert_true(fabs(fsum[3] / n) < 0.003);
     assert_true(fabs(sig / n - 1.05) < 0.02);
     AugConfig v1 = aug_moco_v1(224, 3);
@@ -253,12 +266,106 @@ static void test_draw_probabilities(void **state)
     assert_int_equal(p.blur, 0);   /* v1: no blur */
 }
 
+/* Fills n bytes from a seeded stream. */
+static void fill_random(uint8_t *p, size_t n, uint64_t seed)
+{
+    Rng r;
+    rng_init(&r, seed, RNG_STREAM_DATA, 0, 0);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)rng_below(&r, 256);
+}
+
+/* The optimised resize, normalisation and blur against their plain twins (augment_ref.c):
+ * identical bytes/floats on random images, crop boxes and output sizes (down, up, one axis only,
+ * copy), RGB and grey, flipped or not, blur sigma ~ U(0.1, 2). */
+static void test_resize_normalize_match_reference(void **state)
+{
+    (void)state;
+    enum { MAXS = 160 };
+    uint8_t *src = malloc(MAXS * MAXS * 3), *a = malloc(MAXS * MAXS * 3),
+            *b = malloc(MAXS * MAXS * 3);
+    float *fa = malloc(sizeof(float) * MAXS * MAXS * 3),
+          *fb = malloc(sizeof(float) * MAXS * MAXS * 3);
+    const float mean[3] = {0.485f, 0.456f, 0.406f}, std[3] = {0.229f, 0.224f, 0.225f};
+    AugScratch s = {0};
+    Rng r;
+    rng_init(&r, 4, RNG_STREAM_AUG, 0, 0);
+    for (int t = 0; t < 300; t++) {
+        int C = t % 4 == 0 ? 1 : 3, H = 1 + (int)rng_below(&r, MAXS),
+            W = 1 + (int)rng_below(&r, MAXS);
+        fill_random(src, (size_t)H * W * C, (uint64_t)t);
+        AugBox box = {.h = 1 + (int)rng_below(&r, (uint32_t)H),
+                      .w = 1 + (int)rng_below(&r, (uint32_t)W)};
+        box.top = (int)rng_below(&r, (uint32_t)(H - box.h + 1));
+        box.left = (int)rng_below(&r, (uint32_t)(W - box.w + 1));
+        int oh = 1 + (int)rng_below(&r, MAXS), ow = t % 3 ? oh : 1 + (int)rng_below(&r, MAXS);
+        if (t % 5 == 1) ow = box.w;
+        if (t % 7 == 2) oh = box.h;
+        aug_resize(src, H, W, C, box, a, oh, ow, &s);
+        aug_resize_ref(src, H, W, C, box, b, oh, ow);
+        assert_memory_equal(a, b, (size_t)oh * ow * C);
+        aug_normalize(src, H, W, C, mean, std, t & 1, fa);
+        aug_normalize_ref(src, H, W, C, mean, std, t & 1, fb);
+        assert_memory_equal(fa, fb, sizeof(float) * H * W * C);
+        if (t % 10 || H < 14 || W < 14) continue;
+        float sigma = 0.1f + 1.9f * (float)rng_uniform(&r);
+        int ks = 2 * (int)ceilf(3.0f * sigma) + 1;
+        memcpy(a, src, (size_t)H * W * C), memcpy(b, src, (size_t)H * W * C);
+        aug_blur(a, H, W, C, sigma, ks, &s);
+        aug_blur_ref(b, H, W, C, sigma, ks);
+        assert_memory_equal(a, b, (size_t)H * W * C);
+    }
+    aug_scratch_free(&s);
+    free(src), free(a), free(b), free(fa), free(fb);
+}
+
+/* The optimised colour operations against their plain twins: hue on every one of the 2^24 RGB
+ * colours for one shift and on 2^20 random pixels for shifts across [-0.5, 0.5] (each tabulated
+ * and branch-free step of aug_hue is exact, so the bytes must be identical), brightness /
+ * contrast / saturation on random pixels with factors inside and outside [0, 1]. */
+static void test_colour_ops_match_reference(void **state)
+{
+    (void)state;
+    size_t n = (size_t)1 << 24;
+    uint8_t *base = malloc(3 * n), *a = malloc(3 * n), *b = malloc(3 * n);
+    for (size_t i = 0; i < n; i++)
+        base[3 * i] = (uint8_t)(i >> 16), base[3 * i + 1] = (uint8_t)(i >> 8),
+                 base[3 * i + 2] = (uint8_t)i;
+    memcpy(a, base, 3 * n), memcpy(b, base, 3 * n);
+    aug_hue(a, 4096, 4096, 3, 0.1f);
+    aug_hue_ref(b, 4096, 4096, 3, 0.1f);
+    assert_memory_equal(a, b, 3 * n);
+    size_t m = (size_t)1 << 20;
+    fill_random(base, 3 * m, 11);
+    const float shifts[] = {-0.5f, -0.37f, -0.1f, -0.003f, 0.0f, 0.0027f, 0.0625f, 0.25f, 0.5f};
+    for (int k = 0; k < (int)(sizeof shifts / sizeof *shifts); k++) {
+        memcpy(a, base, 3 * m), memcpy(b, base, 3 * m);
+        aug_hue(a, 1024, 1024, 3, shifts[k]);
+        aug_hue_ref(b, 1024, 1024, 3, shifts[k]);
+        assert_memory_equal(a, b, 3 * m);
+    }
+    typedef void (*Op)(uint8_t *, int, int, int, float);
+    const Op fast[3] = {aug_brightness, aug_contrast, aug_saturation};
+    const Op ref[3] = {aug_brightness_ref, aug_contrast_ref, aug_saturation_ref};
+    const float factors[] = {0.0f, 0.6f, 0.8137f, 1.0f, 1.2345f, 1.4f};
+    for (int op = 0; op < 3; op++)
+        for (int k = 0; k < (int)(sizeof factors / sizeof *factors); k++)
+            for (int C = 1; C <= 3; C += 2) {
+                memcpy(a, base, 3 * m), memcpy(b, base, 3 * m);
+                fast[op](a, 512, 512, C, factors[k]);
+                ref[op](b, 512, 512, C, factors[k]);
+                assert_memory_equal(a, b, 3 * m);
+            }
+    free(base), free(a), free(b);
+}
+
 /* Fashion-MNIST eval (resize = crop = 28) is the identity + normalisation. */
 static void test_eval_identity_28(void **state)
 {
     (void)state;
     uint8_t img[28 * 28];
-    for (int i = 0; i < 28 * 28; i++) img[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < 28 * 28; i++)
+        img[i] = (uint8_t)(i * 7);
     AugConfig ev = aug_eval(28, 28, 1);
     AugScratch s = {0};
     Rng r;
@@ -282,6 +389,8 @@ int main(void)
         cmocka_unit_test(test_crop_distribution),
         cmocka_unit_test(test_draw_probabilities),
         cmocka_unit_test(test_eval_identity_28),
+        cmocka_unit_test(test_resize_normalize_match_reference),
+        cmocka_unit_test(test_colour_ops_match_reference),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

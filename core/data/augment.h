@@ -10,20 +10,22 @@
  *   eval:    Resize(shorter side = resize) -> CenterCrop(crop) -> ToTensor -> Normalize
  *
  * Algorithms (each a public function so golden tests can call it with fixed parameters):
- *   - crop box: torchvision RandomResizedCrop.get_params — 10 attempts of area ~ U(scale) x area and
- *     log-ratio ~ U(log ratio), w = round(sqrt(a r)), h = round(sqrt(a / r)) (round half to even, as
- *     Python), top/left uniform; otherwise the centre-crop fallback clamped to the ratio range.
+ *   - crop box: torchvision RandomResizedCrop.get_params — 10 attempts of area ~ U(scale) x area
+ * and log-ratio ~ U(log ratio), w = round(sqrt(a r)), h = round(sqrt(a / r)) (round half to even,
+ * as Python), top/left uniform; otherwise the centre-crop fallback clamped to the ratio range.
  *   - resize: Pillow's BILINEAR resample (a triangle filter widened by the downscale factor, i.e.
  *     antialiased; 22-bit fixed-point coefficients; horizontal pass then vertical, uint8 between).
  *   - brightness/contrast/saturation: PIL ImageEnhance = Image.blend(degenerate, img, factor) in
  *     float with truncation (clipped when extrapolating); contrast's degenerate is the rounded mean
- *     of the L image; saturation's is the L image. L = PIL's (19595 R + 38470 G + 7471 B + 2^15)>>16.
+ *     of the L image; saturation's is the L image. L = PIL's (19595 R + 38470 G + 7471 B +
+ * 2^15)>>16.
  *   - hue: PIL RGB->HSV (uint8), h += uint8(hue * 255) mod 256, HSV->RGB (Pillow's Convert.c).
  *   - grayscale: L replicated to the channels.
  *   - blur: torchvision F.gaussian_blur — kernel exp(-x^2 / 2 sigma^2) normalised over
  *     linspace(-(k-1)/2, (k-1)/2, k), reflect padding, float then round to uint8. Computed as two
  *     separable float passes (torchvision uses one 2-D conv: the sums differ by float rounding, so
- *     a value may land on the other side of .5 — 1 grey level at most). Kernel size: 2 ceil(3 sigma)
+ *     a value may land on the other side of .5 — 1 grey level at most). Kernel size: 2 ceil(3
+ * sigma)
  *     + 1 (AUG_BLUR_KERNEL_3SIGMA, the default; sigma up to 2 gives 13) or a fixed odd size
  *     (AUG_BLUR_KERNEL_FIXED, e.g. torchvision users' 23 at 224 px), clipped to keep the reflect
  *     padding inside the image.
@@ -51,22 +53,27 @@
 
 typedef enum { AUG_ORDER_MOCO_V1, AUG_ORDER_MOCO_V2, AUG_ORDER_EVAL } AugOrder;
 typedef enum { AUG_BLUR_KERNEL_3SIGMA, AUG_BLUR_KERNEL_FIXED } AugBlurKernel;
-typedef enum { AUG_JITTER_BRIGHTNESS, AUG_JITTER_CONTRAST, AUG_JITTER_SATURATION, AUG_JITTER_HUE } AugJitterOp;
+typedef enum {
+    AUG_JITTER_BRIGHTNESS,
+    AUG_JITTER_CONTRAST,
+    AUG_JITTER_SATURATION,
+    AUG_JITTER_HUE
+} AugJitterOp;
 
 typedef struct {
     AugOrder order;
-    int channels;                 /* C of input and output */
-    int size;                     /* output H = W */
-    int resize;                   /* eval: shorter side before the centre crop */
-    float scale_lo, scale_hi;     /* RandomResizedCrop area fraction */
-    float ratio_lo, ratio_hi;     /* RandomResizedCrop aspect ratio w/h */
+    int channels;             /* C of input and output */
+    int size;                 /* output H = W */
+    int resize;               /* eval: shorter side before the centre crop */
+    float scale_lo, scale_hi; /* RandomResizedCrop area fraction */
+    float ratio_lo, ratio_hi; /* RandomResizedCrop aspect ratio w/h */
     float flip_p;
     float jitter_b, jitter_c, jitter_s, jitter_h; /* factors U(max(0,1-x), 1+x); hue U(-h, h) */
     float jitter_p;
     float gray_p;
     float blur_p, blur_sigma_lo, blur_sigma_hi;
     AugBlurKernel blur_kernel;
-    int blur_kernel_size;         /* AUG_BLUR_KERNEL_FIXED: odd size */
+    int blur_kernel_size; /* AUG_BLUR_KERNEL_FIXED: odd size */
     float mean[3], std[3];
 } AugConfig;
 
@@ -85,9 +92,9 @@ typedef struct {
 /* Everything one aug_apply draws. */
 typedef struct {
     AugBox box;
-    int jitter;             /* 1 when ColorJitter is applied */
+    int jitter; /* 1 when ColorJitter is applied */
     AugJitterOp order[4];
-    float factor[4];        /* indexed by AugJitterOp; hue is the shift in [-0.5, 0.5] */
+    float factor[4]; /* indexed by AugJitterOp; hue is the shift in [-0.5, 0.5] */
     int gray, blur, flip;
     float sigma;
 } AugParams;
@@ -123,5 +130,17 @@ int aug_blur_ksize(const AugConfig *cfg, float sigma, int H, int W);
 /* ToTensor + Normalize (+ horizontal flip when flip): (H, W, C) uint8 -> (C, H, W) float. */
 void aug_normalize(const uint8_t *hwc, int H, int W, int C, const float *mean, const float *std,
                    int flip, float *out_chw);
+
+/* Plain reference twins of the optimised kernels above (augment_ref.c, for tests): same
+ * signatures, same results bit for bit, one pixel and one channel at a time. */
+void aug_resize_ref(const uint8_t *src, int H, int W, int C, AugBox box, uint8_t *dst, int oh,
+                    int ow);
+void aug_brightness_ref(uint8_t *img, int H, int W, int C, float factor);
+void aug_contrast_ref(uint8_t *img, int H, int W, int C, float factor);
+void aug_saturation_ref(uint8_t *img, int H, int W, int C, float factor);
+void aug_hue_ref(uint8_t *img, int H, int W, int C, float shift);
+void aug_blur_ref(uint8_t *img, int H, int W, int C, float sigma, int ksize);
+void aug_normalize_ref(const uint8_t *hwc, int H, int W, int C, const float *mean, const float *std,
+                       int flip, float *out_chw);
 
 #endif

@@ -50,11 +50,23 @@ static ClftStatus add_key(Key *keys, int *n, Key k, const char *path)
     return CLFT_OK;
 }
 
+/* The chart compares methods: top-1 of the evaluated encoders. The floors (<protocol>_pixels,
+ * <protocol>_random) and top-5 stay in summary.csv and RESULTS.md (looked at: with them the chart
+ * had 12 crowded groups whose labels overlapped). */
+static int charted(const PlotTable *t, int r, const int *c)
+{
+    const char *p = ptable_str(t, r, c[3]);
+    size_t n = strlen(p);
+    int floor_ = (n > 7 && !strcmp(p + n - 7, "_pixels")) || (n > 7 && !strcmp(p + n - 7, "_random"));
+    return !floor_ && !strcmp(ptable_str(t, r, c[4]), "top1");
+}
+
 /* c: baseline, variant, dataset, protocol, metric, n_seeds, mean, ci95 */
 static ClftStatus cmp_fill(Cmp *m, const PlotTable *t, const int *c)
 {
     ClftStatus st = CLFT_OK;
     for (int r = 0; r < t->n_rows && st == CLFT_OK; r++) {
+        if (!charted(t, r, c)) continue;
         Key mk = {ptable_str(t, r, c[0]), ptable_str(t, r, c[1]), NULL};
         Key gk = {ptable_str(t, r, c[2]), ptable_str(t, r, c[3]), ptable_str(t, r, c[4])};
         if ((st = add_key(m->method, &m->n_methods, mk, t->path)) == CLFT_OK)
@@ -66,6 +78,7 @@ static ClftStatus cmp_fill(Cmp *m, const PlotTable *t, const int *c)
         for (int j = 0; j < MAX_ITEMS; j++) m->mean[i][j] = m->ci[i][j] = NAN;
     m->seeds_lo = INFINITY, m->seeds_hi = -INFINITY;
     for (int r = 0; r < t->n_rows && st == CLFT_OK; r++) {
+        if (!charted(t, r, c)) continue;
         Key mk = {ptable_str(t, r, c[0]), ptable_str(t, r, c[1]), NULL};
         Key gk = {ptable_str(t, r, c[2]), ptable_str(t, r, c[3]), ptable_str(t, r, c[4])};
         int i = find_key(m->method, m->n_methods, mk), j = find_key(m->group, m->n_groups, gk);
@@ -114,10 +127,10 @@ static void cmp_write_vars(const Cmp *m, FILE *f)
         snprintf(buf, sizeof buf, "%s (%%)", same_metric ? m->group[0].c : "score");
     fprintf(f, "ylab = "), pdata_put_string(f, buf), fputc('\n', f);
     if (m->seeds_lo == m->seeds_hi)
-        snprintf(buf, sizeof buf, "mean and 95%% CI over %g seeds%s%s", m->seeds_lo,
+        snprintf(buf, sizeof buf, "mean, 95%% CI, %g seeds%s%s", m->seeds_lo,
                  same_dataset ? ", " : "", same_dataset ? m->group[0].a : "");
     else
-        snprintf(buf, sizeof buf, "mean and 95%% CI over %g-%g seeds%s%s", m->seeds_lo, m->seeds_hi,
+        snprintf(buf, sizeof buf, "mean, 95%% CI, %g-%g seeds%s%s", m->seeds_lo, m->seeds_hi,
                  same_dataset ? ", " : "", same_dataset ? m->group[0].a : "");
     fprintf(f, "cmp_title = "), pdata_put_string(f, buf), fputc('\n', f);
 }
@@ -159,6 +172,10 @@ ClftStatus pdata_summary(const char *path, const char *tmp)
     }
     if (st == CLFT_OK) st = ptable_require(&t, need, c);
     if (st == CLFT_OK) st = cmp_fill(m, &t, c);
+    if (st == CLFT_OK && m->n_groups == 0) {
+        clft_set_error("%s: no top1 rows of an evaluated encoder to chart", path);
+        st = CLFT_ERR_FORMAT;
+    }
     if (st == CLFT_OK) cmp_write(m, tmp);
     free(m);
     ptable_free(&t);

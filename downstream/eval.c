@@ -191,14 +191,12 @@ void eval_run_close(EvalRun *r)
 ClftStatus eval_open_data(const EvalRun *r, DataSplit split, const int *classes, int n_keep,
                           int limit, Dataset **out)
 {
-    const Config *c = &r->cfg;
-    DatasetOptions o = {
-        .subset = c->data.subset == CONFIG_SUBSET_IMAGENET100 ? DATA_SUBSET_IMAGENET100
-                                                              : DATA_SUBSET_NONE,
-        .classes = classes ? classes : (c->data.classes.n ? c->data.classes.v : NULL),
-        .n_keep = classes ? n_keep : c->data.classes.n,
-        .limit = split == SPLIT_TRAIN ? limit : 0,
-        .seed = (uint64_t)c->run.seed};
+    DatasetOptions o = train_dataset_options(&r->cfg);
+    if (classes) {
+        o.classes = classes;
+        o.n_keep = n_keep;
+    }
+    o.limit = split == SPLIT_TRAIN ? limit : 0;
     ClftStatus st = dataset_open(out, r->spec, split, &o);
     if (st != CLFT_OK) return st;
     if ((*out)->C != r->in_channels) {

@@ -11,12 +11,7 @@ ClftStatus knn_monitor_init(KnnMonitor *km, const Config *cfg)
 {
     memset(km, 0, sizeof *km);
     km->cfg = cfg;
-    DatasetOptions o = {.subset = cfg->data.subset == CONFIG_SUBSET_IMAGENET100 ? DATA_SUBSET_IMAGENET100
-                                                                                : DATA_SUBSET_NONE,
-                        .classes = cfg->data.classes.n ? cfg->data.classes.v : NULL,
-                        .n_keep = cfg->data.classes.n,
-                        .limit = cfg->data.train_limit,
-                        .seed = (uint64_t)cfg->run.seed};
+    DatasetOptions o = train_dataset_options(cfg);
     ClftStatus st = dataset_open(&km->train, cfg->data.spec, SPLIT_TRAIN, &o);
     if (st != CLFT_OK) return st;
     o.limit = 0;

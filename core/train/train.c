@@ -61,6 +61,18 @@ ModelConfig train_model_config(const Config *cfg, int in_channels)
     return m;
 }
 
+DatasetOptions train_dataset_options(const Config *cfg)
+{
+    DatasetOptions o = {.subset = cfg->data.subset == CONFIG_SUBSET_IMAGENET100
+                                      ? DATA_SUBSET_IMAGENET100
+                                      : DATA_SUBSET_NONE,
+                        .classes = cfg->data.classes.n ? cfg->data.classes.v : NULL,
+                        .n_keep = cfg->data.classes.n,
+                        .limit = cfg->data.train_limit,
+                        .seed = (uint64_t)cfg->run.seed};
+    return o;
+}
+
 /* The training augmentation of the baseline (PAPER.md §4) with the config's overrides. */
 static AugConfig train_aug(const Config *cfg, int size, int C)
 {
@@ -93,13 +105,7 @@ static Schedule make_schedule(const Config *cfg)
 static ClftStatus open_data(Run *r)
 {
     const Config *cfg = r->cfg;
-    DatasetOptions dopt = {.subset = cfg->data.subset == CONFIG_SUBSET_IMAGENET100
-                                         ? DATA_SUBSET_IMAGENET100
-                                         : DATA_SUBSET_NONE,
-                           .classes = cfg->data.classes.n ? cfg->data.classes.v : NULL,
-                           .n_keep = cfg->data.classes.n,
-                           .limit = cfg->data.train_limit,
-                           .seed = (uint64_t)cfg->run.seed};
+    DatasetOptions dopt = train_dataset_options(cfg);
     ClftStatus st = dataset_open(&r->ds, cfg->data.spec, SPLIT_TRAIN, &dopt);
     if (st != CLFT_OK) return st;
     int size = cfg->data.size ? cfg->data.size : r->ds->H;

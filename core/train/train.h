@@ -18,6 +18,7 @@
 #define CLFT_TRAIN_H
 
 #include "core/contrast/variant_hook.h"
+#include "core/data/dataset.h"
 #include "core/io/config.h"
 #include "core/model/model.h"
 
@@ -44,6 +45,9 @@ typedef struct {
  * clft_last_error() saying what failed (NaN loss, disk full, bad data) — the last good checkpoint
  * is kept in every case. */
 ClftStatus train_run(const Config *cfg, const TrainOptions *opt);
+
+/* The dataset options of a run's training data (subset, data.classes, data.train_limit, seed). */
+DatasetOptions train_dataset_options(const Config *cfg);
 
 /* The model configuration that `cfg` describes, for `in_channels` input channels. */
 ModelConfig train_model_config(const Config *cfg, int in_channels);

@@ -381,11 +381,12 @@ static void test_presets(void **state)
         }
     Config c;
     assert_int_equal(config_resolve(&c, "moco_v1", "mini", "configs"), CLFT_OK);
-    assert_int_equal(c.model.width, 32);
+    assert_int_equal(c.model.width, 16);
     assert_int_equal(c.model.stages, 3);
     assert_int_equal(c.moco.K, 4096);
     assert_int_equal(c.data.train_limit, 0);
-    assert_int_equal(c.optim.milestones.n, 2);
+    assert_int_equal(c.optim.milestones.n, 1); /* the [moco_v1.optim] section applied */
+    assert_int_equal(c.optim.milestones.v[0], 2);
     assert_int_equal(config_resolve(&c, "moco_v1", "smoke", "configs"), CLFT_OK);
     assert_int_equal(c.optim.milestones.n, 0);
     assert_true(c.data.train_limit > 0 && c.data.train_limit <= 8192);

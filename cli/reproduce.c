@@ -404,6 +404,8 @@ static const MatrixPreset *checked_preset(const ReproOptions *o)
 
 int cmd_reproduce(int argc, char **argv)
 {
+    /* One line per step, as it happens, also when stdout is a log file (a mini run takes an hour). */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     ReproOptions o;
     int rc = parse_options(argc, argv, &o);
     if (rc) return rc;

@@ -1,1 +1,0 @@
-gcc -O2 -g -std=c11 -D_GNU_SOURCE -I/work/wt/jpeg -I/tmp/prof -DCLFT_SOURCE_DIR=\"/work/wt/jpeg\" /tmp/prof/prof.c -o /tmp/prof/prof /work/wt/jpeg/build/libclft_core.a -ljpeg -lz -lpng -lm -lpthread $(pkg-config --libs inih libcjson) -lcsv -lopenblas

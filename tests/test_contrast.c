@@ -9,18 +9,6 @@
 #include "core/contrast/scores.h"
 #include "core/rng.h"
 
-static void random_unit_rows(float *x, int rows, int D, Rng *r)
-{
-    for (int i = 0; i < rows; i++) {
-        double ss = 0.0;
-        for (int d = 0; d < D; d++) {
-            x[i * D + d] = (float)rng_normal(r);
-            ss += (double)x[i * D + d] * x[i * D + d];
-        }
-        for (int d = 0; d < D; d++) x[i * D + d] /= (float)sqrt(ss);
-    }
-}
-
 /* ---- queue ---- */
 
 static void test_queue_init_unit_and_seeded(void **state)

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "core/io/safetensors.h"
+#include "core/rng.h"
 
 /* max_i |a_i - b_i| / max(max_i |b_i|, floor): an error normalised by the reference's scale. */
 static inline double rel_err(const float *a, const float *b, size_t n, double floor_)
@@ -52,6 +53,19 @@ static inline const float *fixture_f32(const StFile *f, const char *name, size_t
         double e_ = rel_err((a), (b), (n), 1e-6);                                                \
         if (!(e_ <= (tol))) fail_msg("%s: relative error %.3g > tolerance %.3g", (what), e_, (double)(tol)); \
     } while (0)
+
+/* x (rows, D) = rows of N(0, 1) draws scaled to unit length. */
+static inline void random_unit_rows(float *x, int rows, int D, Rng *r)
+{
+    for (int i = 0; i < rows; i++) {
+        double ss = 0.0;
+        for (int d = 0; d < D; d++) {
+            x[i * D + d] = (float)rng_normal(r);
+            ss += (double)x[i * D + d] * x[i * D + d];
+        }
+        for (int d = 0; d < D; d++) x[i * D + d] /= (float)sqrt(ss);
+    }
+}
 
 /* A fresh temporary directory; the caller removes it with rm -rf when done if it wants. */
 static inline void make_temp_dir(char *out, size_t cap)

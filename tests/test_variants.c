@@ -10,18 +10,6 @@
 #include "variants/mochi.h"
 #include "variants/variant.h"
 
-static void random_unit_rows(float *x, int rows, int D, Rng *r)
-{
-    for (int i = 0; i < rows; i++) {
-        double ss = 0.0;
-        for (int d = 0; d < D; d++) {
-            x[i * D + d] = (float)rng_normal(r);
-            ss += (double)x[i * D + d] * x[i * D + d];
-        }
-        for (int d = 0; d < D; d++) x[i * D + d] /= (float)sqrt(ss);
-    }
-}
-
 /* ---- options ---- */
 
 static void test_options_parse(void **state)

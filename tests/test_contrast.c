@@ -121,10 +121,10 @@ static void test_infonce_finite_differences(void **state)
     Rng r;
     rng_init(&r, 5, RNG_STREAM_DATA, 0, 0);
     float q[N * D], k[N * D], queue[K * D], extra[N * E * D];
-    random_unit_rows(q, N, D, &r);
-    random_unit_rows(k, N, D, &r);
-    random_unit_rows(queue, K, D, &r);
-    random_unit_rows(extra, N * E, D, &r);
+    test_unit_rows(q, N, D, &r);
+    test_unit_rows(k, N, D, &r);
+    test_unit_rows(queue, K, D, &r);
+    test_unit_rows(extra, N * E, D, &r);
     InfoNCE w;
     infonce_init(&w, N, D, K, E, 0.5f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue, .extra = extra, .E = E};
@@ -255,9 +255,9 @@ static void test_scores_pre_matches_direct(void **state)
     rng_init(&r, 9, RNG_STREAM_DATA, 0, 0);
     float *q = xmalloc(N * D * sizeof(float)), *k = xmalloc(N * D * sizeof(float));
     float *queue = xmalloc(K * D * sizeof(float));
-    random_unit_rows(q, N, D, &r);
-    random_unit_rows(k, N, D, &r);
-    random_unit_rows(queue, K, D, &r);
+    test_unit_rows(q, N, D, &r);
+    test_unit_rows(k, N, D, &r);
+    test_unit_rows(queue, K, D, &r);
     for (int i = 0; i < K * D; i++) queue[i] += 0.05f * q[i % D]; /* a non-zero negative mean */
     double sp = 0, sp2 = 0, snm = 0, snv = 0;
     for (int n = 0; n < N; n++) {

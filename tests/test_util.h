@@ -55,7 +55,7 @@ static inline const float *fixture_f32(const StFile *f, const char *name, size_t
     } while (0)
 
 /* x (rows, D) = rows of N(0, 1) draws scaled to unit length. */
-static inline void random_unit_rows(float *x, int rows, int D, Rng *r)
+static inline void test_unit_rows(float *x, int rows, int D, Rng *r)
 {
     for (int i = 0; i < rows; i++) {
         double ss = 0.0;

@@ -98,9 +98,9 @@ static void check_ft_fd(const VariantOptions *o, const char *what)
     Rng r;
     rng_init(&r, 21, RNG_STREAM_DATA, 0, 0);
     Feats f;
-    random_unit_rows(f.q, FN, FD, &r);
-    random_unit_rows(f.k, FN, FD, &r);
-    random_unit_rows(f.queue, FK, FD, &r);
+    test_unit_rows(f.q, FN, FD, &r);
+    test_unit_rows(f.k, FN, FD, &r);
+    test_unit_rows(f.queue, FK, FD, &r);
     FtState *s = ft_create(o, FN, FD, FK);
     Rng fr;
     rng_init(&fr, 3, RNG_STREAM_FT, 0, 0);
@@ -165,9 +165,9 @@ static void test_ft_identities(void **state)
     Rng r;
     rng_init(&r, 4, RNG_STREAM_DATA, 0, 0);
     float q[N * D], k[N * D], queue[K * D];
-    random_unit_rows(q, N, D, &r);
-    random_unit_rows(k, N, D, &r);
-    random_unit_rows(queue, K, D, &r);
+    test_unit_rows(q, N, D, &r);
+    test_unit_rows(k, N, D, &r);
+    test_unit_rows(queue, K, D, &r);
     VariantOptions o;
     variant_options_default(&o);
     FtState *s = ft_create(&o, N, D, K);
@@ -203,9 +203,9 @@ static void test_queue_untouched(void **state)
     Rng r;
     rng_init(&r, 8, RNG_STREAM_DATA, 0, 0);
     float q[N * D], k[N * D], queue[K * D], copy[K * D];
-    random_unit_rows(q, N, D, &r);
-    random_unit_rows(k, N, D, &r);
-    random_unit_rows(queue, K, D, &r);
+    test_unit_rows(q, N, D, &r);
+    test_unit_rows(k, N, D, &r);
+    test_unit_rows(queue, K, D, &r);
     memcpy(copy, queue, sizeof queue);
     for (const Variant *const *v = variant_all(); *v; v++) {
         VariantOptions o;
@@ -433,9 +433,9 @@ static void test_mochi_extras(void **state)
     Rng r;
     rng_init(&r, 12, RNG_STREAM_DATA, 0, 0);
     float q[N * D], k[N * D], *queue = xmalloc(K * D * sizeof(float));
-    random_unit_rows(q, N, D, &r);
-    random_unit_rows(k, N, D, &r);
-    random_unit_rows(queue, K, D, &r);
+    test_unit_rows(q, N, D, &r);
+    test_unit_rows(k, N, D, &r);
+    test_unit_rows(queue, K, D, &r);
     VariantOptions o;
     variant_options_default(&o);
     int nh, s, sp;

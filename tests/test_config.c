@@ -10,33 +10,16 @@
 #include "baselines/baseline.h"
 #include "core/io/config.h"
 
-static char tmpdir[256];
-
-/* Writes `text` to tmpdir/name and returns the path (static buffer). */
+/* Writes `text` to test_tmpdir()/name and returns the path (static buffer). */
 static const char *write_file(const char *name, const char *text)
 {
     static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(text, fp);
     fclose(fp);
     return path;
-}
-
-static int setup(void **state)
-{
-    (void)state;
-    make_temp_dir(tmpdir, sizeof tmpdir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 #define ASSERT_ERR_HAS(substr)                                                                     \
@@ -251,7 +234,7 @@ static void test_round_trip(void **state)
         if (config_set(&a, sets[i]) != CLFT_OK) fail_msg("%s", clft_last_error());
     a.moco.m = 1.0 / 3.0; /* a double that needs 17 digits */
     char path[512];
-    snprintf(path, sizeof path, "%s/config.ini", tmpdir);
+    snprintf(path, sizeof path, "%s/config.ini", test_tmpdir());
     char extra[400];
     snprintf(extra, sizeof extra, "BLAS core: Haswell\nthreads: 2\nmachine: %0250d", 0);
     assert_int_equal(config_write(&a, path, extra), CLFT_OK); /* a long comment line is fine */
@@ -407,5 +390,5 @@ int main(void)
         cmocka_unit_test(test_apply_variant), cmocka_unit_test(test_aug_resolve_and_help),
         cmocka_unit_test(test_presets),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

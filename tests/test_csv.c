@@ -7,27 +7,10 @@
 
 #include "core/io/csv.h"
 
-static char tmpdir[256];
-
-static int setup(void **state)
-{
-    (void)state;
-    make_temp_dir(tmpdir, sizeof tmpdir);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
 static const char *tmp_path(const char *name)
 {
     static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir(), name);
     return path;
 }
 
@@ -233,5 +216,5 @@ int main(void)
         cmocka_unit_test(test_append_and_truncate), cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_malformed),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

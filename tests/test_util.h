@@ -74,4 +74,27 @@ static inline void make_temp_dir(char *out, size_t cap)
     if (!mkdtemp(out)) fail_msg("mkdtemp failed");
 }
 
+/* A temporary directory for a whole test group: cmocka_run_group_tests(tests, tmpdir_setup,
+ * tmpdir_teardown); test_tmpdir() names it, and teardown removes it with everything in it. */
+static inline char *test_tmpdir(void)
+{
+    static char dir[256];
+    return dir;
+}
+
+static inline int tmpdir_setup(void **state)
+{
+    (void)state;
+    make_temp_dir(test_tmpdir(), 256);
+    return 0;
+}
+
+static inline int tmpdir_teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_tmpdir());
+    return system(cmd) == 0 ? 0 : -1;
+}
+
 #endif

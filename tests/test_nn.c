@@ -192,11 +192,19 @@ static double bn_loss(void *p)
     return dot_d(b->out, b->R, (size_t)b->s.N * b->s.C * b->s.HW);
 }
 
-static void bn_fd_case(int N, int C, int HW, int groups, BnMode mode)
+static uint64_t bn_kinks(void *p)
+{
+    BnCtx *b = p;
+    return hash_mask(1469598103934665603ull, b->out, (size_t)b->s.N * b->s.C * b->s.HW);
+}
+
+/* relu = 1: the BN with its fused ReLU (batchnorm_forward's s->relu). */
+static void bn_fd_case(int N, int C, int HW, int groups, BnMode mode, int relu)
 {
     Rng r;
     rng_init(&r, 2, RNG_STREAM_DATA, (uint64_t)groups, (uint64_t)mode);
-    BnCtx b = {.s = {.N = N, .C = C, .HW = HW, .groups = groups, .eps = 1e-5f, .momentum = 0.1f},
+    BnCtx b = {.s = {.N = N, .C = C, .HW = HW, .groups = groups, .eps = 1e-5f, .momentum = 0.1f,
+                     .relu = relu},
                .mode = mode};
     size_t n = (size_t)N * C * HW;
     b.in = alloc_normal(&r, n, 1.0);
@@ -215,8 +223,8 @@ static void bn_fd_case(int N, int C, int HW, int groups, BnMode mode)
     float *din = alloc_fill(n, GRAD_PREFILL), *dg = alloc_fill(C, GRAD_PREFILL);
     float *db = alloc_fill(C, GRAD_PREFILL);
     bn_loss(&b);
-    batchnorm_backward(din, dg, db, b.R, b.in, b.mean, b.rstd, b.gamma, &b.s, mode);
-    FdModel m = {.forward = bn_loss, .ctx = &b};
+    batchnorm_backward(din, dg, db, b.R, b.in, b.mean, b.rstd, b.gamma, b.out, &b.s, mode);
+    FdModel m = {.forward = bn_loss, .kinks = relu ? bn_kinks : NULL, .ctx = &b};
     fd_check("batchnorm din", &m, b.in, din, n);
     fd_check("batchnorm dgamma", &m, b.gamma, dg, C);
     fd_check("batchnorm dbeta", &m, b.beta, db, C);
@@ -227,11 +235,67 @@ static void bn_fd_case(int N, int C, int HW, int groups, BnMode mode)
 static void test_fd_batchnorm(void **state)
 {
     (void)state;
-    bn_fd_case(4, 3, 6, 1, BN_TRAIN);
-    bn_fd_case(4, 3, 6, 2, BN_TRAIN);
-    bn_fd_case(8, 5, 1, 1, BN_TRAIN); /* 1d */
-    bn_fd_case(8, 5, 1, 2, BN_TRAIN);
-    bn_fd_case(3, 4, 5, 1, BN_EVAL);
+    for (int relu = 0; relu <= 1; relu++) {
+        bn_fd_case(4, 3, 6, 1, BN_TRAIN, relu);
+        bn_fd_case(4, 3, 6, 2, BN_TRAIN, relu);
+        bn_fd_case(8, 5, 1, 1, BN_TRAIN, relu); /* 1d */
+        bn_fd_case(8, 5, 1, 2, BN_TRAIN, relu);
+        bn_fd_case(3, 4, 5, 1, BN_EVAL, relu);
+    }
+}
+
+/* The fused BN+ReLU (s.relu = 1) gives the same bits as BN, then relu_forward / relu_backward
+ * into a zeroed buffer, then the BN backward: forward output, din, dgamma and dbeta, in train (2
+ * groups, a plane length that is not a multiple of 8) and eval mode. */
+static void test_bn_relu_fused_bitwise(void **state)
+{
+    (void)state;
+    const int N = 6, C = 5, HW = 13, G = 2;
+    const size_t n = (size_t)N * C * HW;
+    for (int mode = BN_TRAIN; mode <= BN_EVAL; mode++) {
+        Rng r;
+        rng_init(&r, 7, RNG_STREAM_DATA, (uint64_t)mode, 0);
+        float *in = alloc_normal(&r, n, 1.0), *dout = alloc_normal(&r, n, 1.0);
+        float *gamma = alloc_normal(&r, C, 0.5), *beta = alloc_normal(&r, C, 0.5);
+        float *rm[2] = {alloc_fill(C, 0.1f), alloc_fill(C, 0.1f)};
+        float *rv[2] = {alloc_fill(C, 1.2f), alloc_fill(C, 1.2f)};
+        float *mean[2], *rstd[2], *out[2], *din[2], *dg[2], *db[2];
+        for (int k = 0; k < 2; k++) {
+            mean[k] = xmalloc(sizeof(float) * G * C), rstd[k] = xmalloc(sizeof(float) * G * C);
+            out[k] = xmalloc(sizeof(float) * n);
+            din[k] = alloc_fill(n, GRAD_PREFILL), dg[k] = alloc_fill(C, GRAD_PREFILL);
+            db[k] = alloc_fill(C, GRAD_PREFILL);
+        }
+        BnShape plain = {.N = N, .C = C, .HW = HW, .groups = G, .eps = 1e-5f, .momentum = 0.1f};
+        BnShape fused = plain;
+        fused.relu = 1;
+        /* separate: BN, relu in place; relu_backward into zeros, BN backward */
+        batchnorm_forward(out[0], mean[0], rstd[0], in, gamma, beta, rm[0], rv[0], &plain, mode);
+        relu_forward(out[0], out[0], n);
+        float *dbn = alloc_fill(n, 0.0f);
+        relu_backward(dbn, dout, out[0], n);
+        batchnorm_backward(din[0], dg[0], db[0], dbn, in, mean[0], rstd[0], gamma, NULL, &plain,
+                           mode);
+        /* fused */
+        batchnorm_forward(out[1], mean[1], rstd[1], in, gamma, beta, rm[1], rv[1], &fused, mode);
+        batchnorm_backward(din[1], dg[1], db[1], dout, in, mean[1], rstd[1], gamma, out[1], &fused,
+                           mode);
+        assert_memory_equal(out[0], out[1], n * sizeof(float));
+        assert_memory_equal(din[0], din[1], n * sizeof(float));
+        assert_memory_equal(dg[0], dg[1], C * sizeof(float));
+        assert_memory_equal(db[0], db[1], C * sizeof(float));
+        assert_memory_equal(rm[0], rm[1], C * sizeof(float));
+        assert_memory_equal(rv[0], rv[1], C * sizeof(float));
+        size_t zeros = 0;
+        for (size_t i = 0; i < n; i++)
+            zeros += out[1][i] == 0.0f;
+        assert_true(zeros > n / 4 && zeros < 3 * n / 4); /* the ReLU did gate about half */
+        free(in), free(dout), free(gamma), free(beta), free(dbn);
+        for (int k = 0; k < 2; k++) {
+            free(rm[k]), free(rv[k]), free(mean[k]), free(rstd[k]), free(out[k]), free(din[k]);
+            free(dg[k]), free(db[k]);
+        }
+    }
 }
 
 /* relu, max-pool, avg-pool, linear, l2norm: one context, `kind` picks the layer. */
@@ -447,7 +511,7 @@ static void unit_backward(Unit *u, float *din, const float *dout, const float *i
     }
     memset(u->dconv, 0, sizeof(float) * u->n_out);
     be->batchnorm_backward(u->dconv, u->dgamma, u->dbeta, dbn, u->conv, u->mean, u->rstd, u->gamma,
-                           &u->bs, BN_TRAIN);
+                           NULL, &u->bs, BN_TRAIN);
     be->conv2d_backward(din, u->dw, u->dconv, in, u->w, &u->cs, u->ws);
 }
 
@@ -695,7 +759,7 @@ static void golden_bn(const StFile *f, const char *name, BnShape s, BnMode mode)
     memcpy(rv, gold(f, name, "running_var0", C), sizeof(float) * C);
     const float *in = gold(f, name, "in", n), *gamma = gold(f, name, "gamma", C);
     batchnorm_forward(out, mean, rstd, in, gamma, gold(f, name, "beta", C), rm, rv, &s, mode);
-    batchnorm_backward(din, dg, db, gold(f, name, "dout", n), in, mean, rstd, gamma, &s, mode);
+    batchnorm_backward(din, dg, db, gold(f, name, "dout", n), in, mean, rstd, gamma, NULL, &s, mode);
     ASSERT_CLOSE(name, out, gold(f, name, "out", n), n, TOL_GOLD);
     ASSERT_CLOSE(name, din, gold(f, name, "din", n), n, TOL_GOLD_BN_DIN);
     ASSERT_CLOSE(name, dg, gold(f, name, "dgamma", C), (size_t)C, TOL_GOLD);
@@ -879,6 +943,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_conv2d),           cmocka_unit_test(test_fd_batchnorm),
+        cmocka_unit_test(test_bn_relu_fused_bitwise),
         cmocka_unit_test(test_fd_simple_layers),    cmocka_unit_test(test_fd_basic_block),
         cmocka_unit_test(test_fd_bottleneck_block), cmocka_unit_test(test_conv_vs_naive),
         cmocka_unit_test(test_golden_conv_bn),      cmocka_unit_test(test_golden_simple_layers),

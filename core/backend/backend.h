@@ -21,7 +21,8 @@ typedef struct Backend {
                               float *running_var, const BnShape *s, BnMode mode);
     void (*batchnorm_backward)(float *din, float *dgamma, float *dbeta, const float *dout,
                                const float *in, const float *save_mean, const float *save_rstd,
-                               const float *gamma, const BnShape *s, BnMode mode);
+                               const float *gamma, const float *out, const BnShape *s,
+                               BnMode mode);
     void (*relu_forward)(float *out, const float *in, size_t n);
     void (*relu_backward)(float *din, const float *dout, const float *out, size_t n);
     void (*maxpool_forward)(float *out, int *argmax, const float *in, const PoolShape *s);

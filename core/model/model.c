@@ -113,12 +113,13 @@ static int conv(Model *m, int x, const char *name, int c_out, int k, int stride,
     return op->out;
 }
 
-static int batchnorm(Model *m, int x, const char *name)
+/* BN, with a fused ReLU after it when `relu` (one op, one activation: see batchnorm_forward). */
+static int batchnorm(Model *m, int x, const char *name, int relu)
 {
     const Tensor in = m->acts[x];
     Op *op = add_op(m, OP_BN, x);
     op->s.bn = (BnShape){.N = in.n, .C = in.c, .HW = in.h * in.w, .groups = m->opt.bn_groups,
-                         .eps = 1e-5f, .momentum = 0.1f};
+                         .eps = 1e-5f, .momentum = 0.1f, .relu = relu};
     op->w = add_param(m, name, ".weight", 1, &in.c);
     op->b = add_param(m, name, ".bias", 1, &in.c);
     op->rm = add_buffer(m, name, ".running_mean", in.c);
@@ -203,35 +204,36 @@ static int l2norm(Model *m, int x)
 
 /* ---- blocks ---- */
 
+/* conv-bn, or conv-bn-relu with the ReLU fused into the BN when `relu`. */
 static int conv_bn(Model *m, int x, const char *prefix, const char *conv_name, const char *bn_name,
-                   int c_out, int k, int stride, int pad)
+                   int c_out, int k, int stride, int pad, int relu)
 {
     char cname[64], bname[64];
     join_name(cname, sizeof cname, prefix, conv_name);
     join_name(bname, sizeof bname, prefix, bn_name);
-    return batchnorm(m, conv(m, x, cname, c_out, k, stride, pad), bname);
+    return batchnorm(m, conv(m, x, cname, c_out, k, stride, pad), bname, relu);
 }
 
 /* torchvision BasicBlock: conv3x3-bn-relu-conv3x3-bn (+ 1x1/stride downsample) + x, relu. */
 static int basic_block(Model *m, int x, const char *prefix, int planes, int stride)
 {
-    int y = relu(m, conv_bn(m, x, prefix, "conv1", "bn1", planes, 3, stride, 1));
-    y = conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, 1, 1);
+    int y = conv_bn(m, x, prefix, "conv1", "bn1", planes, 3, stride, 1, 1);
+    y = conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, 1, 1, 0);
     int shortcut = x;
     if (stride != 1 || m->acts[x].c != planes)
-        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", planes, 1, stride, 0);
+        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", planes, 1, stride, 0, 0);
     return relu(m, add(m, y, shortcut));
 }
 
 /* torchvision Bottleneck (v1.5: stride on the 3x3): 1x1-3x3-1x1 with expansion 4. */
 static int bottleneck(Model *m, int x, const char *prefix, int planes, int stride)
 {
-    int y = relu(m, conv_bn(m, x, prefix, "conv1", "bn1", planes, 1, 1, 0));
-    y = relu(m, conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, stride, 1));
-    y = conv_bn(m, y, prefix, "conv3", "bn3", 4 * planes, 1, 1, 0);
+    int y = conv_bn(m, x, prefix, "conv1", "bn1", planes, 1, 1, 0, 1);
+    y = conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, stride, 1, 1);
+    y = conv_bn(m, y, prefix, "conv3", "bn3", 4 * planes, 1, 1, 0, 0);
     int shortcut = x;
     if (stride != 1 || m->acts[x].c != 4 * planes)
-        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", 4 * planes, 1, stride, 0);
+        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", 4 * planes, 1, stride, 0, 0);
     return relu(m, add(m, y, shortcut));
 }
 
@@ -241,10 +243,10 @@ static void resnet_build(Model *m)
     const ModelConfig *c = &m->cfg;
     int x = add_input(m);
     if (c->stem == STEM_IMAGENET) {
-        x = relu(m, conv_bn(m, x, "", "conv1", "bn1", c->width, 7, 2, 3));
+        x = conv_bn(m, x, "", "conv1", "bn1", c->width, 7, 2, 3, 1);
         x = maxpool(m, x);
     } else {
-        x = relu(m, conv_bn(m, x, "", "conv1", "bn1", c->width, 3, 1, 1));
+        x = conv_bn(m, x, "", "conv1", "bn1", c->width, 3, 1, 1, 1);
     }
     static const int layers18[4] = {2, 2, 2, 2}, layers34[4] = {3, 4, 6, 3};
     const int *blocks = c->arch == ARCH_RESNET18 ? layers18 : layers34; /* 50 shares 34's counts */
@@ -460,7 +462,8 @@ static void backward_op(Model *m, const Op *op)
         break;
     case OP_BN:
         batchnorm_backward(dx, G(m, op->w), G(m, op->b), dy, x, op->save_mean, op->save_rstd,
-                           P(m, op->w), &op->s.bn, m->mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL);
+                           P(m, op->w), m->acts[op->out].data, &op->s.bn,
+                           m->mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL);
         break;
     case OP_RELU: relu_backward(dx, dy, m->acts[op->out].data, op->n); break;
     case OP_MAXPOOL: maxpool_backward(dx, dy, op->argmax, &op->s.pool); break;

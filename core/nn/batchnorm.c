@@ -47,20 +47,33 @@ static double plane_sqdev(const float *x, int n, float m)
     return s;
 }
 
-/* Sum of dy and of dy * (x - m) over n values. */
-static void plane_dsums(const float *dy, const float *x, int n, float m, double *sdy, double *sdyx)
+/* Sum of g and of g * (x - m) over n values, g = dy, or dy gated by a fused ReLU's output `out`
+ * (relu_backward's rule: the gradient passes where out > 0) when `out` is not NULL. The two loops
+ * are spelled out so each vectorises. */
+static void plane_dsums(const float *dy, const float *out, const float *x, int n, float m,
+                        double *sdy, double *sdyx)
 {
     float a[8] = {0}, b[8] = {0};
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; l++) {
-            a[l] += dy[i + l];
-            b[l] += dy[i + l] * (x[i + l] - m);
-        }
+    if (out) {
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; l++) {
+                const float g = out[i + l] > 0.0f ? dy[i + l] : 0.0f;
+                a[l] += g;
+                b[l] += g * (x[i + l] - m);
+            }
+    } else {
+        for (; i + 8 <= n; i += 8)
+            for (int l = 0; l < 8; l++) {
+                a[l] += dy[i + l];
+                b[l] += dy[i + l] * (x[i + l] - m);
+            }
+    }
     double s0 = 0.0, s1 = 0.0;
     for (; i < n; i++) {
-        s0 += dy[i];
-        s1 += (double)dy[i] * (x[i] - m);
+        const float g = out && !(out[i] > 0.0f) ? 0.0f : dy[i];
+        s0 += g;
+        s1 += (double)g * (x[i] - m);
     }
     for (int l = 0; l < 8; l++) {
         s0 += a[l];
@@ -123,17 +136,27 @@ void batchnorm_forward(float *out, float *save_mean, float *save_rstd, const flo
             const float b = beta[c] - save_mean[g * C + c] * a;
             const float *x = in + ((size_t)n * C + c) * HW;
             float *y = out + ((size_t)n * C + c) * HW;
+            if (s->relu) {
 #pragma omp simd
-            for (int i = 0; i < HW; i++)
-                y[i] = x[i] * a + b;
+                for (int i = 0; i < HW; i++) {
+                    const float v = x[i] * a + b;
+                    y[i] = v > 0.0f ? v : 0.0f;
+                }
+            } else {
+#pragma omp simd
+                for (int i = 0; i < HW; i++)
+                    y[i] = x[i] * a + b;
+            }
         }
     }
 }
 
 void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *save_mean, const float *save_rstd, const float *gamma,
-                        const BnShape *s, BnMode mode)
+                        const float *out, const BnShape *s, BnMode mode)
 {
+    ASSERT(!s->relu || out);
+    if (!s->relu) out = NULL;
     const int C = s->C, HW = s->HW, G = s->groups, ng = s->N / G;
     const double M = (double)ng * HW;
     /* Channels are independent: one thread owns a channel (its groups in order, as before). */
@@ -144,7 +167,7 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
             double sdy = 0.0, sdyx = 0.0; /* Σ dy and Σ dy (x - mean) over the group */
             for (int n = g * ng; n < (g + 1) * ng; n++) {
                 size_t o = ((size_t)n * C + c) * HW;
-                plane_dsums(dout + o, in + o, HW, mean, &sdy, &sdyx);
+                plane_dsums(dout + o, out ? out + o : NULL, in + o, HW, mean, &sdy, &sdyx);
             }
             dbeta[c] += (float)sdy;
             dgamma[c] += (float)(sdyx * rstd); /* Σ dy x̂ */
@@ -155,11 +178,17 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
             const float cx = mode == BN_TRAIN ? (float)(sdyx * rstd * rstd / M) : 0.0f;
             for (int n = g * ng; n < (g + 1) * ng; n++) {
                 size_t o = ((size_t)n * C + c) * HW;
-                const float *dy = dout + o, *x = in + o;
+                const float *dy = dout + o, *x = in + o, *z = out ? out + o : NULL;
                 float *dx = din + o;
+                if (z) {
 #pragma omp simd
-                for (int i = 0; i < HW; i++)
-                    dx[i] += k * (dy[i] - mdy - (x[i] - mean) * cx);
+                    for (int i = 0; i < HW; i++)
+                        dx[i] += k * ((z[i] > 0.0f ? dy[i] : 0.0f) - mdy - (x[i] - mean) * cx);
+                } else {
+#pragma omp simd
+                    for (int i = 0; i < HW; i++)
+                        dx[i] += k * (dy[i] - mdy - (x[i] - mean) * cx);
+                }
             }
         }
     }

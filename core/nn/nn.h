@@ -51,11 +51,14 @@ typedef struct {
     int groups;     /* G >= 1, divides N: statistics per contiguous sub-batch of N/G (split-BN) */
     float eps;      /* 1e-5 as PyTorch */
     float momentum; /* 0.1 as PyTorch: running = (1-m) running + m batch, unbiased variance */
+    int relu;       /* 1 = a ReLU fused after the BN: out = max(0, bn(x)), one pass instead of two */
 } BnShape;
 
 /* Train: normalise with per-group batch statistics (biased variance), update running stats with the
  * mean over groups of each group's unbiased update (MoCo's SplitBatchNorm). Eval: running stats.
- * save_mean/save_rstd (G, C) keep what backward needs. */
+ * save_mean/save_rstd (G, C) keep what backward needs. With s->relu the output is max(0, bn(x)) and
+ * backward gates dout by out > 0 (exactly relu_backward's rule) before the BN backward: bit-identical
+ * to a separate BN and ReLU, without the intermediate activation and its gradient. */
 void batchnorm_forward(float *out /* (N,C,HW) */, float *save_mean /* (G,C) */,
                        float *save_rstd /* (G,C) */, const float *in /* (N,C,HW) */,
                        const float *gamma /* (C) */, const float *beta /* (C) */,
@@ -64,7 +67,9 @@ void batchnorm_forward(float *out /* (N,C,HW) */, float *save_mean /* (G,C) */,
 void batchnorm_backward(float *din /* (N,C,HW) or NULL */, float *dgamma /* (C) */,
                         float *dbeta /* (C) */, const float *dout /* (N,C,HW) */,
                         const float *in /* (N,C,HW) */, const float *save_mean,
-                        const float *save_rstd, const float *gamma, const BnShape *s, BnMode mode);
+                        const float *save_rstd, const float *gamma,
+                        const float *out /* (N,C,HW) the forward's output; read only with s->relu */,
+                        const BnShape *s, BnMode mode);
 
 /* ---- relu (in place allowed for forward: out == in) ---- */
 void relu_forward(float *out, const float *in, size_t n);

@@ -14,10 +14,12 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: clft eval --run DIR --protocol knn|linear|semisup|longtail|transfer\n"
+        "usage: clft eval --run DIR --protocol knn|linear|semisup|longtail|transfer[,...]\n"
         "                 [--ckpt FILE] [--epochs N] [--cached | --augmented] [--no-baselines]\n"
         "                 [--no-finetune] [--finetune-epochs N] [--data SPEC] [--train-limit N]\n"
         "                 [--batch N] [--quiet]\n"
+        "  --protocol a,b several protocols in one process, in order (knn,linear extracts\n"
+        "                 the features once)\n"
         "  --cached       linear probe on centre-crop features extracted once (fast; not the\n"
         "                 paper's protocol, which re-augments the training images every epoch)\n"
         "  --augmented    the paper's probe protocol (RandomResizedCrop + flip every epoch)\n"
@@ -36,8 +38,12 @@ static int int_arg(int argc, char **argv, int *i, long lo)
     return (int)v;
 }
 
-/* Parses argv into opt; returns the run directory. */
-static const char *parse_args(int argc, char **argv, EvalOptions *opt)
+#define MAX_PROTOCOLS 5
+
+/* Parses argv into opt and the protocol list (--protocol a,b,...: run in order in one process,
+ * which extracts the knn and linear features once); returns the run directory. */
+static const char *parse_args(int argc, char **argv, EvalOptions *opt, EvalProtocol *protocols,
+                              int *n_protocols)
 {
     const char *run = NULL, *protocol = NULL;
     for (int i = 1; i < argc; i++) {
@@ -80,26 +86,39 @@ static const char *parse_args(int argc, char **argv, EvalOptions *opt)
     if (!run) clft_die("eval: --run DIR is required");
     if (!protocol)
         clft_die("eval: --protocol is required (knn, linear, semisup, longtail, transfer)");
-    if (eval_protocol_parse(protocol, &opt->protocol) != CLFT_OK) clft_die("%s", clft_last_error());
+    char list[256];
+    snprintf(list, sizeof list, "%s", protocol);
+    *n_protocols = 0;
+    for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (*n_protocols == MAX_PROTOCOLS) clft_die("eval: --protocol: too many protocols");
+        if (eval_protocol_parse(p, &protocols[(*n_protocols)++]) != CLFT_OK)
+            clft_die("%s", clft_last_error());
+    }
+    if (*n_protocols == 0) clft_die("eval: --protocol '%s' names no protocol", protocol);
     return run;
 }
 
 int cmd_eval(int argc, char **argv)
 {
     EvalOptions opt = EVAL_OPTIONS_DEFAULT;
-    const char *dir = parse_args(argc, argv, &opt);
+    EvalProtocol protocols[MAX_PROTOCOLS];
+    int n_protocols;
+    const char *dir = parse_args(argc, argv, &opt, protocols, &n_protocols);
     EvalRun r;
     if (eval_run_open(&r, dir, &opt) != CLFT_OK) clft_die("%s", clft_last_error());
     if (!opt.quiet)
         fprintf(stderr, "clft eval: %s (epoch %d) on %s, %d-d features\n", r.ckpt, r.epoch, r.spec,
                 r.enc.feat_dim);
-    EvalResults res = {0};
-    if (eval_protocol_run(&r, &opt, &res) != CLFT_OK) clft_die("%s", clft_last_error());
     char path[1200];
     path_join(path, sizeof path, dir, "eval.csv");
-    if (eval_results_append_csv(&res, path) != CLFT_OK) clft_die("%s", clft_last_error());
-    eval_results_print(&res, stdout);
-    eval_results_free(&res);
+    for (int i = 0; i < n_protocols; i++) { /* each protocol's rows are appended as it ends */
+        EvalResults res = {0};
+        opt.protocol = protocols[i];
+        if (eval_protocol_run(&r, &opt, &res) != CLFT_OK) clft_die("%s", clft_last_error());
+        if (eval_results_append_csv(&res, path) != CLFT_OK) clft_die("%s", clft_last_error());
+        eval_results_print(&res, stdout);
+        eval_results_free(&res);
+    }
     eval_run_close(&r);
     return 0;
 }

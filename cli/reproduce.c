@@ -38,7 +38,9 @@ typedef struct {
     char sets[MATRIX_MAX_SETS + 1][128]; /* --set values (run.threads first) */
     int n_sets;
     MatrixRunState state;
-    int steps[1 + MATRIX_MAX_PROTOCOLS]; /* -1 = pretrain, i >= 0 = eval protocol i */
+    int steps[2];        /* -1 = pretrain, 0 = eval (every protocol still missing, in one process) */
+    char protocols[256]; /* the eval step's --protocol list, e.g. "knn,linear" */
+    int linear_pending;
     int n_steps, next, failed, skipped;
     pid_t pid;
     double t_start;
@@ -120,8 +122,17 @@ static void plan_job(Job *j, const MatrixPreset *p, const MatrixArm *arm, int se
     const char *slash = strrchr(j->dir, '/');
     snprintf(j->name, sizeof j->name, "%s", slash ? slash + 1 : j->dir);
     if (!j->state.pretrained) j->steps[j->n_steps++] = -1;
-    for (int i = 0; i < MATRIX_MAX_PROTOCOLS && p->protocols[i]; i++)
-        if (!j->state.evaluated[i]) j->steps[j->n_steps++] = i;
+    /* One `clft eval` for all the missing protocols: knn and linear then share one feature
+     * extraction (EvalRun's cache). Each protocol's rows are appended as it ends, so an
+     * interrupted evaluation resumes at the first protocol without rows. */
+    for (int i = 0; i < MATRIX_MAX_PROTOCOLS && p->protocols[i]; i++) {
+        if (j->state.evaluated[i]) continue;
+        size_t len = strlen(j->protocols);
+        snprintf(j->protocols + len, sizeof j->protocols - len, "%s%s", len ? "," : "",
+                 p->protocols[i]);
+        j->linear_pending |= !strcmp(p->protocols[i], "linear");
+    }
+    if (j->protocols[0]) j->steps[j->n_steps++] = 0;
     j->skipped = j->n_steps == 0;
 }
 
@@ -143,8 +154,8 @@ static int step_argv(const Job *j, const MatrixPreset *p, const ReproOptions *o,
         for (int i = 0; i < j->n_sets; i++) av[n++] = "--set", av[n++] = (char *)j->sets[i];
     } else {
         av[n++] = "eval", av[n++] = "--run", av[n++] = (char *)j->dir;
-        av[n++] = "--protocol", av[n++] = (char *)p->protocols[step];
-        if (p->cached && !strcmp(p->protocols[step], "linear")) av[n++] = "--cached";
+        av[n++] = "--protocol", av[n++] = (char *)j->protocols;
+        if (p->cached && j->linear_pending) av[n++] = "--cached";
         /* The floors (raw pixels, random encoder) do not depend on the method: computed on the
          * reference arms' runs only, which halves the evaluation time of the matrix. */
         if (j->arm->reference) av[n++] = "--no-baselines";
@@ -154,15 +165,15 @@ static int step_argv(const Job *j, const MatrixPreset *p, const ReproOptions *o,
     return n;
 }
 
-static const char *step_name(const MatrixPreset *p, int step)
+static const char *step_name(int step)
 {
-    return step < 0 ? "pretrain" : p->protocols[step];
+    return step < 0 ? "pretrain" : "eval";
 }
 
 static void log_path(const Job *j, const MatrixPreset *p, const ReproOptions *o, int step, char *out,
                      size_t cap)
 {
-    snprintf(out, cap, "%s/%s/logs/%s.%s.log", o->runs_dir, p->group, j->name, step_name(p, step));
+    snprintf(out, cap, "%s/%s/logs/%s.%s.log", o->runs_dir, p->group, j->name, step_name(step));
 }
 
 /* Starts the job's next step as a child process writing to its log file. */
@@ -189,7 +200,7 @@ static void start_step(Job *j, const MatrixPreset *p, const ReproOptions *o, con
         fprintf(stderr, "exec %s: %s\n", exe, strerror(errno));
         _exit(127);
     }
-    printf("  start  %-44s %s\n", j->name, step_name(p, step));
+    printf("  start  %-44s %s\n", j->name, step_name(step));
 }
 
 /* Runs every job's steps, `jobs` runs at a time; returns the number of failed runs. */
@@ -218,7 +229,7 @@ static int run_jobs(Job *js, int n, const MatrixPreset *p, const ReproOptions *o
         const int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
         char log[2048];
         log_path(j, p, o, step, log, sizeof log);
-        printf("  %s %-44s %s (%.1f s)", ok ? "done  " : "FAILED", j->name, step_name(p, step),
+        printf("  %s %-44s %s (%.1f s)", ok ? "done  " : "FAILED", j->name, step_name(step),
                clft_now() - j->t_start);
         if (!ok)
             printf(": %s %d, see %s", WIFEXITED(status) ? "exit status" : "signal",

@@ -181,6 +181,8 @@ ClftStatus eval_run_open(EvalRun *r, const char *dir, const EvalOptions *opt)
 
 void eval_run_close(EvalRun *r)
 {
+    for (int i = 0; i < EVAL_FEAT_CACHE; i++)
+        free(r->cache[i].f), free(r->cache[i].l);
     if (r->enc.ops) model_free(&r->enc);
     if (r->ckpt_file.bytes) st_close(&r->ckpt_file);
     memset(r, 0, sizeof *r);
@@ -261,24 +263,65 @@ static ClftStatus pixel_features(const EvalRun *r, const Dataset *ds, float *fea
     return CLFT_OK;
 }
 
-ClftStatus eval_features(EvalRun *r, EvalSource src, const Dataset *ds, float **feats, int **labels,
-                         int *D)
+static EvalFeatCache *cache_find(EvalRun *r, EvalSource src, const Dataset *ds)
 {
-    *D = src == EVAL_SOURCE_PIXELS ? ds->C * r->size * r->size : r->enc.feat_dim;
-    *feats = xmalloc((size_t)ds->n * *D * sizeof(float));             /* (n, D) */
-    *labels = xmalloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof(int)); /* (n) */
+    for (int i = 0; i < EVAL_FEAT_CACHE; i++) {
+        EvalFeatCache *c = &r->cache[i];
+        if (c->used && c->src == src && c->n == ds->n && !strcmp(c->name, ds->name)) return c;
+    }
+    return NULL;
+}
+
+static void cache_put(EvalRun *r, EvalSource src, const Dataset *ds, const float *f, const int *l,
+                      int D)
+{
+    EvalFeatCache *c = NULL;
+    for (int i = 0; i < EVAL_FEAT_CACHE && !c; i++)
+        if (!r->cache[i].used) c = &r->cache[i];
+    if (!c) return; /* full: extract again next time */
+    const size_t n = (size_t)ds->n;
+    *c = (EvalFeatCache){.used = 1, .src = src, .n = ds->n, .D = D};
+    snprintf(c->name, sizeof c->name, "%s", ds->name);
+    c->f = xmalloc((n ? n : 1) * D * sizeof(float));
+    c->l = xmalloc((n ? n : 1) * sizeof(int));
+    memcpy(c->f, f, n * D * sizeof(float));
+    memcpy(c->l, l, n * sizeof(int));
+}
+
+static ClftStatus extract(EvalRun *r, EvalSource src, const Dataset *ds, float *feats, int *labels)
+{
     AugConfig aug = features_eval_aug(ds, r->size);
-    if (src == EVAL_SOURCE_PIXELS) return pixel_features(r, ds, *feats, *labels);
+    if (src == EVAL_SOURCE_PIXELS) return pixel_features(r, ds, feats, labels);
     if (src == EVAL_SOURCE_ENCODER)
-        return features_extract(&r->enc, ds, &aug, r->threads, 0, 0, *feats, *labels);
+        return features_extract(&r->enc, ds, &aug, r->threads, 0, 0, feats, labels);
     Model rnd;
     ClftStatus st = build_encoder(r, &rnd, r->enc.N, 0);
     if (st != CLFT_OK) return st;
     Rng init;
     rng_init(&init, (uint64_t)r->cfg.run.seed, RNG_STREAM_INIT, 0, 0);
     model_init_weights(&rnd, &init);
-    st = features_extract(&rnd, ds, &aug, r->threads, 0, 0, *feats, *labels);
+    st = features_extract(&rnd, ds, &aug, r->threads, 0, 0, feats, labels);
     model_free(&rnd);
+    return st;
+}
+
+ClftStatus eval_features(EvalRun *r, EvalSource src, const Dataset *ds, float **feats, int **labels,
+                         int *D)
+{
+    *D = src == EVAL_SOURCE_PIXELS ? ds->C * r->size * r->size : r->enc.feat_dim;
+    *feats = xmalloc((size_t)ds->n * *D * sizeof(float));             /* (n, D) */
+    *labels = xmalloc((size_t)(ds->n > 0 ? ds->n : 1) * sizeof(int)); /* (n) */
+    /* Raw pixels are cheap to make again and large to keep: never cached. The callers own (and may
+     * change) what they get, so a cache hit is a copy. */
+    const int cacheable = r->cache_features && src != EVAL_SOURCE_PIXELS;
+    const EvalFeatCache *hit = cacheable ? cache_find(r, src, ds) : NULL;
+    if (hit) {
+        memcpy(*feats, hit->f, (size_t)ds->n * *D * sizeof(float));
+        memcpy(*labels, hit->l, (size_t)ds->n * sizeof(int));
+        return CLFT_OK;
+    }
+    ClftStatus st = extract(r, src, ds, *feats, *labels);
+    if (st == CLFT_OK && cacheable) cache_put(r, src, ds, *feats, *labels, *D);
     return st;
 }
 

@@ -109,6 +109,18 @@ typedef struct {
     EvalRow *rows;
 } EvalResults;
 
+/* Features of one source on one dataset, kept for the next protocol of the same process. */
+typedef struct {
+    int used;
+    EvalSource src;
+    char name[64]; /* Dataset.name and .n identify the set (see eval_features) */
+    int n, D;
+    float *f; /* (n, D) */
+    int *l;   /* (n) */
+} EvalFeatCache;
+
+#define EVAL_FEAT_CACHE 4 /* encoder and random encoder, train and test */
+
 /* A run opened for evaluation: its config, checkpoint and frozen encoder. */
 typedef struct {
     char dir[1024];
@@ -122,6 +134,11 @@ typedef struct {
     int size;    /* encoder input H = W */
     int threads; /* loader workers */
     int quiet;
+    /* Set by the knn and linear protocols, whose sets are always the run's whole training and
+     * test sets: encoder and random-encoder features are then extracted once per process, so
+     * `clft eval --protocol knn,linear` runs the encoder over the data once, not twice. */
+    int cache_features;
+    EvalFeatCache cache[EVAL_FEAT_CACHE];
 } EvalRun;
 
 /* Reads <dir>/config.ini and the checkpoint, builds the encoder and checks the data's channels.

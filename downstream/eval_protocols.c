@@ -62,6 +62,7 @@ static ClftStatus protocol_knn_linear(EvalRun *r, const EvalOptions *opt, EvalRe
     EvalData d;
     ClftStatus st = open_pair(r, opt, NULL, 0, &d);
     EvalProbeTask t = probe_task(r, opt, "linear", d.name);
+    r->cache_features = 1; /* the same whole sets for knn and linear: see EvalRun */
     for (int s = 0; st == CLFT_OK && s < n_sources(opt); s++) {
         char msg[96];
         eval_source_name(msg, sizeof msg, opt->protocol == EVAL_KNN ? "knn" : "linear",
@@ -72,6 +73,7 @@ static ClftStatus protocol_knn_linear(EvalRun *r, const EvalOptions *opt, EvalRe
         else
             st = eval_linear(r, (EvalSource)s, d.train, d.test, &t, NULL, res);
     }
+    r->cache_features = 0;
     close_pair(&d);
     return st;
 }

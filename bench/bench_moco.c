@@ -3,8 +3,9 @@
  *
  * Networks (both with MoCo v2's MLP head feat -> feat -> ReLU -> 128, split-BN over 8 contiguous
  * groups in both encoders, batch 256, K 4096, T 0.2, SGD momentum 0.9 + wd 1e-4):
- *   mini      resnet_small, small stem, 3 stages of 1 basic block, widths 32/64/128, 28x28x1
- *             (the `mini` preset's encoder);
+ *   mini      resnet_small, small stem, 4 stages of 1 basic block, widths 16/32/64/128, 28x28x1
+ *             (the `mini` preset's encoder, configs/mini.ini);
+ *   mini32    the same at widths 32/64/128 (the network issue 4's speed bar was first set on);
  *   resnet18  resnet18 with the small-image stem (3x3/1 conv, no max-pool), 32x32x3.
  * Each side runs in its own process (so its peak RSS is its own): clft re-executes this program as
  * `bench_moco --child NET WARMUP STEPS`, torch is `/usr/bin/python3 bench/bench_moco_torch.py`.
@@ -15,7 +16,7 @@
  * network:
  *   moco_step net=NAME clft_img_s=X torch_img_s=Y ratio=Z clft_rss_mb=A torch_rss_mb=B
  *
- * Usage: bench_moco [--net mini|resnet18|all] [--rounds R]   (from the repository root, or with
+ * Usage: bench_moco [--net mini|mini32|resnet18|all] [--rounds R]   (from the repository root, or with
  * CLFT_SOURCE_DIR's bench/ script; the torch side is skipped with torch_img_s=nan if it fails.)
  */
 #include <math.h>
@@ -40,6 +41,20 @@ typedef struct {
 
 static const BenchNet nets[] = {
     {"mini",
+     {.arch = ARCH_RESNET_SMALL,
+      .stem = STEM_SMALL,
+      .width = 16,
+      .stages = 4,
+      .blocks = 1,
+      .in_channels = 1,
+      .head = HEAD_MLP,
+      .head_hidden = 0,
+      .head_dim = 128},
+     1,
+     28,
+     2,
+     8},
+    {"mini32",
      {.arch = ARCH_RESNET_SMALL,
       .stem = STEM_SMALL,
       .width = 32,
@@ -200,7 +215,7 @@ static const BenchNet *find_net(const char *name)
 {
     for (int i = 0; i < N_NETS; i++)
         if (!strcmp(nets[i].name, name)) return &nets[i];
-    clft_die("bench_moco: unknown net '%s' (mini, resnet18, all)", name);
+    clft_die("bench_moco: unknown net '%s' (mini, mini32, resnet18, all)", name);
 }
 
 int main(int argc, char **argv)
@@ -216,7 +231,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             rounds = int_arg(argv[++i], "--rounds");
         } else {
-            clft_die("usage: bench_moco [--net mini|resnet18|all] [--rounds R]");
+            clft_die("usage: bench_moco [--net mini|mini32|resnet18|all] [--rounds R]");
         }
     }
     if (rounds > MAX_ROUNDS) clft_die("bench_moco: --rounds must be at most %d", MAX_ROUNDS);

@@ -9,7 +9,9 @@ enqueue the keys. Split-BN: each BN cuts the batch into G contiguous sub-batches
 statistics (as tests/gen_golden_moco.py, the golden twin of clft's split-BN).
 
 Networks (same definitions as clft's builder, core/model/model.c):
-  mini      3 stages of 1 basic block, widths 32/64/128, small stem (3x3/1), 28x28x1
+  mini      4 stages of 1 basic block, widths 16/32/64/128, small stem (3x3/1), 28x28x1 (the
+            mini preset's encoder, configs/mini.ini)
+  mini32    3 stages at widths 32/64/128 (the network issue 4's speed bar was first set on)
   resnet18  torchvision's resnet18 layout with the small stem (3x3/1 conv, no max-pool), 32x32x3
 each with MoCo v2's MLP head feat -> feat -> ReLU -> 128 and L2 normalisation.
 
@@ -89,7 +91,8 @@ class Encoder(nn.Module):
         return F.normalize(self.fc(x.mean(dim=(2, 3))), dim=1)
 
 
-NETS = {"mini": dict(cin=1, width=32, blocks=[1, 1, 1], size=28),
+NETS = {"mini": dict(cin=1, width=16, blocks=[1, 1, 1, 1], size=28),
+        "mini32": dict(cin=1, width=32, blocks=[1, 1, 1], size=28),
         "resnet18": dict(cin=3, width=64, blocks=[2, 2, 2, 2], size=32)}
 
 

@@ -55,7 +55,8 @@ static void usage(FILE *f)
         fprintf(f, "                        %-15s %s\n", (*p)->name, (*p)->about);
     fprintf(f, "  --data SPEC         dataset (in100/in1k: imagefolder:DIR, required)\n"
                "  --seeds N           seeds 1..N per method (default: the preset's)\n"
-               "  --jobs N            runs at once, each with run.threads = cores / N (default 1)\n"
+               "  --jobs N            runs at once, each with run.threads = cores / N (default: the\n"
+               "                      preset's, 2 for mini and mini-ablations, else 1)\n"
                "  --runs-dir DIR      where run directories go (default runs; <DIR>/<group>/...)\n"
                "  --results-dir DIR   summary.csv and figures (default results)\n"
                "  --results-md FILE   the file whose generated section is rewritten (default RESULTS.md)\n"
@@ -65,7 +66,7 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, ReproOptions *o)
 {
     *o = (ReproOptions){.runs_dir = "runs", .results_dir = "results", .results_md = "RESULTS.md",
-                        .jobs = 1};
+                        .jobs = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long n;
@@ -421,6 +422,7 @@ int cmd_reproduce(int argc, char **argv)
     int rc = parse_options(argc, argv, &o);
     if (rc) return rc;
     const MatrixPreset *p = checked_preset(&o);
+    if (!o.jobs) o.jobs = p->jobs > 0 ? p->jobs : 1;
     const double t0 = clft_now();
     const int seeds = o.seeds ? o.seeds : p->seeds;
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);

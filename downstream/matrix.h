@@ -46,6 +46,7 @@ typedef struct {
     int needs_imagefolder; /* 1: --data imagefolder:DIR is required */
     const char *protocols[MATRIX_MAX_PROTOCOLS]; /* clft eval --protocol, in order */
     int cached;            /* 1: clft eval ... --cached for the linear probe */
+    int jobs;              /* default --jobs: runs at once, each on cores/jobs threads */
     const MatrixArm *arms;
     int n_arms;
     const char *about;     /* one line for --dry-run and RESULTS.md */

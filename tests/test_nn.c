@@ -282,6 +282,16 @@ static void test_bn_relu_fused_bitwise(void **state)
                            mode);
         assert_memory_equal(out[0], out[1], n * sizeof(float));
         assert_memory_equal(din[0], din[1], n * sizeof(float));
+        /* din_set: din written, not read (NaN in it must not matter), = din accumulated onto 0 */
+        float *dset = alloc_fill(n, NAN), *dacc = alloc_fill(n, 0.0f);
+        float *dgs = alloc_fill(C, 0.0f), *dbs = alloc_fill(C, 0.0f);
+        BnShape set = fused;
+        set.din_set = 1;
+        batchnorm_backward(dset, dgs, dbs, dout, in, mean[1], rstd[1], gamma, out[1], &set, mode);
+        batchnorm_backward(dacc, dgs, dbs, dout, in, mean[1], rstd[1], gamma, out[1], &fused, mode);
+        for (size_t i = 0; i < n; i++) /* == : 0 + (-0) is +0, so only the sign of a zero may differ */
+            if (!(dset[i] == dacc[i])) fail_msg("din_set: element %zu: %g != %g", i, dset[i], dacc[i]);
+        free(dset), free(dacc), free(dgs), free(dbs);
         assert_memory_equal(dg[0], dg[1], C * sizeof(float));
         assert_memory_equal(db[0], db[1], C * sizeof(float));
         assert_memory_equal(rm[0], rm[1], C * sizeof(float));
@@ -296,6 +306,37 @@ static void test_bn_relu_fused_bitwise(void **state)
             free(dg[k]), free(db[k]);
         }
     }
+}
+
+/* add_relu_forward/backward = add_forward + relu_forward, relu_backward into zeros + add_inplace
+ * twice, bit for bit; set_a/set_b overwrite (NaN before must not matter), else accumulate. (Written
+ * over, a gradient can be -0 where the sum onto zeros gives +0: no other difference.) */
+static void test_add_relu_fused_bitwise(void **state)
+{
+    (void)state;
+    const size_t n = 1000;
+    Rng r;
+    rng_init(&r, 9, RNG_STREAM_DATA, 0, 0);
+    float *a = alloc_normal(&r, n, 1.0), *b = alloc_normal(&r, n, 1.0);
+    float *dout = alloc_normal(&r, n, 1.0), *y0 = xmalloc(n * sizeof(float));
+    float *y1 = xmalloc(n * sizeof(float));
+    add_forward(y0, a, b, n);
+    relu_forward(y0, y0, n);
+    add_relu_forward(y1, a, b, n);
+    assert_memory_equal(y0, y1, n * sizeof(float));
+    for (int set = 0; set <= 1; set++) {
+        float *ref_a = alloc_fill(n, set ? 0.0f : 0.5f), *ref_b = alloc_fill(n, set ? 0.0f : -2.0f);
+        float *da = alloc_fill(n, set ? NAN : 0.5f), *db = alloc_fill(n, set ? NAN : -2.0f);
+        float *g = alloc_fill(n, 0.0f);
+        relu_backward(g, dout, y0, n);
+        add_inplace(ref_a, g, n);
+        add_inplace(ref_b, g, n);
+        add_relu_backward(da, db, dout, y1, n, set, set);
+        assert_memory_equal(da, ref_a, n * sizeof(float));
+        assert_memory_equal(db, ref_b, n * sizeof(float));
+        free(ref_a), free(ref_b), free(da), free(db), free(g);
+    }
+    free(a), free(b), free(dout), free(y0), free(y1);
 }
 
 /* relu, max-pool, avg-pool, linear, l2norm: one context, `kind` picks the layer. */
@@ -943,7 +984,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_conv2d),           cmocka_unit_test(test_fd_batchnorm),
-        cmocka_unit_test(test_bn_relu_fused_bitwise),
+        cmocka_unit_test(test_bn_relu_fused_bitwise), cmocka_unit_test(test_add_relu_fused_bitwise),
         cmocka_unit_test(test_fd_simple_layers),    cmocka_unit_test(test_fd_basic_block),
         cmocka_unit_test(test_fd_bottleneck_block), cmocka_unit_test(test_conv_vs_naive),
         cmocka_unit_test(test_golden_conv_bn),      cmocka_unit_test(test_golden_simple_layers),

@@ -140,12 +140,14 @@ static int relu(Model *m, int x)
     return op->out;
 }
 
-static int add(Model *m, int a, int b)
+/* a + b, with a fused ReLU after it when `relu`. */
+static int add(Model *m, int a, int b, int relu)
 {
     const Tensor in = m->acts[a];
     ASSERT(tensor_numel(in) == tensor_numel(m->acts[b]));
     Op *op = add_op(m, OP_ADD, a);
     op->in2 = b;
+    op->relu = relu;
     op->out = add_act(m, in.n, in.c, in.h, in.w);
     op->n = tensor_numel(in);
     return op->out;
@@ -222,7 +224,7 @@ static int basic_block(Model *m, int x, const char *prefix, int planes, int stri
     int shortcut = x;
     if (stride != 1 || m->acts[x].c != planes)
         shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", planes, 1, stride, 0, 0);
-    return relu(m, add(m, y, shortcut));
+    return add(m, y, shortcut, 1);
 }
 
 /* torchvision Bottleneck (v1.5: stride on the 3x3): 1x1-3x3-1x1 with expansion 4. */
@@ -234,7 +236,7 @@ static int bottleneck(Model *m, int x, const char *prefix, int planes, int strid
     int shortcut = x;
     if (stride != 1 || m->acts[x].c != 4 * planes)
         shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", 4 * planes, 1, stride, 0, 0);
-    return relu(m, add(m, y, shortcut));
+    return add(m, y, shortcut, 1);
 }
 
 /* The architecture, top to bottom. */
@@ -312,6 +314,8 @@ static ClftStatus check_config(const ModelConfig *c, int N, int C, int H, int W,
     return CLFT_OK;
 }
 
+static void plan_gradient_writes(Model *m);
+
 static void reset_plan(Model *m)
 {
     m->n_ops = m->n_acts = m->n_params = m->n_buffers = 0;
@@ -347,6 +351,7 @@ ClftStatus model_init(Model *m, const ModelConfig *cfg, int N, int C, int H, int
     arena_commit(&m->act_arena);
     reset_plan(m);
     resnet_build(m); /* the real pass: same sequence, real pointers */
+    plan_gradient_writes(m);
     m->ws = xaligned_alloc(m->ws_floats * sizeof(float));
     /* BN running variance starts at 1, as torch. */
     for (int i = 0; i < m->n_buffers; i++)
@@ -434,7 +439,8 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
             linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I, op->s.lin.O);
             break;
         case OP_ADD:
-            add_forward(y, x, m->acts[op->in2].data, op->n);
+            if (op->relu) add_relu_forward(y, x, m->acts[op->in2].data, op->n);
+            else add_forward(y, x, m->acts[op->in2].data, op->n);
             break;
         case OP_L2NORM:
             l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
@@ -473,8 +479,16 @@ static void backward_op(Model *m, const Op *op)
                         op->s.lin.I, op->s.lin.O);
         break;
     case OP_ADD:
-        add_inplace(dx, dy, op->n);
-        add_inplace(m->dacts[op->in2], dy, op->n);
+        if (op->relu) {
+            add_relu_backward(dx, m->dacts[op->in2], dy, m->acts[op->out].data, op->n, op->set_in,
+                              op->set_in2);
+        } else {
+            float *d2 = m->dacts[op->in2];
+            if (op->set_in) memcpy(dx, dy, op->n * sizeof(float));
+            else add_inplace(dx, dy, op->n);
+            if (op->set_in2) memcpy(d2, dy, op->n * sizeof(float));
+            else add_inplace(d2, dy, op->n);
+        }
         break;
     case OP_L2NORM:
         l2norm_backward(dx, dy, m->acts[op->out].data, op->save_mean, m->acts[op->in].n,
@@ -483,22 +497,51 @@ static void backward_op(Model *m, const Op *op)
     }
 }
 
+/* Ops whose kernel can write its input gradient instead of adding to it (the others get their
+ * first-written input gradient zeroed just before they run). */
+static int writes_set(const Op *op)
+{
+    return op->kind == OP_BN || op->kind == OP_ADD;
+}
+
+/* After building: which op gives each activation its first gradient in backward order (set_in,
+ * set_in2). Activation gradients otherwise accumulate (+=) like parameter gradients; the first
+ * contribution overwrites instead, so no pass zeroes them. */
+static void plan_gradient_writes(Model *m)
+{
+    unsigned char *seen = calloc((size_t)m->n_acts, 1);
+    ASSERT(seen);
+    for (int i = m->n_ops - 1; i >= 0; i--) {
+        Op *op = &m->ops[i];
+        op->set_in = op->in > 0 && !seen[op->in];
+        if (op->in > 0) seen[op->in] = 1;
+        if (op->kind == OP_ADD) {
+            ASSERT(op->in2 != op->in);
+            op->set_in2 = op->in2 > 0 && !seen[op->in2];
+            if (op->in2 > 0) seen[op->in2] = 1;
+        }
+        if (op->kind == OP_BN) op->s.bn.din_set = op->set_in;
+    }
+    for (int a = 1; a < m->n_acts - 1; a++)
+        ASSERT(seen[a]); /* every activation but the output feeds an op */
+    free(seen);
+}
+
 void model_backward(Model *m, const float *dout)
 {
     ASSERT(m->opt.with_grads);
-    /* Activation gradients accumulate (+=) like parameter gradients: zero them once per step. */
-    {
-        PROF_BEGIN;
-        for (int i = 1; i < m->n_acts; i++)
-            nn_zero(m->dacts[i], tensor_numel(m->acts[i]));
-        PROF_END(1, OP_L2NORM + 1);
-    }
     int last = m->n_acts - 1;
     memcpy(m->dacts[last], dout, tensor_numel(m->acts[last]) * sizeof(float));
     for (int i = m->n_ops - 1; i >= 0; i--) {
+        const Op *op = &m->ops[i];
+        if (op->set_in && !writes_set(op)) {
+            PROF_BEGIN;
+            nn_zero(m->dacts[op->in], tensor_numel(m->acts[op->in]));
+            PROF_END(1, OP_L2NORM + 1);
+        }
         PROF_BEGIN;
-        backward_op(m, &m->ops[i]);
-        PROF_END(1, m->ops[i].kind);
+        backward_op(m, op);
+        PROF_END(1, op->kind);
     }
 }
 

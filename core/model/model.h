@@ -59,6 +59,9 @@ typedef struct {
     long rm, rv;               /* buffer offsets (BN running mean/var), -1 = none */
     float *save_mean, *save_rstd; /* BN (G, C); l2norm uses save_mean for the norms (N) */
     int *argmax;               /* max-pool */
+    int relu;                  /* OP_ADD: a ReLU fused after the add (add_relu_forward) */
+    int set_in, set_in2;       /* backward: this op gives acts[in] / acts[in2] their first gradient
+                                * (in backward order), so it writes instead of adding to zeros */
 } Op;
 
 /* A named tensor in the parameter or buffer arena, in torchvision naming and layout. */

@@ -180,7 +180,17 @@ void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *do
                 size_t o = ((size_t)n * C + c) * HW;
                 const float *dy = dout + o, *x = in + o, *z = out ? out + o : NULL;
                 float *dx = din + o;
-                if (z) {
+                if (s->din_set) { /* dx is not read: it may hold anything */
+                    if (z) {
+#pragma omp simd
+                        for (int i = 0; i < HW; i++)
+                            dx[i] = k * ((z[i] > 0.0f ? dy[i] : 0.0f) - mdy - (x[i] - mean) * cx);
+                    } else {
+#pragma omp simd
+                        for (int i = 0; i < HW; i++)
+                            dx[i] = k * (dy[i] - mdy - (x[i] - mean) * cx);
+                    }
+                } else if (z) {
 #pragma omp simd
                     for (int i = 0; i < HW; i++)
                         dx[i] += k * ((z[i] > 0.0f ? dy[i] : 0.0f) - mdy - (x[i] - mean) * cx);

@@ -91,6 +91,28 @@ void add_forward(float *y, const float *a, const float *b, size_t n)
         y[i] = a[i] + b[i];
 }
 
+void add_relu_forward(float *y, const float *a, const float *b, size_t n)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++) {
+        const float v = a[i] + b[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
+}
+
+void add_relu_backward(float *da, float *db, const float *dout, const float *out, size_t n,
+                       int set_a, int set_b)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++) {
+        const float g = out[i] > 0.0f ? dout[i] : 0.0f;
+        da[i] = set_a ? g : da[i] + g;
+        db[i] = set_b ? g : db[i] + g;
+    }
+}
+
 void nn_zero(float *y, size_t n)
 {
     const int T = n >= PAR_MIN_ELEMS ? nn_threads() : 1;

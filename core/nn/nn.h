@@ -52,6 +52,7 @@ typedef struct {
     float eps;      /* 1e-5 as PyTorch */
     float momentum; /* 0.1 as PyTorch: running = (1-m) running + m batch, unbiased variance */
     int relu;       /* 1 = a ReLU fused after the BN: out = max(0, bn(x)), one pass instead of two */
+    int din_set;    /* backward: 1 = din = the gradient (its first contribution), 0 = din += it */
 } BnShape;
 
 /* Train: normalise with per-group batch statistics (biased variance), update running stats with the
@@ -109,5 +110,12 @@ void l2norm_backward(float *din /* (N,D) */, const float *dout /* (N,D) */,
 void add_inplace(float *y, const float *x, size_t n);   /* y += x */
 void add_forward(float *y, const float *a, const float *b, size_t n); /* y = a + b */
 void nn_zero(float *y, size_t n);                       /* y = 0, on nn_threads() threads */
+/* The residual add with its ReLU fused: y = max(0, a + b); backward g = dout where out > 0 (relu's
+ * rule) is added to da and db, or written over them with set_a / set_b (their first gradient
+ * contribution: no zeroing pass needed). Bit-identical to add_forward + relu_forward and to
+ * relu_backward into zeros + two add_inplace. */
+void add_relu_forward(float *y, const float *a, const float *b, size_t n);
+void add_relu_backward(float *da, float *db, const float *dout, const float *out, size_t n,
+                       int set_a, int set_b);
 
 #endif

@@ -1,6 +1,7 @@
 /* bench_variant_overhead.c — what each variant adds to a whole MoCo training step of a small
  * network (resnet_small 32/64/128 — bench_moco's mini32 —, 28x28x1, MLP head, batch 256, split-BN
- * 8; the heavier of the two mini-sized networks, so the ratios are conservative) at the paper's queue
+ * 8; a variant's cost does not depend on the network, so on the lighter mini network the same
+ * milliseconds are a larger share of the step) at the paper's queue
  * size K = 65536, D = 128. Variants are timed interleaved, round by round, on one Moco whose hook
  * is swapped, so they share the same machine state. Prints per variant
  *     variant_overhead variant=NAME step_ms=X base_ms=Y ratio=Z

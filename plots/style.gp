@@ -33,7 +33,7 @@ set bmargin at screen %g; set tmargin at screen %g", l, r, b, t)
 
 # ticstep(lo, hi, n): a 1-2-5 tic step that cuts [lo, hi] into about n intervals. gnuplot's own
 # choice aims at many more tics than a 2 in wide panel can label.
-ticstep(lo, hi, n) = (hi > lo) ? (_s = (hi - lo) / n, _p = 10**floor(log10(_s)), _m = _s / _p, \
+ticstep(lo, hi, n) = (hi > lo) ? (_s = (hi - lo) / (1.0 * n), _p = 10**floor(log10(_s)), _m = _s / _p, \
     (_m < 1.5 ? 1 : _m < 3.5 ? 2 : _m < 7.5 ? 5 : 10) * _p) : 1
 
 # colrange(file, col): eval it after setting rlo/rhi to widen [rlo, rhi] to cover that column.

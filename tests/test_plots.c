@@ -88,6 +88,31 @@ static void test_every_figure_is_a_png_of_the_documented_size(void **state)
     rm_rf(out);
 }
 
+/* A run of 3 epochs (0..2) — the mini preset's length: the heat map's epoch axis needs a tic step
+ * below 1 (once an integer division that gave 0, and gnuplot stopped with "undefined value"). */
+static void test_three_epoch_run_draws_every_figure(void **state)
+{
+    (void)state;
+    char out[256], run[300], cmd[2048];
+    make_temp_dir(out, sizeof out);
+    snprintf(run, sizeof run, "%s/moco_v2_ft", out);
+    const char *src = "tests/fixtures/plots/moco_v2_ft";
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp %s/config.ini '%s' && for f in train scores score_hist; do "
+             "awk -F, 'NR == 1 || $1 <= 2' %s/$f.csv > '%s'/$f.csv || exit 1; done",
+             run, src, run, src, run);
+    if (system(cmd) != 0) fail_msg("cannot make the 3-epoch run in %s", run);
+    const char *runs[] = {run};
+    char figs[400];
+    snprintf(figs, sizeof figs, "%s/figs", out);
+    PlotOptions o = {.out_dir = figs, .quiet = 1};
+    if (plot_runs(runs, 1, &o) != CLFT_OK) fail_msg("%s", clft_last_error());
+    assert_png(figs, "score_heatmap_moco_v2_ft.png", 2100, 1320);
+    assert_png(figs, "score_hist_moco_v2_ft.png", 2100, 810);
+    assert_png(figs, "train_curves.png", 2100, 1260); /* no eval.csv: no kNN-monitor panel */
+    rm_rf(out);
+}
+
 static void assert_starts_with(const char *dir, const char *name, const char *magic)
 {
     char p[1200], head[16] = {0};
@@ -335,6 +360,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_figure_is_a_png_of_the_documented_size),
+        cmocka_unit_test(test_three_epoch_run_draws_every_figure),
         cmocka_unit_test(test_pdf_and_svg_on_request),
         cmocka_unit_test(test_scores_band_and_smoothing),
         cmocka_unit_test(test_train_epoch_axis_and_knn),

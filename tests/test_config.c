@@ -365,7 +365,8 @@ static void test_presets(void **state)
     Config c;
     assert_int_equal(config_resolve(&c, "moco_v1", "mini", "configs"), CLFT_OK);
     assert_int_equal(c.model.width, 16);
-    assert_int_equal(c.model.stages, 3);
+    assert_int_equal(c.model.stages, 4);
+    assert_int_equal(c.optim.batch, 128);
     assert_int_equal(c.moco.K, 4096);
     assert_int_equal(c.data.train_limit, 0);
     assert_int_equal(c.optim.milestones.n, 1); /* the [moco_v1.optim] section applied */

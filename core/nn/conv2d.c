@@ -35,12 +35,14 @@ static int omp_get_thread_num(void)
 #include "core/common.h"
 #include "core/nn/nn.h"
 
-/* Target number of GEMM columns per chunk: OpenBLAS's sgemm with a few hundred columns runs well
- * under peak (a (512 x 4608) weight times a 4x4 map per image is 16 columns). 1024 keeps the column
- * matrix of resnet18's layer4 at ~19 MB. Not tuned on a quiet machine yet: override with
- * -DCONV_TARGET_COLS=... (the workspace size follows). */
+/* Target number of GEMM columns per chunk: OpenBLAS's sgemm with very few columns runs well under
+ * peak (a (512 x 4608) weight times a 4x4 map per image is 16 columns), while a column matrix that
+ * outgrows the core's L2 cache makes im2col/col2im and the GEMM stream it from memory. Measured on
+ * the 2-core EPYC (bench_moco --child, 2 threads, batch 256; median of 4 rounds): 256 columns gave
+ * mini 604 img/s against 598 for 512 and 565 for 1024, mini32 296 against 288 / 270, resnet18 30.5
+ * against 30.3 / 29.4. Override with -DCONV_TARGET_COLS=... (the workspace size follows). */
 #ifndef CONV_TARGET_COLS
-#define CONV_TARGET_COLS 1024
+#define CONV_TARGET_COLS 256
 #endif
 
 int conv2d_shape(ConvShape *s)

@@ -19,49 +19,19 @@ Prints one line: img_s=X rss_mb=Y (peak RSS of this process, ru_maxrss).
 Usage: /usr/bin/python3 bench/bench_moco_torch.py --net mini [--warmup 2 --steps 4 --batch 256 --K 4096 --groups 8]
 """
 import argparse
+import os
 import resource
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from moco_twin import Basic, SplitBN  # noqa: E402
+
 G = 8
-
-
-class SplitBN(nn.BatchNorm2d):
-    """BatchNorm over G contiguous sub-batches; running stats = mean of the G updates."""
-
-    def forward(self, x):
-        if not self.training:
-            return super().forward(x)
-        outs, rms, rvs = [], [], []
-        for chunk in x.chunk(G):
-            rm, rv = self.running_mean.clone(), self.running_var.clone()
-            outs.append(F.batch_norm(chunk, rm, rv, self.weight, self.bias, True, self.momentum, self.eps))
-            rms.append(rm)
-            rvs.append(rv)
-        with torch.no_grad():
-            self.running_mean.copy_(torch.stack(rms).mean(0))
-            self.running_var.copy_(torch.stack(rvs).mean(0))
-        return torch.cat(outs)
-
-
-class Basic(nn.Module):
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
-        self.bn1 = SplitBN(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = SplitBN(planes)
-        self.downsample = None
-        if stride != 1 or cin != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), SplitBN(planes))
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
 class Encoder(nn.Module):
@@ -70,13 +40,13 @@ class Encoder(nn.Module):
     def __init__(self, cin, width, blocks, dim=128):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, width, 3, 1, 1, bias=False)
-        self.bn1 = SplitBN(width)
+        self.bn1 = SplitBN(width, G)
         layers, c = [], width
         for s, nb in enumerate(blocks):
             planes = width << s
             seq = []
             for b in range(nb):
-                seq.append(Basic(c, planes, 2 if (s > 0 and b == 0) else 1))
+                seq.append(Basic(c, planes, 2 if (s > 0 and b == 0) else 1, G))
                 c = planes
             layers.append(nn.Sequential(*seq))
         self.layers = nn.Sequential(*layers)

@@ -22,53 +22,20 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
+from moco_twin import Basic, SplitBN  # noqa: E402
 from st_write import save  # noqa: E402
 
 N, K, D, T, M, G, H = 8, 16, 8, 0.2, 0.99, 2, 8
-
-
-class SplitBN(nn.BatchNorm2d):
-    """BatchNorm over G contiguous sub-batches; running stats = mean of the G updates."""
-
-    def forward(self, x):
-        if not self.training:
-            return super().forward(x)
-        outs, rms, rvs = [], [], []
-        for chunk in x.chunk(G):
-            rm, rv = self.running_mean.clone(), self.running_var.clone()
-            outs.append(F.batch_norm(chunk, rm, rv, self.weight, self.bias, True, self.momentum, self.eps))
-            rms.append(rm)
-            rvs.append(rv)
-        self.running_mean.copy_(torch.stack(rms).mean(0))
-        self.running_var.copy_(torch.stack(rvs).mean(0))
-        return torch.cat(outs)
-
-
-class Basic(nn.Module):
-    def __init__(self, cin, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
-        self.bn1 = SplitBN(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = SplitBN(planes)
-        self.downsample = None
-        if stride != 1 or cin != planes:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False), SplitBN(planes))
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
 class Encoder(nn.Module):
     def __init__(self, width=4, stages=2):
         super().__init__()
         self.conv1 = nn.Conv2d(1, width, 3, 1, 1, bias=False)
-        self.bn1 = SplitBN(width)
+        self.bn1 = SplitBN(width, G)
         c = width
         for s in range(stages):
-            setattr(self, f"layer{s + 1}", nn.Sequential(Basic(c, width << s, 1 if s == 0 else 2)))
+            setattr(self, f"layer{s + 1}", nn.Sequential(Basic(c, width << s, 1 if s == 0 else 2, G)))
             c = width << s
         self.stages = stages
         self.fc = nn.Sequential(nn.Linear(c, c), nn.ReLU(), nn.Linear(c, D))

@@ -140,14 +140,13 @@ static int relu(Model *m, int x)
     return op->out;
 }
 
-/* a + b, with a fused ReLU after it when `relu`. */
-static int add(Model *m, int a, int b, int relu)
+/* relu(a + b), the residual join of every ResNet block, as one op (add_relu_forward). */
+static int add_relu(Model *m, int a, int b)
 {
     const Tensor in = m->acts[a];
     ASSERT(tensor_numel(in) == tensor_numel(m->acts[b]));
-    Op *op = add_op(m, OP_ADD, a);
+    Op *op = add_op(m, OP_ADD_RELU, a);
     op->in2 = b;
-    op->relu = relu;
     op->out = add_act(m, in.n, in.c, in.h, in.w);
     op->n = tensor_numel(in);
     return op->out;
@@ -224,7 +223,7 @@ static int basic_block(Model *m, int x, const char *prefix, int planes, int stri
     int shortcut = x;
     if (stride != 1 || m->acts[x].c != planes)
         shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", planes, 1, stride, 0, 0);
-    return add(m, y, shortcut, 1);
+    return add_relu(m, y, shortcut);
 }
 
 /* torchvision Bottleneck (v1.5: stride on the 3x3): 1x1-3x3-1x1 with expansion 4. */
@@ -236,7 +235,7 @@ static int bottleneck(Model *m, int x, const char *prefix, int planes, int strid
     int shortcut = x;
     if (stride != 1 || m->acts[x].c != 4 * planes)
         shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", 4 * planes, 1, stride, 0, 0);
-    return add(m, y, shortcut, 1);
+    return add_relu(m, y, shortcut);
 }
 
 /* The architecture, top to bottom. */
@@ -314,7 +313,35 @@ static ClftStatus check_config(const ModelConfig *c, int N, int C, int H, int W,
     return CLFT_OK;
 }
 
-static void plan_gradient_writes(Model *m);
+/* Ops whose kernel can write its input gradient instead of adding to it (the others get their
+ * first-written input gradient zeroed just before they run). */
+static int writes_set(const Op *op)
+{
+    return op->kind == OP_BN || op->kind == OP_ADD_RELU;
+}
+
+/* After building: which op gives each activation its first gradient in backward order (set_in,
+ * set_in2). Activation gradients otherwise accumulate (+=) like parameter gradients; the first
+ * contribution overwrites instead, so no pass zeroes them. */
+static void plan_gradient_writes(Model *m)
+{
+    unsigned char *seen = calloc((size_t)m->n_acts, 1);
+    ASSERT(seen);
+    for (int i = m->n_ops - 1; i >= 0; i--) {
+        Op *op = &m->ops[i];
+        op->set_in = op->in > 0 && !seen[op->in];
+        if (op->in > 0) seen[op->in] = 1;
+        if (op->kind == OP_ADD_RELU) {
+            ASSERT(op->in2 != op->in);
+            op->set_in2 = op->in2 > 0 && !seen[op->in2];
+            if (op->in2 > 0) seen[op->in2] = 1;
+        }
+        if (op->kind == OP_BN) op->s.bn.din_set = op->set_in;
+    }
+    for (int a = 1; a < m->n_acts - 1; a++)
+        ASSERT(seen[a]); /* every activation but the output feeds an op */
+    free(seen);
+}
 
 static void reset_plan(Model *m)
 {
@@ -393,7 +420,7 @@ static double prof_now(void)
 }
 static void prof_print(void)
 {
-    static const char *names[] = {"conv", "bn", "relu", "maxpool", "avgpool", "linear", "add", "l2norm", "zero"};
+    static const char *names[] = {"conv", "bn", "relu", "maxpool", "avgpool", "linear", "add_relu", "l2norm", "zero"};
     for (int d = 0; d < 2; d++)
         for (int k = 0; k <= OP_L2NORM + 1; k++)
             if (prof_n[d][k])
@@ -438,10 +465,7 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
         case OP_LINEAR:
             linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I, op->s.lin.O);
             break;
-        case OP_ADD:
-            if (op->relu) add_relu_forward(y, x, m->acts[op->in2].data, op->n);
-            else add_forward(y, x, m->acts[op->in2].data, op->n);
-            break;
+        case OP_ADD_RELU: add_relu_forward(y, x, m->acts[op->in2].data, op->n); break;
         case OP_L2NORM:
             l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
             break;
@@ -478,53 +502,15 @@ static void backward_op(Model *m, const Op *op)
         linear_backward(dx, G(m, op->w), G(m, op->b), dy, x, P(m, op->w), op->s.lin.N,
                         op->s.lin.I, op->s.lin.O);
         break;
-    case OP_ADD:
-        if (op->relu) {
-            add_relu_backward(dx, m->dacts[op->in2], dy, m->acts[op->out].data, op->n, op->set_in,
-                              op->set_in2);
-        } else {
-            float *d2 = m->dacts[op->in2];
-            if (op->set_in) memcpy(dx, dy, op->n * sizeof(float));
-            else add_inplace(dx, dy, op->n);
-            if (op->set_in2) memcpy(d2, dy, op->n * sizeof(float));
-            else add_inplace(d2, dy, op->n);
-        }
+    case OP_ADD_RELU:
+        add_relu_backward(dx, m->dacts[op->in2], dy, m->acts[op->out].data, op->n, op->set_in,
+                          op->set_in2);
         break;
     case OP_L2NORM:
         l2norm_backward(dx, dy, m->acts[op->out].data, op->save_mean, m->acts[op->in].n,
                         m->acts[op->in].c);
         break;
     }
-}
-
-/* Ops whose kernel can write its input gradient instead of adding to it (the others get their
- * first-written input gradient zeroed just before they run). */
-static int writes_set(const Op *op)
-{
-    return op->kind == OP_BN || op->kind == OP_ADD;
-}
-
-/* After building: which op gives each activation its first gradient in backward order (set_in,
- * set_in2). Activation gradients otherwise accumulate (+=) like parameter gradients; the first
- * contribution overwrites instead, so no pass zeroes them. */
-static void plan_gradient_writes(Model *m)
-{
-    unsigned char *seen = calloc((size_t)m->n_acts, 1);
-    ASSERT(seen);
-    for (int i = m->n_ops - 1; i >= 0; i--) {
-        Op *op = &m->ops[i];
-        op->set_in = op->in > 0 && !seen[op->in];
-        if (op->in > 0) seen[op->in] = 1;
-        if (op->kind == OP_ADD) {
-            ASSERT(op->in2 != op->in);
-            op->set_in2 = op->in2 > 0 && !seen[op->in2];
-            if (op->in2 > 0) seen[op->in2] = 1;
-        }
-        if (op->kind == OP_BN) op->s.bn.din_set = op->set_in;
-    }
-    for (int a = 1; a < m->n_acts - 1; a++)
-        ASSERT(seen[a]); /* every activation but the output feeds an op */
-    free(seen);
 }
 
 void model_backward(Model *m, const float *dout)

@@ -37,9 +37,9 @@ typedef struct {
     int head_dim;    /* output dimension (128) */
 } ModelConfig;
 
-typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_LINEAR, OP_ADD, OP_L2NORM } OpKind;
+typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_AVGPOOL, OP_LINEAR, OP_ADD_RELU, OP_L2NORM } OpKind;
 
-/* One layer call. `in`, `in2` (OP_ADD) and `out` index Model.acts. */
+/* One layer call. `in`, `in2` (OP_ADD_RELU) and `out` index Model.acts. */
 typedef struct {
     OpKind kind;
     int in, in2, out;
@@ -59,7 +59,6 @@ typedef struct {
     long rm, rv;               /* buffer offsets (BN running mean/var), -1 = none */
     float *save_mean, *save_rstd; /* BN (G, C); l2norm uses save_mean for the norms (N) */
     int *argmax;               /* max-pool */
-    int relu;                  /* OP_ADD: a ReLU fused after the add (add_relu_forward) */
     int set_in, set_in2;       /* backward: this op gives acts[in] / acts[in2] their first gradient
                                 * (in backward order), so it writes instead of adding to zeros */
 } Op;

@@ -40,7 +40,6 @@ typedef struct {
     MatrixRunState state;
     int steps[2];        /* -1 = pretrain, 0 = eval (every protocol still missing, in one process) */
     char protocols[256]; /* the eval step's --protocol list, e.g. "knn,linear" */
-    int linear_pending;
     int n_steps, next, failed, skipped;
     pid_t pid;
     double t_start;
@@ -131,7 +130,6 @@ static void plan_job(Job *j, const MatrixPreset *p, const MatrixArm *arm, int se
         size_t len = strlen(j->protocols);
         snprintf(j->protocols + len, sizeof j->protocols - len, "%s%s", len ? "," : "",
                  p->protocols[i]);
-        j->linear_pending |= !strcmp(p->protocols[i], "linear");
     }
     if (j->protocols[0]) j->steps[j->n_steps++] = 0;
     j->skipped = j->n_steps == 0;
@@ -156,7 +154,7 @@ static int step_argv(const Job *j, const MatrixPreset *p, const ReproOptions *o,
     } else {
         av[n++] = "eval", av[n++] = "--run", av[n++] = (char *)j->dir;
         av[n++] = "--protocol", av[n++] = (char *)j->protocols;
-        if (p->cached && j->linear_pending) av[n++] = "--cached";
+        if (p->cached && strstr(j->protocols, "linear")) av[n++] = "--cached";
         /* The floors (raw pixels, random encoder) do not depend on the method: computed on the
          * reference arms' runs only, which halves the evaluation time of the matrix. */
         if (j->arm->reference) av[n++] = "--no-baselines";

@@ -48,10 +48,11 @@ static inline const float *fixture_f32(const StFile *f, const char *name, size_t
 }
 
 /* Asserts rel_err(a, b) <= tol, printing the tensor name and the error on failure. */
-#define ASSERT_CLOSE(what, a, b, n, tol)                                                         \
-    do {                                                                                         \
-        double e_ = rel_err((a), (b), (n), 1e-6);                                                \
-        if (!(e_ <= (tol))) fail_msg("%s: relative error %.3g > tolerance %.3g", (what), e_, (double)(tol)); \
+#define ASSERT_CLOSE(what, a, b, n, tol)                                                           \
+    do {                                                                                           \
+        double e_ = rel_err((a), (b), (n), 1e-6);                                                  \
+        if (!(e_ <= (tol)))                                                                        \
+            fail_msg("%s: relative error %.3g > tolerance %.3g", (what), e_, (double)(tol));       \
     } while (0)
 
 /* x (rows, D) = rows of N(0, 1) draws scaled to unit length. */
@@ -63,15 +64,39 @@ static inline void test_unit_rows(float *x, int rows, int D, Rng *r)
             x[i * D + d] = (float)rng_normal(r);
             ss += (double)x[i * D + d] * x[i * D + d];
         }
-        for (int d = 0; d < D; d++) x[i * D + d] /= (float)sqrt(ss);
+        for (int d = 0; d < D; d++)
+            x[i * D + d] /= (float)sqrt(ss);
     }
 }
 
-/* A fresh temporary directory; the caller removes it with rm -rf when done if it wants. */
+/* The temporary directories this test process made, removed when it exits (kept when
+ * CLFT_KEEP_TEST_DIRS is set, to look at what a failing test wrote). */
+#define TEST_MAX_TEMP_DIRS 256
+#define TEST_TEMP_TEMPLATE "/tmp/clft-test-XXXXXX"
+static char test_temp_dirs[TEST_MAX_TEMP_DIRS][sizeof TEST_TEMP_TEMPLATE];
+static int test_n_temp_dirs;
+
+static inline void remove_temp_dirs(void)
+{
+    if (getenv("CLFT_KEEP_TEST_DIRS")) return;
+    for (int i = 0; i < test_n_temp_dirs; i++) {
+        char cmd[sizeof TEST_TEMP_TEMPLATE + 16];
+        snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)sizeof TEST_TEMP_TEMPLATE - 1,
+                 test_temp_dirs[i]);
+        if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", test_temp_dirs[i]);
+    }
+}
+
+/* A fresh temporary directory, removed with everything in it when the test process exits. */
 static inline void make_temp_dir(char *out, size_t cap)
 {
-    snprintf(out, cap, "/tmp/clft-test-XXXXXX");
+    if (cap < sizeof TEST_TEMP_TEMPLATE) fail_msg("make_temp_dir: buffer too small");
+    memcpy(out, TEST_TEMP_TEMPLATE, sizeof TEST_TEMP_TEMPLATE);
     if (!mkdtemp(out)) fail_msg("mkdtemp failed");
+    if (test_n_temp_dirs == 0 && atexit(remove_temp_dirs) != 0) fail_msg("atexit failed");
+    if (test_n_temp_dirs == TEST_MAX_TEMP_DIRS)
+        fail_msg("more than %d temporary directories", TEST_MAX_TEMP_DIRS);
+    memcpy(test_temp_dirs[test_n_temp_dirs++], out, sizeof TEST_TEMP_TEMPLATE);
 }
 
 /* A temporary directory for a whole test group: cmocka_run_group_tests(tests, tmpdir_setup,

@@ -13,7 +13,8 @@
 #include "core/io/rundir.h"
 #include "downstream/stats.h"
 
-/* ---- summary ---------------------------------------------------------------------------------- */
+/* ---- summary ----------------------------------------------------------------------------------
+ */
 
 typedef struct {
     const char *dataset, *protocol, *metric;
@@ -59,7 +60,9 @@ static ResultsRow *add_row(ResultsSummary *s, const ResultsRun *run, const RunVa
     return r;
 }
 
-/* The run's values: per (dataset, protocol, metric) the non-train row of the largest epoch. */
+/* The run's values: per (dataset, protocol, metric) the non-train row of the largest epoch.
+ * knn_monitor rows are left out: they are a training curve (clft plot draws them), and their last
+ * point either repeats the knn protocol at the final checkpoint or is an earlier epoch. */
 static ClftStatus read_run(const CsvTable *t, RunValue *vals, int *n_vals)
 {
     const int cd = csv_col(t, "dataset"), cp = csv_col(t, "protocol"), cs = csv_col(t, "split");
@@ -70,17 +73,21 @@ static ClftStatus read_run(const CsvTable *t, RunValue *vals, int *n_vals)
     }
     *n_vals = 0;
     for (int r = 0; r < t->nrow; r++) {
-        if (!strcmp(csv_cell(t, r, cs), "train")) continue;
+        if (!strcmp(csv_cell(t, r, cs), "train") || !strcmp(csv_cell(t, r, cp), "knn_monitor"))
+            continue;
         RunValue v = {csv_cell(t, r, cd), csv_cell(t, r, cp), csv_cell(t, r, cm), 0, 0};
         ClftStatus st = csv_cell_num(t, r, cv, &v.value);
         if (st == CLFT_OK) st = csv_cell_num(t, r, ce, &v.epoch);
         if (st != CLFT_OK) return st;
         int i = 0;
-        while (i < *n_vals && (strcmp(vals[i].dataset, v.dataset) ||
-                               strcmp(vals[i].protocol, v.protocol) || strcmp(vals[i].metric, v.metric)))
+        while (i < *n_vals &&
+               (strcmp(vals[i].dataset, v.dataset) || strcmp(vals[i].protocol, v.protocol) ||
+                strcmp(vals[i].metric, v.metric)))
             i++;
-        if (i == *n_vals) vals[(*n_vals)++] = v;
-        else if (v.epoch >= vals[i].epoch) vals[i] = v;
+        if (i == *n_vals)
+            vals[(*n_vals)++] = v;
+        else if (v.epoch >= vals[i].epoch)
+            vals[i] = v;
     }
     return CLFT_OK;
 }
@@ -103,8 +110,8 @@ static ClftStatus add_run(ResultsSummary *s, const ResultsRun *run)
     for (int i = 0; i < n_vals && st == CLFT_OK; i++) {
         ResultsRow *r = add_row(s, run, &vals[i]);
         if (r->n == RESULTS_MAX_SEEDS) {
-            clft_set_error("%s: more than %d seeds of %s %s", path, RESULTS_MAX_SEEDS, run->baseline,
-                           run->label);
+            clft_set_error("%s: more than %d seeds of %s %s", path, RESULTS_MAX_SEEDS,
+                           run->baseline, run->label);
             st = CLFT_ERR_VALUE;
             break;
         }
@@ -154,7 +161,8 @@ ClftStatus results_summarize(const ResultsRun *runs, int n_runs, ResultsSummary 
         StatsSummary m = stats_summarize(s->rows[i].values, s->rows[i].n);
         s->rows[i].mean = m.mean, s->rows[i].std = m.std, s->rows[i].ci95 = m.ci95;
     }
-    for (int i = 0; i < s->n; i++) pair_row(s, &s->rows[i]);
+    for (int i = 0; i < s->n; i++)
+        pair_row(s, &s->rows[i]);
     return CLFT_OK;
 }
 
@@ -166,8 +174,8 @@ void results_summary_free(ResultsSummary *s)
 
 ClftStatus results_write_summary(const ResultsSummary *s, const char *path)
 {
-    static const char *const cols[] = {"baseline", "variant", "dataset",   "protocol",
-                                       "metric",   "n_seeds", "mean",      "std",
+    static const char *const cols[] = {"baseline", "variant",           "dataset", "protocol",
+                                       "metric",   "n_seeds",           "mean",    "std",
                                        "ci95",     "delta_vs_baseline", "p_value"};
     CsvWriter w;
     ClftStatus st = csv_open(&w, path, cols, 11, CSV_CREATE);

@@ -44,8 +44,9 @@ static void fake_run(const char *root, const char *name, double value, char *dir
     snprintf(path, sizeof path, "%s/eval.csv", dir);
     snprintf(text, sizeof text,
              "protocol,dataset,split,metric,value,epoch\n"
-             "knn,fashion-mnist,test,top1,99,1\n"  /* an older checkpoint: superseded */
-             "knn,fashion-mnist,train,top1,98,2\n" /* a train split: ignored */
+             "knn,fashion-mnist,test,top1,99,1\n"         /* an older checkpoint: superseded */
+             "knn,fashion-mnist,train,top1,98,2\n"        /* a train split: ignored */
+             "knn_monitor,fashion-mnist,test,top1,97,2\n" /* a training curve: ignored */
              "knn,fashion-mnist,test,top1,%g,2\n",
              value);
     write_text(path, text);
@@ -164,6 +165,13 @@ static void test_results_md_markers(void **state)
     assert_true(!strncmp(back, head, strlen(head)));
     assert_string_equal(back + strlen("static text\n\n"), md);
     free(md);
+    /* One method only (the baseline's rows): its means, no comparison table. */
+    s.n = 1;
+    md = results_md_section(&s, &ctx);
+    assert_non_null(strstr(md, "| moco_v2 | 12.00 ± 2.00 (3) |"));
+    assert_null(strstr(md, "Method − baseline"));
+    free(md);
+    s.n = 2;
     results_summary_free(&s);
 }
 

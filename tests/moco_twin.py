@@ -31,16 +31,18 @@ class SplitBN(nn.BatchNorm2d):
 
 
 class Basic(nn.Module):
-    def __init__(self, cin, planes, stride, groups):
+    """bn: the split-BN class (planes, groups) — SplitBN here, FusedSplitBN in scripts/sweep_mini_torch.py."""
+
+    def __init__(self, cin, planes, stride, groups, bn=SplitBN):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
-        self.bn1 = SplitBN(planes, groups)
+        self.bn1 = bn(planes, groups)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = SplitBN(planes, groups)
+        self.bn2 = bn(planes, groups)
         self.downsample = None
         if stride != 1 or cin != planes:
             self.downsample = nn.Sequential(nn.Conv2d(cin, planes, 1, stride, bias=False),
-                                            SplitBN(planes, groups))
+                                            bn(planes, groups))
 
     def forward(self, x):
         y = F.relu(self.bn1(self.conv1(x)))

@@ -1,10 +1,9 @@
 /* reproduce.c — `clft reproduce --preset smoke|mini|mini-ablations|mini-long|in100|in1k`: runs a
  * preset's experiment matrix (downstream/matrix.c) as subprocesses of this same binary — `clft
  * pretrain` then `clft eval` per run, --jobs at a time — skipping what is already complete, then
- * writes results/<preset>/summary.csv (copied to results/summary.csv), the figures, and
- * RESULTS.md's generated section for the preset (downstream/results.h). A crashed run is reported
- * and left out of the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md
- * "Scales". */
+ * writes results/<preset>/summary.csv (copied to results/summary.csv), the figures, and RESULTS.md's
+ * generated section for the preset (downstream/results.h). A crashed run is reported and left out
+ * of the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md "Scales". */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +38,7 @@ typedef struct {
     char sets[MATRIX_MAX_SETS + 1][128]; /* --set values (run.threads first) */
     int n_sets;
     MatrixRunState state;
-    int steps[2]; /* -1 = pretrain, 0 = eval (every protocol still missing, in one process) */
+    int steps[2];        /* -1 = pretrain, 0 = eval (every protocol still missing, in one process) */
     char protocols[256]; /* the eval step's --protocol list, e.g. "knn,linear" */
     int n_steps, next, failed, skipped;
     pid_t pid;
@@ -49,28 +48,25 @@ typedef struct {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: clft reproduce --preset NAME [--data SPEC] [--seeds N] [--jobs N]\n"
-               "                      [--runs-dir DIR] [--results-dir DIR] [--results-md FILE] "
-               "[--dry-run]\n"
+               "                      [--runs-dir DIR] [--results-dir DIR] [--results-md FILE] [--dry-run]\n"
                "  --preset NAME       the experiment matrix:\n");
     for (const MatrixPreset *const *p = matrix_all(); *p; p++)
         fprintf(f, "                        %-15s %s\n", (*p)->name, (*p)->about);
-    fprintf(
-        f,
-        "  --data SPEC         dataset (in100/in1k: imagefolder:DIR, required)\n"
-        "  --seeds N           seeds 1..N per method (default: the preset's)\n"
-        "  --jobs N            runs at once, each with run.threads = cores / N (default: the\n"
-        "                      preset's: 2 for mini and mini-ablations, 3 for mini-long,\n"
-        "                      else 1)\n"
-        "  --runs-dir DIR      where run directories go (default runs; <DIR>/<group>/...)\n"
-        "  --results-dir DIR   summary.csv and figures (default results)\n"
-        "  --results-md FILE   the file whose generated section is rewritten (default RESULTS.md)\n"
-        "  --dry-run           print the matrix, what is complete and the commands; run nothing\n");
+    fprintf(f, "  --data SPEC         dataset (in100/in1k: imagefolder:DIR, required)\n"
+               "  --seeds N           seeds 1..N per method (default: the preset's)\n"
+               "  --jobs N            runs at once, each with run.threads = cores / N (default: the\n"
+               "                      preset's: 2 for mini and mini-ablations, 3 for mini-long,\n"
+               "                      else 1)\n"
+               "  --runs-dir DIR      where run directories go (default runs; <DIR>/<group>/...)\n"
+               "  --results-dir DIR   summary.csv and figures (default results)\n"
+               "  --results-md FILE   the file whose generated section is rewritten (default RESULTS.md)\n"
+               "  --dry-run           print the matrix, what is complete and the commands; run nothing\n");
 }
 
 static int parse_options(int argc, char **argv, ReproOptions *o)
 {
-    *o = (ReproOptions){
-        .runs_dir = "runs", .results_dir = "results", .results_md = "RESULTS.md", .jobs = 0};
+    *o = (ReproOptions){.runs_dir = "runs", .results_dir = "results", .results_md = "RESULTS.md",
+                        .jobs = 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long n;
@@ -78,26 +74,18 @@ static int parse_options(int argc, char **argv, ReproOptions *o)
             usage(stdout);
             exit(0);
         }
-        if (!strcmp(a, "--dry-run"))
-            o->dry_run = 1;
-        else if (!strcmp(a, "--preset"))
-            o->preset = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--data"))
-            o->data = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--runs-dir"))
-            o->runs_dir = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--results-dir"))
-            o->results_dir = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--results-md"))
-            o->results_md = cli_value(argc, argv, &i);
+        if (!strcmp(a, "--dry-run")) o->dry_run = 1;
+        else if (!strcmp(a, "--preset")) o->preset = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--data")) o->data = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--runs-dir")) o->runs_dir = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--results-dir")) o->results_dir = cli_value(argc, argv, &i);
+        else if (!strcmp(a, "--results-md")) o->results_md = cli_value(argc, argv, &i);
         else if (!strcmp(a, "--seeds") || !strcmp(a, "--jobs")) {
             const char *v = cli_value(argc, argv, &i);
             if (parse_int(v, 1, a[2] == 's' ? RESULTS_MAX_SEEDS : 64, &n) != CLFT_OK)
                 clft_die("%s: '%s' is not an integer in range", a, v);
-            if (a[2] == 's')
-                o->seeds = (int)n;
-            else
-                o->jobs = (int)n;
+            if (a[2] == 's') o->seeds = (int)n;
+            else o->jobs = (int)n;
         } else {
             usage(stderr);
             fprintf(stderr, "clft reproduce: unknown argument '%s'\n", a);
@@ -123,18 +111,15 @@ static void plan_job(Job *j, const MatrixPreset *p, const MatrixArm *arm, int se
         clft_die("%s", clft_last_error());
     /* the arm's own settings count too (an arm may change optim.epochs) */
     for (int i = 0; i < MATRIX_MAX_SETS && arm->sets[i]; i++)
-        if (strcmp(arm->sets[i], MATRIX_SET_START_QUARTER) &&
-            config_set(&cfg, arm->sets[i]) != CLFT_OK)
+        if (strcmp(arm->sets[i], MATRIX_SET_START_QUARTER) && config_set(&cfg, arm->sets[i]) != CLFT_OK)
             clft_die("%s", clft_last_error());
     j->epochs = cfg.optim.epochs;
     snprintf(j->data, sizeof j->data, "%s", cfg.data.spec);
     snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "run.threads=%d", threads);
     for (int i = 0; i < MATRIX_MAX_SETS && arm->sets[i]; i++) {
         if (!strcmp(arm->sets[i], MATRIX_SET_START_QUARTER))
-            snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "variant.start_epoch=%d",
-                     j->epochs / 4);
-        else
-            snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "%s", arm->sets[i]);
+            snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "variant.start_epoch=%d", j->epochs / 4);
+        else snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "%s", arm->sets[i]);
     }
     if (matrix_run_dir(p, arm, j->data, seed, o->runs_dir, j->dir, sizeof j->dir) != CLFT_OK ||
         matrix_run_state(p, j->dir, j->epochs, &j->state) != CLFT_OK)
@@ -162,17 +147,15 @@ static int step_argv(const Job *j, const MatrixPreset *p, const ReproOptions *o,
     int n = 0;
     av[n++] = (char *)exe;
     if (step < 0) {
-        const char *fixed[] = {
-            "pretrain", "--baseline", j->arm->baseline, "--variant", j->arm->variant, "--preset",
-            p->config,  "--out",      j->dir,           "--resume",  "auto"};
-        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-            av[n++] = (char *)fixed[i];
+        const char *fixed[] = {"pretrain", "--baseline", j->arm->baseline, "--variant",
+                               j->arm->variant, "--preset", p->config, "--out", j->dir, "--resume",
+                               "auto"};
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) av[n++] = (char *)fixed[i];
         if (o->data) av[n++] = "--data", av[n++] = (char *)o->data;
         static char seed[16];
         snprintf(seed, sizeof seed, "%d", j->seed);
         av[n++] = "--seed", av[n++] = seed;
-        for (int i = 0; i < j->n_sets; i++)
-            av[n++] = "--set", av[n++] = (char *)j->sets[i];
+        for (int i = 0; i < j->n_sets; i++) av[n++] = "--set", av[n++] = (char *)j->sets[i];
     } else {
         av[n++] = "eval", av[n++] = "--run", av[n++] = (char *)j->dir;
         av[n++] = "--protocol", av[n++] = (char *)j->protocols;
@@ -191,8 +174,8 @@ static const char *step_name(int step)
     return step < 0 ? "pretrain" : "eval";
 }
 
-static void log_path(const Job *j, const MatrixPreset *p, const ReproOptions *o, int step,
-                     char *out, size_t cap)
+static void log_path(const Job *j, const MatrixPreset *p, const ReproOptions *o, int step, char *out,
+                     size_t cap)
 {
     snprintf(out, cap, "%s/%s/logs/%s.%s.log", o->runs_dir, p->group, j->name, step_name(step));
 }
@@ -229,8 +212,7 @@ static int run_jobs(Job *js, int n, const MatrixPreset *p, const ReproOptions *o
                     int threads)
 {
     int running = 0, next = 0, failed = 0, done = 0, todo = 0;
-    for (int i = 0; i < n; i++)
-        todo += !js[i].skipped;
+    for (int i = 0; i < n; i++) todo += !js[i].skipped;
     for (;;) {
         while (running < o->jobs && next < n) {
             if (!js[next].skipped) {
@@ -274,13 +256,10 @@ static void print_plan(const Job *js, int n, const MatrixPreset *p, const ReproO
                        int seeds, int threads)
 {
     int complete = 0;
-    for (int i = 0; i < n; i++)
-        complete += js[i].skipped;
-    printf(
-        "preset %s: %s\n  pretrain preset configs/%s.ini, %d seeds, %d arms, %d runs (%d complete, "
-        "%d to run), --jobs %d with run.threads=%d\n",
-        p->name, p->about, p->config, seeds, p->n_arms, n, complete, n - complete, o->jobs,
-        threads);
+    for (int i = 0; i < n; i++) complete += js[i].skipped;
+    printf("preset %s: %s\n  pretrain preset configs/%s.ini, %d seeds, %d arms, %d runs (%d complete, "
+           "%d to run), --jobs %d with run.threads=%d\n",
+           p->name, p->about, p->config, seeds, p->n_arms, n, complete, n - complete, o->jobs, threads);
     for (int i = 0; i < n && o->dry_run; i++) {
         const Job *j = &js[i];
         const char *ref = j->arm->reference;
@@ -291,8 +270,7 @@ static void print_plan(const Job *js, int n, const MatrixPreset *p, const ReproO
             char *av[MAX_ARGS];
             int ac = step_argv(j, p, o, j->steps[s], "clft", av);
             printf("    ");
-            for (int a = 0; a < ac; a++)
-                printf("%s%s", a ? " " : "", av[a]);
+            for (int a = 0; a < ac; a++) printf("%s%s", a ? " " : "", av[a]);
             printf("\n");
         }
     }
@@ -327,8 +305,7 @@ static int draw_figures(const Job *js, int n, const MatrixPreset *p, const char 
     for (int a = 0; a < p->n_arms; a++) {
         const char *g = p->arms[a].figures;
         int seen = 0;
-        for (int b = 0; b < a && !seen; b++)
-            seen = !strcmp(p->arms[b].figures, g);
+        for (int b = 0; b < a && !seen; b++) seen = !strcmp(p->arms[b].figures, g);
         if (seen) continue;
         const char *runs[PLOT_MAX_RUNS];
         int nr = 0;
@@ -338,8 +315,7 @@ static int draw_figures(const Job *js, int n, const MatrixPreset *p, const char 
         if (nr == 0) continue;
         char out[1200];
         snprintf(out, sizeof out, "%s/%s", fig_dir, g);
-        PlotOptions po = {
-            .out_dir = out, .format = PLOT_FORMAT_PNG, .summary = summary, .quiet = 1};
+        PlotOptions po = {.out_dir = out, .format = PLOT_FORMAT_PNG, .summary = summary, .quiet = 1};
         if (plot_runs(runs, nr, &po) != CLFT_OK) {
             fprintf(stderr, "clft reproduce: figures for %s not drawn: %s\n", g, clft_last_error());
             continue;
@@ -365,8 +341,7 @@ static ClftStatus copy_file(const char *from, const char *to)
     if (st == CLFT_OK) {
         char buf[8192];
         size_t got;
-        while ((got = fread(buf, 1, sizeof buf, in)) > 0)
-            fwrite(buf, 1, got, af.fp);
+        while ((got = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, got, af.fp);
         st = atomic_commit(&af);
     }
     fclose(in);
@@ -409,32 +384,20 @@ static int write_results(const Job *js, int n, const MatrixPreset *p, const Repr
              o->data ? " --data " : "", o->data ? o->data : "", seeds);
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&now));
-    ResultsContext ctx = {.preset = p->name,
-                          .about = p->about,
-                          .data = js[0].data,
-                          .command = command,
-                          .n_seeds = seeds,
-                          .n_runs = n,
-                          .n_skipped = skipped,
-                          .n_failed = failed,
-                          .wall_s = clft_now() - t0,
-                          .compute_s = compute,
-                          .machine = machine,
-                          .commit = CLFT_GIT_COMMIT,
-                          .date = date,
+    ResultsContext ctx = {.preset = p->name, .about = p->about, .data = js[0].data,
+                          .command = command, .n_seeds = seeds, .n_runs = n, .n_skipped = skipped,
+                          .n_failed = failed, .wall_s = clft_now() - t0, .compute_s = compute,
+                          .machine = machine, .commit = CLFT_GIT_COMMIT, .date = date,
                           .summary_path = summary};
-    for (int i = 0; i < n_links; i++)
-        ctx.figures[i] = links[i];
+    for (int i = 0; i < n_links; i++) ctx.figures[i] = links[i];
     if (st == CLFT_OK) {
         char *section = results_md_section(&s, &ctx);
         st = results_md_replace(o->results_md, p->name, section);
         free(section);
     }
-    if (st != CLFT_OK)
-        fprintf(stderr, "clft reproduce: %s\n", clft_last_error());
-    else
-        printf("wrote %s (and %s), %s section '%s', figures in %s\n", summary, top, o->results_md,
-               p->name, figs);
+    if (st != CLFT_OK) fprintf(stderr, "clft reproduce: %s\n", clft_last_error());
+    else printf("wrote %s (and %s), %s section '%s', figures in %s\n", summary, top, o->results_md,
+                p->name, figs);
     if (s.n_runs_missing) printf("note: %d runs have no evaluation rows\n", s.n_runs_missing);
     results_summary_free(&s);
     return st != CLFT_OK;
@@ -456,8 +419,7 @@ static const MatrixPreset *checked_preset(const ReproOptions *o)
 
 int cmd_reproduce(int argc, char **argv)
 {
-    /* One line per step, as it happens, also when stdout is a log file (a mini run takes an hour).
-     */
+    /* One line per step, as it happens, also when stdout is a log file (a mini run takes an hour). */
     setvbuf(stdout, NULL, _IOLBF, 0);
     ReproOptions o;
     int rc = parse_options(argc, argv, &o);
@@ -472,8 +434,7 @@ int cmd_reproduce(int argc, char **argv)
     if (n > MAX_RUNS) clft_die("reproduce: %d runs is more than %d", n, MAX_RUNS);
     Job *js = xcalloc((size_t)n, sizeof *js);
     for (int a = 0; a < p->n_arms; a++)
-        for (int s = 0; s < seeds; s++)
-            plan_job(&js[a * seeds + s], p, &p->arms[a], s + 1, &o, threads);
+        for (int s = 0; s < seeds; s++) plan_job(&js[a * seeds + s], p, &p->arms[a], s + 1, &o, threads);
     print_plan(js, n, p, &o, seeds, threads);
     if (o.dry_run) {
         free(js);

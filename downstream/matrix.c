@@ -8,8 +8,7 @@
 #include "core/io/csv.h"
 #include "core/io/rundir.h"
 
-/* ---- The matrices. Every FT arm is compared with its baseline's "none" arm over the same seeds.
- */
+/* ---- The matrices. Every FT arm is compared with its baseline's "none" arm over the same seeds. */
 
 /* smoke: CI on every commit — MoCo v2 with and without FT. */
 static const MatrixArm smoke_arms[] = {
@@ -25,9 +24,9 @@ static const MatrixArm mini_arms[] = {
     {"moco_v2", "ft", "ft", {NULL}, "none", "main"},
 };
 
-/* mini-ablations: FT's ablations (PAPER.md §2 item 5) on MoCo v2, MoCHi beside them, and the
- * momentum study of PAPER.md §3 on MoCo v1 (the preset's own m = 0.99 is the reference arm "none").
- * Runs in mini's group with mini's config, so "none" and "ft" are mini's runs, reused. */
+/* mini-ablations: FT's ablations (PAPER.md §2 item 5) on MoCo v2, MoCHi beside them, and the momentum
+ * study of PAPER.md §3 on MoCo v1 (the preset's own m = 0.99 is the reference arm "none"). Runs in
+ * mini's group with mini's config, so "none" and "ft" are mini's runs, reused. */
 static const MatrixArm ablation_arms[] = {
     {"moco_v2", "none", "none", {NULL}, NULL, "ft_ablations"},
     {"moco_v2", "ft", "ft", {NULL}, "none", "ft_ablations"},
@@ -63,65 +62,17 @@ static const MatrixArm in100_arms[] = {
  * where one 2-thread run does ~770 img/s (the small network's layers do not scale to 2 threads).
  * mini-long runs its 3 seeds at once (1 thread each), so no seed trains alone on one core. */
 static const MatrixPreset presets[] = {
-    {"smoke",
-     "smoke",
-     "smoke",
-     2,
-     0,
-     {"knn", "linear"},
-     1,
-     1,
-     ARMS(smoke_arms),
+    {"smoke", "smoke", "smoke", 2, 0, {"knn", "linear"}, 1, 1, ARMS(smoke_arms),
      "MoCo v2 +/- FT, tiny ResNet on 4096 Fashion-MNIST images (CI)"},
-    {"mini",
-     "mini",
-     "mini",
-     3,
-     0,
-     {"knn", "linear"},
-     1,
-     2,
-     ARMS(mini_arms),
+    {"mini", "mini", "mini", 3, 0, {"knn", "linear"}, 1, 2, ARMS(mini_arms),
      "MoCo v1/v2 +/- FT, small ResNet on Fashion-MNIST (make reproduce)"},
-    {"mini-ablations",
-     "mini",
-     "mini",
-     3,
-     0,
-     {"knn", "linear"},
-     1,
-     2,
-     ARMS(ablation_arms),
+    {"mini-ablations", "mini", "mini", 3, 0, {"knn", "linear"}, 1, 2, ARMS(ablation_arms),
      "FT ablations and MoCHi on MoCo v2, key-momentum study on MoCo v1 (mini scale)"},
-    {"mini-long",
-     "mini",
-     "mini-long",
-     3,
-     0,
-     {"knn", "linear"},
-     1,
-     3,
-     ARMS(mini_long_arms),
+    {"mini-long", "mini", "mini-long", 3, 0, {"knn", "linear"}, 1, 3, ARMS(mini_long_arms),
      "MoCo v2 for 15 epochs on mini's network: the budget that passes the raw-pixel floors"},
-    {"in100",
-     "in100",
-     "in100",
-     1,
-     1,
-     {"knn", "linear"},
-     0,
-     1,
-     ARMS(in100_arms),
+    {"in100", "in100", "in100", 1, 1, {"knn", "linear"}, 0, 1, ARMS(in100_arms),
      "MoCo v2 +/- FT, ResNet-50 on ImageNet-100 (the paper's protocol; GPUs)"},
-    {"in1k",
-     "in1k",
-     "in1k",
-     1,
-     1,
-     {"knn", "linear"},
-     0,
-     1,
-     ARMS(mini_arms),
+    {"in1k", "in1k", "in1k", 1, 1, {"knn", "linear"}, 0, 1, ARMS(mini_arms),
      "MoCo v1/v2 +/- FT, ResNet-50 on ImageNet-1K (the paper's protocol; GPU cluster)"},
 };
 static const int n_presets = (int)(sizeof presets / sizeof presets[0]);
@@ -136,8 +87,7 @@ const MatrixPreset *matrix_find(const char *name)
 const MatrixPreset *const *matrix_all(void)
 {
     static const MatrixPreset *list[sizeof presets / sizeof presets[0] + 1];
-    for (int i = 0; i < n_presets; i++)
-        list[i] = &presets[i];
+    for (int i = 0; i < n_presets; i++) list[i] = &presets[i];
     list[n_presets] = NULL;
     return list;
 }

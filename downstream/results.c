@@ -13,8 +13,7 @@
 #include "core/io/rundir.h"
 #include "downstream/stats.h"
 
-/* ---- summary ----------------------------------------------------------------------------------
- */
+/* ---- summary ---------------------------------------------------------------------------------- */
 
 typedef struct {
     const char *dataset, *protocol, *metric;
@@ -80,14 +79,11 @@ static ClftStatus read_run(const CsvTable *t, RunValue *vals, int *n_vals)
         if (st == CLFT_OK) st = csv_cell_num(t, r, ce, &v.epoch);
         if (st != CLFT_OK) return st;
         int i = 0;
-        while (i < *n_vals &&
-               (strcmp(vals[i].dataset, v.dataset) || strcmp(vals[i].protocol, v.protocol) ||
-                strcmp(vals[i].metric, v.metric)))
+        while (i < *n_vals && (strcmp(vals[i].dataset, v.dataset) ||
+                               strcmp(vals[i].protocol, v.protocol) || strcmp(vals[i].metric, v.metric)))
             i++;
-        if (i == *n_vals)
-            vals[(*n_vals)++] = v;
-        else if (v.epoch >= vals[i].epoch)
-            vals[i] = v;
+        if (i == *n_vals) vals[(*n_vals)++] = v;
+        else if (v.epoch >= vals[i].epoch) vals[i] = v;
     }
     return CLFT_OK;
 }
@@ -110,8 +106,8 @@ static ClftStatus add_run(ResultsSummary *s, const ResultsRun *run)
     for (int i = 0; i < n_vals && st == CLFT_OK; i++) {
         ResultsRow *r = add_row(s, run, &vals[i]);
         if (r->n == RESULTS_MAX_SEEDS) {
-            clft_set_error("%s: more than %d seeds of %s %s", path, RESULTS_MAX_SEEDS,
-                           run->baseline, run->label);
+            clft_set_error("%s: more than %d seeds of %s %s", path, RESULTS_MAX_SEEDS, run->baseline,
+                           run->label);
             st = CLFT_ERR_VALUE;
             break;
         }
@@ -161,8 +157,7 @@ ClftStatus results_summarize(const ResultsRun *runs, int n_runs, ResultsSummary 
         StatsSummary m = stats_summarize(s->rows[i].values, s->rows[i].n);
         s->rows[i].mean = m.mean, s->rows[i].std = m.std, s->rows[i].ci95 = m.ci95;
     }
-    for (int i = 0; i < s->n; i++)
-        pair_row(s, &s->rows[i]);
+    for (int i = 0; i < s->n; i++) pair_row(s, &s->rows[i]);
     return CLFT_OK;
 }
 
@@ -174,8 +169,8 @@ void results_summary_free(ResultsSummary *s)
 
 ClftStatus results_write_summary(const ResultsSummary *s, const char *path)
 {
-    static const char *const cols[] = {"baseline", "variant",           "dataset", "protocol",
-                                       "metric",   "n_seeds",           "mean",    "std",
+    static const char *const cols[] = {"baseline", "variant", "dataset",   "protocol",
+                                       "metric",   "n_seeds", "mean",      "std",
                                        "ci95",     "delta_vs_baseline", "p_value"};
     CsvWriter w;
     ClftStatus st = csv_open(&w, path, cols, 11, CSV_CREATE);

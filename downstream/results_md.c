@@ -74,10 +74,8 @@ static int decimals(double ref)
 
 static void method_name(char *out, size_t cap, const ResultsRow *r)
 {
-    if (!strcmp(r->variant, "none"))
-        snprintf(out, cap, "%s", r->baseline);
-    else
-        snprintf(out, cap, "%s + %s", r->baseline, r->variant);
+    if (!strcmp(r->variant, "none")) snprintf(out, cap, "%s", r->baseline);
+    else snprintf(out, cap, "%s + %s", r->baseline, r->variant);
 }
 
 /* Main protocols are the pre-trained encoders' (knn, linear); names with a suffix (knn_pixels,
@@ -100,16 +98,13 @@ static void md_means(Str *b, const ResultsSummary *s)
     int nc = 0;
     for (int i = 0; i < s->n && nc < 32; i++) {
         int seen = is_floor(&s->rows[i]);
-        for (int c = 0; c < nc && !seen; c++)
-            seen = same_key(cols[c], &s->rows[i]);
+        for (int c = 0; c < nc && !seen; c++) seen = same_key(cols[c], &s->rows[i]);
         if (!seen) cols[nc++] = &s->rows[i];
     }
     str_printf(b, "**Mean ± std over seeds** (n seeds in parentheses)\n\n| method |");
-    for (int c = 0; c < nc; c++)
-        str_printf(b, " %s %s |", cols[c]->protocol, cols[c]->metric);
+    for (int c = 0; c < nc; c++) str_printf(b, " %s %s |", cols[c]->protocol, cols[c]->metric);
     str_printf(b, "\n|---|");
-    for (int c = 0; c < nc; c++)
-        str_printf(b, "---|");
+    for (int c = 0; c < nc; c++) str_printf(b, "---|");
     str_printf(b, "\n");
     for (int i = 0; i < s->n; i++) {
         int first = 1;
@@ -124,16 +119,12 @@ static void md_means(Str *b, const ResultsSummary *s)
             const ResultsRow *r = NULL;
             for (int j = 0; j < s->n && !r; j++)
                 if (!strcmp(s->rows[j].baseline, s->rows[i].baseline) &&
-                    !strcmp(s->rows[j].variant, s->rows[i].variant) &&
-                    same_key(&s->rows[j], cols[c]))
+                    !strcmp(s->rows[j].variant, s->rows[i].variant) && same_key(&s->rows[j], cols[c]))
                     r = &s->rows[j];
-            if (!r)
-                str_printf(b, " – |");
-            else if (r->n < 2)
-                str_printf(b, " %.*f (1) |", decimals(r->mean), r->mean);
-            else
-                str_printf(b, " %.*f ± %.*f (%d) |", decimals(r->mean), r->mean, decimals(r->mean),
-                           r->std, r->n);
+            if (!r) str_printf(b, " – |");
+            else if (r->n < 2) str_printf(b, " %.*f (1) |", decimals(r->mean), r->mean);
+            else str_printf(b, " %.*f ± %.*f (%d) |", decimals(r->mean), r->mean, decimals(r->mean),
+                            r->std, r->n);
         }
         str_printf(b, "\n");
     }
@@ -155,22 +146,21 @@ static void md_deltas(Str *b, const ResultsSummary *s)
     for (int i = 0; i < s->n && !compared; i++)
         compared = s->rows[i].reference[0] && !is_floor(&s->rows[i]);
     if (!compared) return;
-    str_printf(b,
-               "\n**Method − baseline, paired by seed** (Δ = mean of per-seed differences; 95%% CI "
-               "with Student t; p = two-sided paired t-test; the paper's gain is IN-1K linear "
-               "top-1, ResNet-50, 200 epochs)\n\n"
-               "| method | vs | protocol | metric | Δ | 95%% CI of Δ | p | n | reading | paper |\n"
-               "|---|---|---|---|---|---|---|---|---|---|\n");
+    str_printf(b, "\n**Method − baseline, paired by seed** (Δ = mean of per-seed differences; 95%% CI "
+                  "with Student t; p = two-sided paired t-test; the paper's gain is IN-1K linear "
+                  "top-1, ResNet-50, 200 epochs)\n\n"
+                  "| method | vs | protocol | metric | Δ | 95%% CI of Δ | p | n | reading | paper |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < s->n; i++) {
         const ResultsRow *r = &s->rows[i];
         if (!r->reference[0] || is_floor(r)) continue;
         char name[160];
         method_name(name, sizeof name, r);
         const int d = decimals(r->mean);
-        str_printf(b, "| %s | %s | %s | %s | %+.*f | [%+.*f, %+.*f] | %.3g | %d | %s | %s |\n",
-                   name, strcmp(r->reference, "none") ? r->reference : r->baseline, r->protocol,
-                   r->metric, d, r->delta, d, r->delta - r->delta_ci95, d, r->delta + r->delta_ci95,
-                   r->p_value, r->n_paired, reading(r), paper_gain(r));
+        str_printf(b, "| %s | %s | %s | %s | %+.*f | [%+.*f, %+.*f] | %.3g | %d | %s | %s |\n", name,
+                   strcmp(r->reference, "none") ? r->reference : r->baseline, r->protocol, r->metric,
+                   d, r->delta, d, r->delta - r->delta_ci95, d, r->delta + r->delta_ci95, r->p_value,
+                   r->n_paired, reading(r), paper_gain(r));
     }
 }
 
@@ -183,8 +173,7 @@ static void md_floors(Str *b, const ResultsSummary *s)
         if (!is_floor(r) || strcmp(r->baseline, s->rows[0].baseline) ||
             strcmp(r->variant, s->rows[0].variant))
             continue;
-        if (!any)
-            str_printf(b, "\nFloors (encoders not pre-trained; on the runs of the first method):");
+        if (!any) str_printf(b, "\nFloors (encoders not pre-trained; on the runs of the first method):");
         str_printf(b, "%s %s %s %.*f", any ? ";" : "", r->protocol, r->metric, decimals(r->mean),
                    r->mean);
         if (r->n >= 2) str_printf(b, " ± %.*f", decimals(r->mean), r->std);
@@ -196,10 +185,8 @@ static void md_floors(Str *b, const ResultsSummary *s)
 static void md_context(Str *b, const ResultsContext *c)
 {
     str_printf(b, "### Preset `%s` — %s\n\n", c->preset, c->about);
-    str_printf(b,
-               "Generated by `%s` on %s. Everything between this section's markers is written by "
-               "the code; do not edit it by hand.\n\n| | |\n|---|---|\n",
-               c->command, c->date);
+    str_printf(b, "Generated by `%s` on %s. Everything between this section's markers is written by "
+                  "the code; do not edit it by hand.\n\n| | |\n|---|---|\n", c->command, c->date);
     str_printf(b, "| data | %s |\n| seeds | %d per method (seeds 1..%d) |\n", c->data, c->n_seeds,
                c->n_seeds);
     str_printf(b, "| runs | %d (%d already complete and skipped, %d failed) |\n", c->n_runs,
@@ -215,8 +202,7 @@ char *results_md_section(const ResultsSummary *s, const ResultsContext *ctx)
     Str b = {0};
     str_printf(&b, "<!-- clft:begin preset=%s -->\n", ctx->preset);
     md_context(&b, ctx);
-    if (s->n == 0)
-        str_printf(&b, "No evaluation results yet.\n");
+    if (s->n == 0) str_printf(&b, "No evaluation results yet.\n");
     else {
         md_means(&b, s);
         md_deltas(&b, s);
@@ -267,8 +253,7 @@ static char *read_all(const char *path)
     if (!f) return b.s;
     char chunk[4096];
     size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
-        str_printf(&b, "%.*s", (int)got, chunk);
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) str_printf(&b, "%.*s", (int)got, chunk);
     fclose(f);
     return b.s;
 }

@@ -1,8 +1,7 @@
 /* test_reproduce.c — `clft reproduce` and `clft check` (issue 8): summary statistics from fake run
  * directories against hand-computed values, RESULTS.md marker replacement, check pass/fail (also
- * through the clft binary when CLFT_BUILD_DIR is set, as ctest does), the matrices, and the
- * skipping of complete runs (matrix_run_state and `clft reproduce --dry-run` on fake complete
- * directories). */
+ * through the clft binary when CLFT_BUILD_DIR is set, as ctest does), the matrices, and the skipping
+ * of complete runs (matrix_run_state and `clft reproduce --dry-run` on fake complete directories). */
 #include "tests/test_util.h"
 
 #include "baselines/baseline.h"
@@ -44,11 +43,10 @@ static void fake_run(const char *root, const char *name, double value, char *dir
     snprintf(path, sizeof path, "%s/eval.csv", dir);
     snprintf(text, sizeof text,
              "protocol,dataset,split,metric,value,epoch\n"
-             "knn,fashion-mnist,test,top1,99,1\n"         /* an older checkpoint: superseded */
-             "knn,fashion-mnist,train,top1,98,2\n"        /* a train split: ignored */
+             "knn,fashion-mnist,test,top1,99,1\n"     /* an older checkpoint: superseded */
+             "knn,fashion-mnist,train,top1,98,2\n"    /* a train split: ignored */
              "knn_monitor,fashion-mnist,test,top1,97,2\n" /* a training curve: ignored */
-             "knn,fashion-mnist,test,top1,%g,2\n",
-             value);
+             "knn,fashion-mnist,test,top1,%g,2\n", value);
     write_text(path, text);
 }
 
@@ -123,10 +121,9 @@ static void test_results_md_markers(void **state)
                        "old\nlines\n<!-- clft:end preset=mini -->\ntail\n";
     const char *sec = "<!-- clft:begin preset=mini -->\nNEW\n<!-- clft:end preset=mini -->\n";
     char *out = results_md_splice(text, "mini", sec);
-    assert_string_equal(out,
-                        "# Results\nintro\n<!-- clft:begin preset=smoke -->\nS\n"
-                        "<!-- clft:end preset=smoke -->\nmiddle\n<!-- clft:begin preset=mini -->\n"
-                        "NEW\n<!-- clft:end preset=mini -->\ntail\n");
+    assert_string_equal(out, "# Results\nintro\n<!-- clft:begin preset=smoke -->\nS\n"
+                             "<!-- clft:end preset=smoke -->\nmiddle\n<!-- clft:begin preset=mini -->\n"
+                             "NEW\n<!-- clft:end preset=mini -->\ntail\n");
     free(out);
     out = results_md_splice("no markers", "mini", sec); /* appended after a blank line */
     assert_string_equal(out, "no markers\n\n<!-- clft:begin preset=mini -->\nNEW\n"
@@ -139,17 +136,10 @@ static void test_results_md_markers(void **state)
     make_temp_dir(root, sizeof root);
     ResultsSummary s;
     make_summary(root, &s);
-    ResultsContext ctx = {.preset = "mini",
-                          .about = "test",
-                          .data = "fashion-mnist",
-                          .command = "clft reproduce --preset mini",
-                          .n_seeds = 3,
-                          .n_runs = 7,
-                          .machine = "2 cores",
-                          .commit = "abc",
-                          .date = "today",
-                          .summary_path = "results/mini/summary.csv",
-                          .compute_s = -1,
+    ResultsContext ctx = {.preset = "mini", .about = "test", .data = "fashion-mnist",
+                          .command = "clft reproduce --preset mini", .n_seeds = 3, .n_runs = 7,
+                          .machine = "2 cores", .commit = "abc", .date = "today",
+                          .summary_path = "results/mini/summary.csv", .compute_s = -1,
                           .figures = {"results/mini/figures/main/comparison.png"}};
     char *md = results_md_section(&s, &ctx);
     assert_non_null(strstr(md, "| moco_v2 | 12.00 ± 2.00 (3) |"));
@@ -215,9 +205,8 @@ static void test_check_bands(void **state)
     assert_int_equal(n_fail, 1);
     /* bands derived from the summary: [mean - (2 std + 0.1), mean + (2 std + 0.1)] */
     assert_int_equal(results_derive_expected(sum, exp, 2.0, 0.1), CLFT_OK);
-    assert_string_equal(read_text(exp),
-                        "baseline,variant,protocol,metric,lo,hi\n"
-                        "moco_v2,none,knn,top1,60.4,62.6\nmoco_v2,ft,knn,top1,61.65,62.85\n");
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top1,60.4,62.6\nmoco_v2,ft,knn,top1,61.65,62.85\n");
     assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
     assert_int_equal(n_fail, 0);
     /* a malformed expected file is an error, not a pass */
@@ -263,17 +252,14 @@ static void test_skip_complete_runs(void **state)
     const MatrixPreset *p = matrix_find("smoke");
     /* The CLI dry run below compares checkpoints with the smoke preset's configured epochs. */
     Config smoke;
-    assert_int_equal(config_resolve(&smoke, "moco_v2", "smoke", CLFT_SOURCE_DIR "/configs"),
-                     CLFT_OK);
+    assert_int_equal(config_resolve(&smoke, "moco_v2", "smoke", CLFT_SOURCE_DIR "/configs"), CLFT_OK);
     const int E = smoke.optim.epochs;
     char root[256], dir[1024], cmd[2048];
     make_temp_dir(root, sizeof root);
-    const char *both =
-        "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,60,2\n"
-        "linear,fashion-mnist,test,top1,70,2\nlinear,fashion-mnist,test,top5,90,2\n";
+    const char *both = "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,60,2\n"
+                       "linear,fashion-mnist,test,top1,70,2\nlinear,fashion-mnist,test,top5,90,2\n";
     MatrixRunState st;
-    assert_int_equal(matrix_run_dir(p, &p->arms[0], "fashion-mnist", 1, root, dir, sizeof dir),
-                     CLFT_OK);
+    assert_int_equal(matrix_run_dir(p, &p->arms[0], "fashion-mnist", 1, root, dir, sizeof dir), CLFT_OK);
     assert_true(strstr(dir, "/smoke/moco_v2_none_fashion-mnist_s1") != NULL);
     assert_int_equal(matrix_run_state(p, dir, 2, &st), CLFT_OK); /* missing directory */
     assert_false(st.pretrained || matrix_run_complete(p, &st));
@@ -282,11 +268,9 @@ static void test_skip_complete_runs(void **state)
     assert_true(matrix_run_complete(p, &st));
     assert_int_equal(matrix_run_state(p, dir, E + 1, &st), CLFT_OK); /* more epochs configured */
     assert_false(st.pretrained || matrix_run_complete(p, &st));
-    assert_int_equal(matrix_run_dir(p, &p->arms[1], "fashion-mnist", 1, root, dir, sizeof dir),
-                     CLFT_OK);
-    fake_smoke_dir(dir, E,
-                   "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,61,2\n"
-                   "linear,fashion-mnist,train,top1,75,2\n");
+    assert_int_equal(matrix_run_dir(p, &p->arms[1], "fashion-mnist", 1, root, dir, sizeof dir), CLFT_OK);
+    fake_smoke_dir(dir, E, "protocol,dataset,split,metric,value,epoch\nknn,fashion-mnist,test,top1,61,2\n"
+                           "linear,fashion-mnist,train,top1,75,2\n");
     assert_int_equal(matrix_run_state(p, dir, E, &st), CLFT_OK); /* linear only on train: to do */
     assert_true(st.pretrained && st.evaluated[0] && !st.evaluated[1]);
     assert_false(matrix_run_complete(p, &st));
@@ -296,8 +280,8 @@ static void test_skip_complete_runs(void **state)
     /* The CLI's dry run: arm 0 seed 1 complete; arm 1 seed 1 needs only the linear probe. */
     char out[512];
     snprintf(out, sizeof out, "%s/plan.txt", root);
-    snprintf(cmd, sizeof cmd, "%s/clft reproduce --preset smoke --runs-dir %s --dry-run > %s", bin,
-             root, out);
+    snprintf(cmd, sizeof cmd, "%s/clft reproduce --preset smoke --runs-dir %s --dry-run > %s", bin, root,
+             out);
     assert_int_equal(run_cmd(cmd), 0);
     char *plan = read_text(out);
     assert_non_null(strstr(plan, "4 runs (1 complete, 3 to run)"));
@@ -317,22 +301,19 @@ static void test_skip_complete_runs(void **state)
     const MatrixPreset *ml = matrix_find("mini-long");
     assert_non_null(ml);
     assert_string_not_equal(ml->group, matrix_find("mini")->group);
-    assert_int_equal(matrix_run_dir(ml, &ml->arms[0], "fashion-mnist", 1, root, dir, sizeof dir),
-                     CLFT_OK);
+    assert_int_equal(matrix_run_dir(ml, &ml->arms[0], "fashion-mnist", 1, root, dir, sizeof dir), CLFT_OK);
     for (int epochs = 3; epochs <= 15; epochs += 12) {
         fake_smoke_dir(dir, epochs, both);
-        snprintf(cmd, sizeof cmd,
-                 "%s/clft reproduce --preset mini-long --runs-dir %s --dry-run > %s", bin, root,
-                 out);
+        snprintf(cmd, sizeof cmd, "%s/clft reproduce --preset mini-long --runs-dir %s --dry-run > %s", bin,
+                 root, out);
         assert_int_equal(run_cmd(cmd), 0);
         plan = read_text(out);
         assert_non_null(strstr(plan, "seed 1, 15 epochs"));
-        assert_non_null(
-            strstr(plan, epochs == 15 ? "(1 complete, 2 to run)" : "(0 complete, 3 to run)"));
+        assert_non_null(strstr(plan, epochs == 15 ? "(1 complete, 2 to run)" : "(0 complete, 3 to run)"));
     }
     /* in100 without imagefolder data is refused, naming what is needed */
-    snprintf(cmd, sizeof cmd,
-             "%s/clft reproduce --preset in100 --dry-run 2>&1 | grep -q imagefolder:DIR", bin);
+    snprintf(cmd, sizeof cmd, "%s/clft reproduce --preset in100 --dry-run 2>&1 | grep -q imagefolder:DIR",
+             bin);
     assert_int_equal(run_cmd(cmd), 0);
 }
 

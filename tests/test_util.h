@@ -48,11 +48,10 @@ static inline const float *fixture_f32(const StFile *f, const char *name, size_t
 }
 
 /* Asserts rel_err(a, b) <= tol, printing the tensor name and the error on failure. */
-#define ASSERT_CLOSE(what, a, b, n, tol)                                                           \
-    do {                                                                                           \
-        double e_ = rel_err((a), (b), (n), 1e-6);                                                  \
-        if (!(e_ <= (tol)))                                                                        \
-            fail_msg("%s: relative error %.3g > tolerance %.3g", (what), e_, (double)(tol));       \
+#define ASSERT_CLOSE(what, a, b, n, tol)                                                         \
+    do {                                                                                         \
+        double e_ = rel_err((a), (b), (n), 1e-6);                                                \
+        if (!(e_ <= (tol))) fail_msg("%s: relative error %.3g > tolerance %.3g", (what), e_, (double)(tol)); \
     } while (0)
 
 /* x (rows, D) = rows of N(0, 1) draws scaled to unit length. */
@@ -64,8 +63,7 @@ static inline void test_unit_rows(float *x, int rows, int D, Rng *r)
             x[i * D + d] = (float)rng_normal(r);
             ss += (double)x[i * D + d] * x[i * D + d];
         }
-        for (int d = 0; d < D; d++)
-            x[i * D + d] /= (float)sqrt(ss);
+        for (int d = 0; d < D; d++) x[i * D + d] /= (float)sqrt(ss);
     }
 }
 
@@ -81,8 +79,7 @@ static inline void remove_temp_dirs(void)
     if (getenv("CLFT_KEEP_TEST_DIRS")) return;
     for (int i = 0; i < test_n_temp_dirs; i++) {
         char cmd[sizeof TEST_TEMP_TEMPLATE + 16];
-        snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)sizeof TEST_TEMP_TEMPLATE - 1,
-                 test_temp_dirs[i]);
+        snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)sizeof TEST_TEMP_TEMPLATE - 1, test_temp_dirs[i]);
         if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", test_temp_dirs[i]);
     }
 }

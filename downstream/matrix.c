@@ -46,9 +46,10 @@ static const MatrixArm ablation_arms[] = {
  * monitor every 3). At 3 epochs the encoder stays below the raw-pixel floors (README "The mini
  * preset and the pixel floors"); this is the budget at which it passes them, and the question is
  * whether FT's effect at 3 epochs holds there. About an hour per arm on 2 cores. */
+#define MINI_LONG_SETS {"optim.epochs=15", "run.knn_every=3", NULL}
 static const MatrixArm mini_long_arms[] = {
-    {"moco_v2", "none", "none", {"optim.epochs=15", "run.knn_every=3", NULL}, NULL, "main"},
-    {"moco_v2", "ft", "ft", {"optim.epochs=15", "run.knn_every=3", NULL}, "none", "main"},
+    {"moco_v2", "none", "none", MINI_LONG_SETS, NULL, "main"},
+    {"moco_v2", "ft", "ft", MINI_LONG_SETS, "none", "main"},
 };
 
 /* in100 / in1k: the paper's protocol on ImageNet folders (GPUs; not run on the 2-core machine). */

@@ -391,5 +391,5 @@ int main(void)
         cmocka_unit_test(test_apply_variant), cmocka_unit_test(test_aug_resolve_and_help),
         cmocka_unit_test(test_presets),
     };
-    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, NULL);
 }

@@ -216,5 +216,5 @@ int main(void)
         cmocka_unit_test(test_append_and_truncate), cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_malformed),
     };
-    return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
+    return cmocka_run_group_tests(tests, tmpdir_setup, NULL);
 }

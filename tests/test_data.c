@@ -125,8 +125,6 @@ static void test_idx_valid_and_bad(void **state)
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", dir);
     remove(p);
     expect_bad_fmnist(dir, "train-labels-idx1-ubyte.gz", "cannot open");
-    snprintf(p, sizeof p, "rm -rf %s", dir);
-    assert_int_equal(system(p), 0);
 }
 
 /* ---- CIFAR ---- */
@@ -191,8 +189,6 @@ static void test_cifar(void **state)
     assert_int_equal(img.label, 52);
     dataset_free(ds);
     data_image_free(&img);
-    snprintf(p, sizeof p, "rm -rf %s", dir);
-    assert_int_equal(system(p), 0);
 }
 
 /* ---- JPEG ---- */
@@ -298,8 +294,6 @@ static void test_jpeg_decode(void **state)
     assert_non_null(strstr(clft_last_error(), "bad.jpg: corrupt JPEG"));
     free(b);
     data_image_free(&img);
-    snprintf(p, sizeof p, "rm -rf %s", dir);
-    assert_int_equal(system(p), 0);
 }
 
 /* ---- imagefolder + ImageNet-100 ---- */
@@ -364,8 +358,6 @@ static void test_imagefolder_imagenet100(void **state)
     snprintf(spec, sizeof spec, "imagefolder:%s", dir);
     assert_int_equal(dataset_open(&ds, spec, SPLIT_TRAIN, &opt), CLFT_ERR_FORMAT);
     assert_non_null(strstr(clft_last_error(), keep[2]));
-    snprintf(p, sizeof p, "rm -rf %s", dir);
-    assert_int_equal(system(p), 0);
 }
 
 /* ---- class filter and limit ---- */

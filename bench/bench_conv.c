@@ -4,7 +4,7 @@
  *   (i)  resnet18 with the small-image stem (3x3/1 stem, no max-pool), 32x32x3 input, batch 256;
  *   (ii) a small 3-stage ResNet (widths 32/64/128, basic blocks, small stem), 28x28x1, batch 256.
  * GFLOP/s use 2·N·C_out·H_out·W_out·C_in·KH·KW per pass. Backward-weight is timed as
- * conv2d_backward(din = NULL); backward-data as conv2d_backward(din) minus that (noisy: a
+ * be->conv2d_backward(din = NULL); backward-data as be->conv2d_backward(din) minus that (noisy: a
  * difference of two timings); bwd_gflops is the whole backward (2 GEMM passes). Each pass is run
  * once to warm up, then `--reps` times; the best time counts. To keep the run short, resnet18 is
  * timed on a batch of 64 (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 as long as
@@ -17,10 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend/backend.h"
 #include "core/backend/blas.h"
 #include "core/common.h"
 #include "core/nn/nn.h"
 #include "core/rng.h"
+
+/* The backend benchmarked: the CPU one. */
+static const Backend *be;
 
 typedef struct {
     const char *name;
@@ -79,9 +83,9 @@ static double time_pass(ConvPass p, const ConvShape *s, float *bufs[7], int reps
     double best = 1e30;
     for (int it = 0; it <= reps; it++) {
         double t0 = clft_now();
-        if (p == PASS_FWD) conv2d_forward(out, in, w, s, ws);
-        if (p == PASS_BWD_WEIGHT) conv2d_backward(NULL, dw, dout, in, w, s, ws);
-        if (p == PASS_BWD_ALL) conv2d_backward(din, dw, dout, in, w, s, ws);
+        if (p == PASS_FWD) be->conv2d_forward(out, in, w, s, ws);
+        if (p == PASS_BWD_WEIGHT) be->conv2d_backward(NULL, dw, dout, in, w, s, ws);
+        if (p == PASS_BWD_ALL) be->conv2d_backward(din, dw, dout, in, w, s, ws);
         double t = clft_now() - t0;
         if (it > 0 && t < best) best = t;
     }
@@ -103,7 +107,7 @@ static void bench_layer(const char *net, const ConvLayer *L, int N, int batch_no
     if (conv2d_shape(&s) != 0) clft_die("bench_conv: %s", clft_last_error());
     size_t ni = (size_t)N * s.C_in * s.H * s.W, nw = (size_t)s.C_out * s.C_in * s.KH * s.KW;
     size_t no = (size_t)N * s.C_out * s.H_out * s.W_out;
-    size_t sizes[7] = {ni, nw, no, no, ni, nw, conv2d_workspace_floats(&s)};
+    size_t sizes[7] = {ni, nw, no, no, ni, nw, be->conv2d_workspace_floats(&s)};
     float *bufs[7];
     Rng r;
     rng_init(&r, 2, RNG_STREAM_DATA, 0, 0);
@@ -143,6 +147,7 @@ static long arg_long(int argc, char **argv, const char *key, long dflt)
 int main(int argc, char **argv)
 {
     blas_setup(argv);
+    be = backend_find("cpu");
     const int reps = (int)arg_long(argc, argv, "--reps", 2);
     const int b18 = (int)arg_long(argc, argv, "--batch18", 64);
     const int bsmall = (int)arg_long(argc, argv, "--batch-small", 256);

@@ -100,7 +100,8 @@ static int run_child(const BenchNet *net, int warmup, int steps)
     VariantOptions vopt;
     variant_options_default(&vopt);
     variant_options_preset(&vopt, "none");
-    opt.variant = variant_instantiate(v, &vopt, opt.N, net->model.head_dim, opt.K);
+    opt.be = backend_find("cpu");
+    opt.variant = variant_instantiate(v, &vopt, opt.be, opt.N, net->model.head_dim, opt.K);
     Moco mc;
     if (moco_init(&mc, &opt) != CLFT_OK) clft_die("bench_moco: %s", clft_last_error());
     const size_t n = (size_t)BATCH * net->C * net->H * net->H;

@@ -37,9 +37,10 @@ int main(int argc, char **argv)
         VariantOptions o;
         variant_options_default(&o);
         variant_options_preset(&o, NAMES[v]);
-        hooks[v] = variant_instantiate(vs[v], &o, N, 128, K);
+        hooks[v] = variant_instantiate(vs[v], &o, backend_find("cpu"), N, 128, K);
     }
     MocoOptions opt = {
+        .be = backend_find("cpu"),
         .N = N, .C = 1, .H = 28, .W = 28, .K = K, .T = 0.2f, .m = 0.99f, .bn_groups = 8,
         .model = {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 32, .stages = 3,
                   .blocks = 1, .in_channels = 1, .head = HEAD_MLP, .head_dim = 128},

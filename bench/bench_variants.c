@@ -8,12 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend/backend.h"
 #include "core/backend/blas.h"
 #include "core/common.h"
 #include "core/contrast/infonce.h"
 #include "core/contrast/scores.h"
 #include "core/rng.h"
 #include "variants/variant.h"
+
+/* The backend benchmarked: the CPU one. */
+static const Backend *be;
 
 enum { N = 256, D = 128, K = 65536, MAX_REPS = 64 };
 
@@ -51,7 +55,7 @@ static double time_variant(const Variant *v, const Bufs *b, int reps)
     VariantOptions o;
     variant_options_default(&o);
     variant_options_preset(&o, v->name);
-    void *self = v->create(&o, N, D, K);
+    void *self = v->create(&o, be, N, D, K);
     Rng rng;
     rng_init(&rng, 1, RNG_STREAM_FT, 0, 0);
     VariantInput in = {.N = N, .D = D, .K = K, .q = b->q, .k = b->k, .queue = b->queue};
@@ -70,24 +74,23 @@ static double time_variant(const Variant *v, const Bufs *b, int reps)
 static void time_infonce(const Bufs *b, int reps)
 {
     InfoNCE w;
-    infonce_init(&w, N, D, K, 0, 0.2f);
+    infonce_init(&w, be, N, D, K, 0, 0.2f);
+    double stats[STEP_STAT_COUNT];
     InfoNCEInput in = {.q = b->q, .k = b->k, .queue = b->queue};
     PreScores ps;
-    scores_pre_init(&ps, D);
+    scores_pre_init(&ps, be, D);
     ScoreHist h;
     scores_hist_reset(&h);
     double t[MAX_REPS], ts[MAX_REPS], tp[MAX_REPS];
     for (int r = -1; r < reps; r++) {
         double t0 = clft_now();
-        infonce_forward(&w, &in);
+        infonce_forward(&w, &in, stats);
         double t1 = clft_now();
-        ScoreStats st;
-        scores_compute(&st, &h, &w);
+        scores_compute(stats + STEP_STAT_POST, &h, &w);
         double t2 = clft_now();
         infonce_backward(&w, &in, b->dq_hat, b->dk_hat);
         double t3 = clft_now();
-        PreScoreStats pre;
-        scores_pre_compute(&ps, &pre, b->q, b->k, b->queue, N, K);
+        scores_pre_compute(&ps, stats + STEP_STAT_PRE, b->q, b->k, b->queue, N, K);
         double t4 = clft_now();
         if (r < 0) continue;
         t[r] = ((t1 - t0) + (t3 - t2)) * 1e3;
@@ -104,6 +107,7 @@ static void time_infonce(const Bufs *b, int reps)
 int main(int argc, char **argv)
 {
     blas_setup(argv);
+    be = backend_find("cpu");
     int reps = 10;
     if (argc > 1) {
         long v;

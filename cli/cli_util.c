@@ -1,6 +1,8 @@
 /* cli_util.c — see cli_util.h. */
 #include "cli/cli_util.h"
 
+#include "core/backend/backend.h"
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@ int cli_run_arg(CliRun *r, int argc, char **argv, int *i)
     else if (!strcmp(a, "--data")) r->data = cli_value(argc, argv, i);
     else if (!strcmp(a, "--preset")) r->preset = cli_value(argc, argv, i);
     else if (!strcmp(a, "--out")) r->out = cli_value(argc, argv, i);
+    else if (!strcmp(a, "--device")) r->device = cli_value(argc, argv, i);
     else if (!strcmp(a, "--seed")) {
         const char *v = cli_value(argc, argv, i);
         if (parse_int(v, 0, 2147483647L, &r->seed) != CLFT_OK)
@@ -71,6 +74,11 @@ void cli_run_resolve(const CliRun *r, Config *cfg)
         char v[32];
         snprintf(v, sizeof v, "%ld", r->seed);
         set_or_die(cfg, "run", "seed", v, "--seed");
+    }
+    if (r->device) {
+        if (!backend_find(r->device))
+            clft_die("--device %s: not built into this clft (built: %s)", r->device, backend_names());
+        set_or_die(cfg, "run", "device", r->device, "--device");
     }
     for (int i = 0; i < r->n_sets; i++)
         if (config_set(cfg, r->sets[i]) != CLFT_OK) clft_die("%s", clft_last_error());

@@ -1,5 +1,5 @@
 /* cli_util.h — argument handling shared by the subcommands that describe a run (pretrain,
- * reproduce): --baseline --variant --data --preset --seed --out --set. */
+ * reproduce): --baseline --variant --data --preset --seed --out --device --set. */
 #ifndef CLFT_CLI_UTIL_H
 #define CLFT_CLI_UTIL_H
 
@@ -8,7 +8,7 @@
 #define CLI_MAX_SETS 64
 
 typedef struct {
-    const char *baseline, *variant, *data, *preset, *out;
+    const char *baseline, *variant, *data, *preset, *out, *device;
     long seed;
     int has_seed;
     const char *sets[CLI_MAX_SETS];

@@ -17,7 +17,7 @@ static void usage(FILE *f)
         "usage: clft eval --run DIR --protocol knn|linear|semisup|longtail|transfer[,...]\n"
         "                 [--ckpt FILE] [--epochs N] [--cached | --augmented] [--no-baselines]\n"
         "                 [--no-finetune] [--finetune-epochs N] [--data SPEC] [--train-limit N]\n"
-        "                 [--batch N] [--quiet]\n"
+        "                 [--batch N] [--device NAME] [--quiet]\n"
         "  --protocol a,b several protocols in one process, in order (knn,linear extracts\n"
         "                 the features once)\n"
         "  --cached       linear probe on centre-crop features extracted once (fast; not the\n"
@@ -78,6 +78,8 @@ static const char *parse_args(int argc, char **argv, EvalOptions *opt, EvalProto
             opt->finetune = EVAL_FINETUNE_OFF;
         else if (!strcmp(a, "--quiet"))
             opt->quiet = 1;
+        else if (!strcmp(a, "--device"))
+            opt->device = cli_value(argc, argv, &i);
         else {
             usage(stderr);
             clft_die("eval: unknown argument '%s'", a);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "core/backend/backend.h"
 #include "core/backend/blas.h"
 
 typedef struct {
@@ -16,6 +17,11 @@ static void print_version(void)
     printf("clft %s (commit %s)\n", CLFT_VERSION, CLFT_GIT_COMMIT);
     printf("BLAS: OpenBLAS core %s (%s), %d threads\n", blas_core_name(), blas_core_origin(),
            blas_get_threads());
+    printf("backends (--device):");
+    for (const Backend *const *b = backend_all(); *b; b++) printf(" %s", (*b)->name);
+    printf("\n");
+    for (const Backend *const *b = backend_all(); *b; b++)
+        printf("  %-8s %s\n", (*b)->name, (*b)->summary);
 }
 
 int main(int argc, char **argv)

@@ -16,7 +16,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: clft pretrain --baseline moco_v1|moco_v2 [--variant NAME] [--data SPEC]\n"
             "                     [--preset smoke|mini|in100|in1k|FILE.ini] [--seed N] [--out DIR]\n"
-            "                     [--set section.key=value ...] [--resume auto|never] [--quiet]\n"
+            "                     [--device NAME] [--set section.key=value ...] [--resume auto|never]\n"
+            "                     [--quiet]\n"
             "       clft pretrain --help-config     every config key with its default and range\n"
             "variants:");
     for (const Variant *const *v = variant_all(); *v; v++) fprintf(f, " %s", (*v)->name);
@@ -67,12 +68,17 @@ int cmd_pretrain(int argc, char **argv)
     variant_options_default(&vopt);
     variant_options_preset(&vopt, variant->name);
     if (config_apply_variant(&cfg, set_variant_option, &vopt) != CLFT_OK) clft_die("%s", clft_last_error());
-    TrainOptions topt = {.resume = resume, .quiet = quiet};
+    /* The device first: a run it cannot serve stops here, before anything is created. */
+    int needs = BACKEND_NEEDS_TRAIN | (strcmp(variant->name, "none") ? BACKEND_NEEDS_MIX : 0) |
+                (cfg.run.knn_every > 0 ? BACKEND_NEEDS_EVAL : 0);
+    const Backend *be = backend_select(config_enum_name("run", "device", cfg.run.device), needs);
+    if (!be) clft_die("%s", clft_last_error());
+    TrainOptions topt = {.be = be, .resume = resume, .quiet = quiet};
     /* Test hook for exact-resume tests (tests/test_pretrain.sh): die by SIGKILL after step N. */
     const char *kill_at = getenv("CLFT_TEST_KILL_AT_STEP");
     if (kill_at && parse_int(kill_at, 1, 1L << 40, &topt.kill_at_step) != CLFT_OK)
         clft_die("CLFT_TEST_KILL_AT_STEP = '%s' is not a step number", kill_at);
-    topt.variant = variant_instantiate(variant, &vopt, cfg.optim.batch, cfg.head.dim, cfg.moco.K);
+    topt.variant = variant_instantiate(variant, &vopt, be, cfg.optim.batch, cfg.head.dim, cfg.moco.K);
     KnnMonitor mon;
     if (cfg.run.knn_every > 0) {
         if (knn_monitor_init(&mon, &cfg) != CLFT_OK) clft_die("%s", clft_last_error());

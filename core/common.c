@@ -60,6 +60,21 @@ void *xaligned_alloc_impl(size_t size, const char *file, int line)
     return p;
 }
 
+void *xrealloc_impl(void *p, size_t size, const char *file, int line)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (!q) clft_die("out of memory reallocating %zu bytes at %s:%d", size, file, line);
+    return q;
+}
+
+char *xstrdup_impl(const char *s, const char *file, int line)
+{
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc_impl(n, file, line);
+    memcpy(d, s, n);
+    return d;
+}
+
 FILE *xfopen_impl(const char *path, const char *mode, const char *file, int line)
 {
     FILE *f = fopen(path, mode);

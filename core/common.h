@@ -40,11 +40,15 @@ void clft_assert_fail(const char *expr, const char *file, int line) __attribute_
 void *xmalloc_impl(size_t size, const char *file, int line);
 void *xcalloc_impl(size_t n, size_t size, const char *file, int line);
 void *xaligned_alloc_impl(size_t size, const char *file, int line);
+void *xrealloc_impl(void *p, size_t size, const char *file, int line);
+char *xstrdup_impl(const char *s, const char *file, int line);
 FILE *xfopen_impl(const char *path, const char *mode, const char *file, int line);
 #define xmalloc(size) xmalloc_impl((size), __FILE__, __LINE__)
 #define xcalloc(n, size) xcalloc_impl((n), (size), __FILE__, __LINE__)
 /* 64-byte aligned, zero-filled; free with free(). */
 #define xaligned_alloc(size) xaligned_alloc_impl((size), __FILE__, __LINE__)
+#define xrealloc(p, size) xrealloc_impl((p), (size), __FILE__, __LINE__)
+#define xstrdup(s) xstrdup_impl((s), __FILE__, __LINE__)
 #define xfopen(path, mode) xfopen_impl((path), (mode), __FILE__, __LINE__)
 
 /* Strict parsers: the whole string must be a number in [lo, hi]. */

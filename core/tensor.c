@@ -1,14 +1,12 @@
 /* tensor.c — arenas and tensor views; see tensor.h. */
 #include "core/tensor.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "core/common.h"
 
-void arena_init(Arena *a, const char *name)
+void arena_init(Arena *a, const char *name, const Backend *be)
 {
     a->name = name;
+    a->be = be;
     a->base = NULL;
     a->cap = 0;
     a->used = 0;
@@ -30,7 +28,7 @@ void arena_commit(Arena *a)
 {
     ASSERT(a->base == NULL);
     a->cap = a->used;
-    a->base = xaligned_alloc(a->cap * sizeof(float));
+    a->base = backend_alloc(a->be, a->cap * sizeof(float));
     a->used = 0;
 }
 
@@ -38,7 +36,7 @@ void arena_reset(Arena *a) { a->used = 0; }
 
 void arena_free(Arena *a)
 {
-    free(a->base);
+    if (a->be) backend_free(a->be, a->base);
     a->base = NULL;
     a->cap = a->used = 0;
 }

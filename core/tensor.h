@@ -8,26 +8,33 @@
  * `base` is NULL (ARENA_PLAN), which only counts floats; arena_commit() then allocates exactly that
  * much, and a second pass takes the same sequence of pointers. After that, the steady-state training
  * step takes no memory from the heap.
+ *
+ * An arena belongs to a backend (DESIGN.md "Backends"): its memory is that backend's (device memory
+ * for a GPU), allocated by be->alloc, and the host touches it only through the backend.
  */
 #ifndef CLFT_TENSOR_H
 #define CLFT_TENSOR_H
 
 #include <stddef.h>
 
+#include "core/backend/backend.h"
+
 /* Every take is rounded up to this many floats (64 bytes) so each buffer starts cache-aligned. */
 #define ARENA_ALIGN_FLOATS 16
 
 typedef struct {
     const char *name; /* "params", "grads", "optim", "buffers", "acts": printed with its size */
-    float *base;      /* NULL while planning */
+    const Backend *be; /* whose memory it is */
+    float *base;      /* NULL while planning; a backend buffer after arena_commit */
     size_t cap;       /* floats allocated (0 while planning) */
     size_t used;      /* floats taken so far */
 } Arena;
 
-void arena_init(Arena *a, const char *name);
+void arena_init(Arena *a, const char *name, const Backend *be);
 /* Returns `n` floats from the arena; while planning returns NULL and only counts. */
 float *arena_take(Arena *a, size_t n);
-/* Allocates (zero-filled, 64-byte aligned) exactly what the planning pass counted; resets `used`. */
+/* Allocates on the arena's backend (zero-filled, 64-byte aligned) exactly what the planning pass
+ * counted; resets `used`. */
 void arena_commit(Arena *a);
 /* Forgets all takes, keeps the memory (the next pass must take the same sequence). */
 void arena_reset(Arena *a);

@@ -132,7 +132,7 @@ static ClftStatus build_encoder(const EvalRun *r, Model *m, int N, int with_grad
     mc.in_channels = r->in_channels;
     mc.head = HEAD_NONE;
     ModelOptions mo = {.with_grads = with_grads, .bn_groups = 1};
-    return model_init(m, &mc, N, r->in_channels, r->size, r->size, &mo);
+    return model_init(m, r->be, &mc, N, r->in_channels, r->size, r->size, &mo);
 }
 
 ClftStatus eval_run_open(EvalRun *r, const char *dir, const EvalOptions *opt)
@@ -151,6 +151,8 @@ ClftStatus eval_run_open(EvalRun *r, const char *dir, const EvalOptions *opt)
     config_defaults(&r->cfg);
     ClftStatus st = config_load_ini(&r->cfg, path);
     if (st != CLFT_OK) return st;
+    const char *device = opt->device ? opt->device : config_enum_name("run", "device", r->cfg.run.device);
+    if (!(r->be = backend_select(device, BACKEND_NEEDS_EVAL))) return CLFT_ERR_VALUE;
     r->spec = opt->data ? opt->data : r->cfg.data.spec;
     r->threads = r->cfg.data.workers > 0 ? r->cfg.data.workers : 1;
     if ((st = open_ckpt(r, opt)) != CLFT_OK) return st;
@@ -469,95 +471,99 @@ done:
 
 /* ---- fine-tuning ---- */
 
-/* Classifier on pooled features with its gradients and momentum buffers. */
+/* Classifier on pooled features with its gradients and momentum buffers, on the encoder's
+ * backend: one buffer, named pointers into it. */
 typedef struct {
+    const Backend *be;
     int D, C, N;
+    float *mem;                       /* everything below */
     float *W, *b, *dW, *db, *vW, *vb; /* (C, D), (C) each */
     float *logits;                    /* (N, C) */
     float *dfeat;                     /* (N, D) */
+    int *labels;                      /* (N) the batch's labels, uploaded */
+    double *loss;                     /* (1) */
+    float *x;                         /* (N, C, H, W) the batch upload; NULL on host memory */
 } FtHead;
 
-static void ft_head_init(FtHead *h, int D, int C, int N, uint64_t seed)
+static void ft_head_init(FtHead *h, const Model *m, int C, uint64_t seed)
 {
-    h->D = D, h->C = C, h->N = N;
-    size_t cd = (size_t)C * D;
-    h->W = xcalloc(cd, sizeof(float)), h->dW = xcalloc(cd, sizeof(float));
-    h->vW = xcalloc(cd, sizeof(float));
-    h->b = xcalloc((size_t)C, sizeof(float)), h->db = xcalloc((size_t)C, sizeof(float));
-    h->vb = xcalloc((size_t)C, sizeof(float));
-    h->logits = xcalloc((size_t)N * C, sizeof(float));
-    h->dfeat = xcalloc((size_t)N * D, sizeof(float));
+    const Backend *be = m->be;
+    const int D = m->feat_dim, N = m->N;
+    const size_t cd = (size_t)C * D, floats = 3 * cd + 3 * (size_t)C + (size_t)N * C + (size_t)N * D;
+    *h = (FtHead){.be = be, .D = D, .C = C, .N = N};
+    h->mem = backend_alloc(be, floats * sizeof(float));
+    h->W = h->mem, h->dW = h->W + cd, h->vW = h->dW + cd;
+    h->b = h->vW + cd, h->db = h->b + C, h->vb = h->db + C;
+    h->logits = h->vb + C, h->dfeat = h->logits + (size_t)N * C;
+    h->labels = backend_alloc(be, (size_t)N * sizeof(int));
+    h->loss = backend_alloc(be, sizeof(double));
+    if (!be->host_memory)
+        h->x = backend_alloc(be, (size_t)N * m->C * m->H * m->W * sizeof(float));
+    float *W = backend_stage_begin(be, h->W, cd * sizeof(float)); /* the zeroed b stays 0 */
     Rng rng;
     rng_init(&rng, seed, RNG_STREAM_EVAL, 5, 0);
     for (size_t i = 0; i < cd; i++)
-        h->W[i] = (float)(0.01 * rng_normal(&rng));
+        W[i] = (float)(0.01 * rng_normal(&rng));
+    backend_stage_end(be, h->W, W, cd * sizeof(float));
 }
 
 static void ft_head_free(FtHead *h)
 {
-    free(h->W), free(h->dW), free(h->vW), free(h->b), free(h->db), free(h->vb);
-    free(h->logits), free(h->dfeat);
+    backend_free(h->be, h->mem);
+    backend_free(h->be, h->labels);
+    backend_free(h->be, h->loss);
+    backend_free(h->be, h->x);
 }
 
-/* Mean cross-entropy of the logits against labels; logits become dL/dlogits (softmax − onehot)/N.
- */
-static double ft_softmax_ce(float *logits, const int *labels, int N, int C)
+/* One SGD step of backbone + head on batch x (N, C, H, W) in host memory; returns the loss. */
+static double ft_step(Model *m, FtHead *h, float *vparams, const float *x_host, const int *labels)
 {
-    double loss = 0.0;
-    for (int i = 0; i < N; i++) {
-        float *z = logits + (size_t)i * C;
-        float mx = z[0];
-        for (int j = 1; j < C; j++)
-            mx = z[j] > mx ? z[j] : mx;
-        double s = 0.0;
-        for (int j = 0; j < C; j++)
-            s += exp((double)(z[j] - mx));
-        loss += log(s) - (double)(z[labels[i]] - mx);
-        for (int j = 0; j < C; j++)
-            z[j] = (float)((exp((double)(z[j] - mx)) / s - (j == labels[i])) / N);
-    }
-    return loss / N;
-}
-
-/* One SGD step of backbone + head on batch x (N, C, H, W); returns the loss. */
-static double ft_step(Model *m, FtHead *h, float *vparams, const float *x, const int *labels)
-{
+    const Backend *be = m->be;
     const int N = h->N, D = h->D, C = h->C;
+    const float *x = backend_write(be, h->x, x_host, (size_t)N * m->C * m->H * m->W * sizeof(float));
+    const int *y = backend_write(be, h->labels, labels, (size_t)N * sizeof(int));
     model_forward(m, x, MODEL_TRAIN);
     const float *f = model_features(m); /* (N, D) */
-    linear_forward(h->logits, f, h->W, h->b, N, D, C);
-    double loss = ft_softmax_ce(h->logits, labels, N, C);
-    memset(h->dW, 0, (size_t)C * D * sizeof(float));
-    memset(h->db, 0, (size_t)C * sizeof(float));
-    memset(h->dfeat, 0, (size_t)N * D * sizeof(float));
-    linear_backward(h->dfeat, h->dW, h->db, h->logits, f, h->W, N, D, C);
+    be->linear_forward(h->logits, f, h->W, h->b, N, D, C);
+    be->softmax_xent(h->loss, h->logits, y, N, C); /* logits → dL/dlogits */
+    be->memset_zero(h->dW, (size_t)C * D * sizeof(float));
+    be->memset_zero(h->db, (size_t)C * sizeof(float));
+    be->memset_zero(h->dfeat, (size_t)N * D * sizeof(float));
+    be->linear_backward(h->dfeat, h->dW, h->db, h->logits, f, h->W, N, D, C);
     model_zero_grads(m);
     model_backward(m, h->dfeat);
     SgdOptions sgd = {.lr = EVAL_FT_LR, .momentum = 0.9f, .weight_decay = 0.0f};
-    sgd_step(m->param_arena.base, m->grad_arena.base, vparams, m->param_arena.cap, &sgd);
-    sgd_step(h->W, h->dW, h->vW, (size_t)C * D, &sgd);
-    sgd_step(h->b, h->db, h->vb, (size_t)C, &sgd);
+    be->sgd_step(m->param_arena.base, m->grad_arena.base, vparams, m->param_arena.cap, &sgd);
+    be->sgd_step(h->W, h->dW, h->vW, (size_t)C * D, &sgd);
+    be->sgd_step(h->b, h->db, h->vb, (size_t)C, &sgd);
+    double loss;
+    be->download(&loss, h->loss, sizeof loss);
     return loss;
 }
 
-/* Top-1/top-5 of the fine-tuned model on test (eval-mode BN, centre crop). */
+/* Top-1/top-5 of the fine-tuned model on test (eval-mode BN, centre crop): the features and the
+ * head come to the host, where the classifier runs. */
 static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *test,
                               TopkCounts *counts)
 {
+    const Backend *host = backend_host();
     float *f = xmalloc((size_t)test->n * h->D * sizeof(float)); /* (Nte, D) */
     int *l = xmalloc((size_t)(test->n > 0 ? test->n : 1) * sizeof(int));
+    float *W = xmalloc(((size_t)h->C * h->D + h->C) * sizeof(float)); /* (C, D) and (C) */
+    h->be->download(W, h->W, (size_t)h->C * h->D * sizeof(float));
+    h->be->download(W + (size_t)h->C * h->D, h->b, (size_t)h->C * sizeof(float));
     AugConfig aug = features_eval_aug(test, r->size);
     ClftStatus st = features_extract(m, test, &aug, r->threads, 0, 0, f, l);
     float *z = xmalloc((size_t)h->C * sizeof(float));
     double *sc = xmalloc((size_t)h->C * sizeof(double));
     memset(counts, 0, sizeof *counts);
     for (int i = 0; st == CLFT_OK && i < test->n; i++) {
-        linear_forward(z, f + (size_t)i * h->D, h->W, h->b, 1, h->D, h->C);
+        host->linear_forward(z, f + (size_t)i * h->D, W, W + (size_t)h->C * h->D, 1, h->D, h->C);
         for (int j = 0; j < h->C; j++)
             sc[j] = z[j];
         topk_count(counts, sc, h->C, l[i]);
     }
-    free(f), free(l), free(z), free(sc);
+    free(f), free(l), free(W), free(z), free(sc);
     return st;
 }
 
@@ -592,8 +598,8 @@ ClftStatus eval_finetune(EvalRun *r, const Dataset *train, const Dataset *test, 
         return st;
     }
     FtHead h;
-    ft_head_init(&h, m.feat_dim, train->n_classes, N, (uint64_t)r->cfg.run.seed);
-    float *vparams = xcalloc(m.param_arena.cap, sizeof(float)); /* (P) momentum */
+    ft_head_init(&h, &m, train->n_classes, (uint64_t)r->cfg.run.seed);
+    float *vparams = backend_alloc(r->be, m.param_arena.cap * sizeof(float)); /* (P) momentum */
     double loss = 0.0;
     for (int e = 0; e < epochs && isfinite(loss); e++) {
         loader_seek(l, e, 0);
@@ -611,7 +617,7 @@ ClftStatus eval_finetune(EvalRun *r, const Dataset *train, const Dataset *test, 
     } else {
         st = ft_evaluate(r, &m, &h, test, counts);
     }
-    free(vparams);
+    backend_free(r->be, vparams);
     ft_head_free(&h);
     model_free(&m);
     return st;

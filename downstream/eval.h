@@ -86,6 +86,7 @@ typedef struct {
     int batch;           /* encoder batch for feature extraction; 0 = EVAL_DEFAULT_BATCH */
     int train_limit;     /* < 0 = the run's data.train_limit; 0 = all */
     int quiet;           /* no progress lines on stderr */
+    const char *device;  /* backend of the encoders; NULL = the run's run.device */
 } EvalOptions;
 
 #define EVAL_OPTIONS_DEFAULT                                                                       \
@@ -123,6 +124,7 @@ typedef struct {
 
 /* A run opened for evaluation: its config, checkpoint and frozen encoder. */
 typedef struct {
+    const Backend *be; /* where the encoders run; kNN and probes run on the host's features */
     char dir[1024];
     char ckpt[4096];
     Config cfg;

@@ -16,7 +16,7 @@ static ClftStatus make_parent_dir(const char *path)
     return rundir_create(dir);
 }
 
-ClftStatus export_torchvision(const EvalRun *r, const char *path)
+ClftStatus export_torchvision(EvalRun *r, const char *path)
 {
     ClftStatus st = make_parent_dir(path);
     if (st != CLFT_OK) return st;
@@ -56,14 +56,20 @@ ClftStatus export_features(EvalRun *r, const char *path)
     rng_init(&rng, 0, RNG_STREAM_EVAL, 6, 0);
     for (size_t i = 0; i < n_in; i++)
         x[i] = (float)rng_normal(&rng);
-    model_forward(m, x, MODEL_EVAL);
+    const Backend *be = m->be;
+    float *x_dev = be->host_memory ? NULL : backend_alloc(be, n_in * sizeof(float));
+    float *f_host = be->host_memory ? NULL : xmalloc((size_t)m->N * m->feat_dim * sizeof(float));
+    model_forward(m, backend_write(be, x_dev, x, n_in * sizeof(float)), MODEL_EVAL);
     StWriter w;
     st_writer_init(&w);
     int64_t xs[4] = {m->N, m->C, m->H, m->W}, fs[2] = {m->N, m->feat_dim};
     st_writer_add(&w, "input", ST_F32, 4, xs, x);
-    st_writer_add(&w, "features", ST_F32, 2, fs, model_features(m));
+    st_writer_add(&w, "features", ST_F32, 2, fs,
+                  backend_read(be, f_host, model_features(m), (size_t)fs[0] * fs[1] * sizeof(float)));
     st = st_write(&w, path);
     st_writer_free(&w);
     free(x);
+    free(f_host);
+    backend_free(be, x_dev);
     return st;
 }

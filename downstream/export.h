@@ -19,7 +19,7 @@
 #include "downstream/eval.h"
 
 /* Writes r's encoder backbone atomically to `path` (its directory is created). */
-ClftStatus export_torchvision(const EvalRun *r, const char *path);
+ClftStatus export_torchvision(EvalRun *r, const char *path);
 /* Writes `input` and `features` for r->enc.N images (see above) to `path`. */
 ClftStatus export_features(EvalRun *r, const char *path);
 

@@ -2,7 +2,8 @@
  */
 #include "downstream/knn.h"
 
-#include <cblas.h>
+#include "core/backend/backend.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,12 +138,12 @@ ClftStatus knn_classify(const KnnBank *bank, const float *test, const int *test_
     h.i = xmalloc((size_t)h.cap * sizeof *h.i);           /* (k) */
     double *scores = xmalloc((size_t)C * sizeof *scores); /* (C) */
     const double inv_T = 1.0 / (double)opt->T;
+    const Backend *host = backend_host(); /* the features are in host memory */
     *counts = (TopkCounts){0};
     for (int n0 = 0; n0 < n_test; n0 += B) {
         int nb = n_test - n0 < B ? n_test - n0 : B;
         /* sim (nb, Ntr) = test[n0 : n0 + nb] (nb, D) · bank.x^T (D, Ntr) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, Ntr, D, 1.0f,
-                    test + (size_t)n0 * D, D, bank->x, D, 0.0f, sim, Ntr);
+        host->gemm(0, 1, nb, Ntr, D, 1.0f, test + (size_t)n0 * D, D, bank->x, D, 0.0f, sim, Ntr);
         for (int r = 0; r < nb; r++) {
             heap_select(&h, sim + (size_t)r * Ntr, Ntr);
             knn_vote(bank, &h, inv_T, scores);

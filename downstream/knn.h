@@ -14,8 +14,8 @@
  * knn_l2_normalize() — cosine similarity between images.
  *
  * Memory: one similarity block of (block_rows, Ntr) floats, a k-entry heap and C class scores,
- * allocated once per knn_classify() call; the similarities are computed with one cblas_sgemm per
- * block of test rows, so memory stays bounded whatever Nte is.
+ * allocated once per knn_classify() call; the similarities are computed with one GEMM of the host
+ * backend per block of test rows, so memory stays bounded whatever Nte is.
  */
 #ifndef CLFT_DOWNSTREAM_KNN_H
 #define CLFT_DOWNSTREAM_KNN_H

@@ -2,11 +2,11 @@
  * MoCo main_lincls.py). Definitions, defaults and the two training modes are in linear.h. */
 #include "downstream/linear.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/backend/backend.h"
 #include "core/rng.h"
 
 /* Smallest std used for standardisation, so constant feature dimensions do not divide by 0. */
@@ -119,8 +119,7 @@ static void probe_logits(LinearProbe *p, const float *x, int B)
     const int C = p->opt.n_classes, D = p->opt.D;
     for (int n = 0; n < B; n++)
         memcpy(p->logits + (size_t)n * C, p->b, (size_t)C * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, D, 1.0f, x, D, p->W, D, 1.0f,
-                p->logits, C);
+    backend_host()->gemm(0, 1, B, C, D, 1.0f, x, D, p->W, D, 1.0f, p->logits, C);
 }
 
 /* Mean cross-entropy of the logits; replaces them by dLoss/dlogits = (softmax - onehot) / B. */
@@ -154,8 +153,7 @@ double linear_probe_step(LinearProbe *p, const float *feats, const int *labels, 
     probe_logits(p, x, B);
     const double loss = probe_softmax_xent(p, labels, B); /* logits now hold G (B, C) */
     /* dW (C, D) = G^T (C, B) · x (B, D); db (C) = Σ_n G[n] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, D, B, 1.0f, p->logits, C, x, D, 0.0f,
-                p->dW, D);
+    backend_host()->gemm(1, 0, C, D, B, 1.0f, p->logits, C, x, D, 0.0f, p->dW, D);
     memset(p->db, 0, (size_t)C * sizeof(float));
     for (int n = 0; n < B; n++)
         for (int c = 0; c < C; c++)

@@ -1,11 +1,14 @@
-/* test_alloc.c — the steady-state MoCo training step allocates nothing (DESIGN.md "Tensor").
+/* test_alloc.c — the steady-state MoCo training step allocates nothing (DESIGN.md "Tensor"):
+ * neither from the heap nor from the backend's allocator.
  *
  * This executable interposes malloc/calloc/realloc (forwarding to glibc's __libc_* entry points)
  * and, while `counting` is set, counts each call by who made it (dladdr of the return address):
  * clft's code must make none. OpenBLAS 0.3.21's small-matrix sgemm kernels (SkylakeX/Cooperlake,
  * used for GEMMs under ~1e6 multiply-adds) malloc a packing buffer on every call; that is inside the
  * library, counted separately and reported, not failed on. The whole MoCo step runs (encoders,
- * shuffle-BN, variant, InfoNCE, score statistics, backward, SGD, EMA, queue) with `none` and `ft`.
+ * shuffle-BN, variant, InfoNCE, score statistics, backward, SGD, EMA, queue) with `none`, `ft` and
+ * `mochi`, on a copy of the CPU backend whose alloc counts its calls: moco_init must take memory
+ * from it (the positive control), the steps none.
  */
 #include "tests/test_util.h"
 
@@ -51,9 +54,20 @@ void *realloc(void *p, size_t n)
     return __libc_realloc(p, n);
 }
 
+static long n_backend_allocs;
+
+static void *counting_alloc(size_t bytes)
+{
+    n_backend_allocs++;
+    return backend_find("cpu")->alloc(bytes);
+}
+
 static void run_variant(const char *name)
 {
+    Backend counted = *backend_find("cpu");
+    counted.alloc = counting_alloc;
     MocoOptions opt = {
+        .be = &counted,
         .N = 32, .C = 1, .H = 28, .W = 28, .K = 256, .T = 0.2f, .m = 0.99f, .bn_groups = 4,
         .model = {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 8, .stages = 3,
                   .blocks = 1, .in_channels = 1, .head = HEAD_MLP, .head_dim = 16},
@@ -63,9 +77,11 @@ static void run_variant(const char *name)
     VariantOptions vopt;
     variant_options_default(&vopt);
     variant_options_preset(&vopt, name);
-    opt.variant = variant_instantiate(v, &vopt, opt.N, 16, opt.K);
+    opt.variant = variant_instantiate(v, &vopt, opt.be, opt.N, 16, opt.K);
     Moco mc;
+    n_backend_allocs = 0;
     assert_int_equal(moco_init(&mc, &opt), CLFT_OK);
+    assert_true(n_backend_allocs > 10); /* the arenas and buffers came from the backend */
     const size_t n = (size_t)opt.N * 28 * 28;
     float *x1 = xmalloc(n * sizeof(float)), *x2 = xmalloc(n * sizeof(float));
     Rng rng;
@@ -77,6 +93,7 @@ static void run_variant(const char *name)
     SgdOptions sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f};
     MocoStepResult res;
     n_ours = n_blas = 0;
+    n_backend_allocs = 0;
     for (int step = 0; step < 4; step++) {
         counting = step > 0; /* the first step may warm up BLAS thread buffers */
         moco_step(&mc, x1, x2, &sgd, 0, &res);
@@ -85,6 +102,8 @@ static void run_variant(const char *name)
     printf("variant %s: %ld allocations by clft, %ld inside OpenBLAS, in 3 steps\n", name, n_ours,
            n_blas);
     if (n_ours != 0) fail_msg("variant %s: %ld heap allocations by clft in 3 steps", name, n_ours);
+    if (n_backend_allocs != 0)
+        fail_msg("variant %s: %ld backend allocations in 4 steps", name, n_backend_allocs);
     free(x1);
     free(x2);
     moco_free(&mc);
@@ -115,12 +134,19 @@ static void test_step_ft_allocates_nothing(void **state)
     run_variant("ft");
 }
 
+static void test_step_mochi_allocates_nothing(void **state)
+{
+    (void)state;
+    run_variant("mochi");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counter_works),
         cmocka_unit_test(test_step_none_allocates_nothing),
         cmocka_unit_test(test_step_ft_allocates_nothing),
+        cmocka_unit_test(test_step_mochi_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

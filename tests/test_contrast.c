@@ -1,6 +1,7 @@
 /* test_contrast.c — core/contrast: the queue ring buffer, InfoNCE loss/gradients (hand-computed
  * example, finite differences, PyTorch golden step), instance accuracy, score statistics and
- * histograms (hand-made example), pre-transform statistics (vs the direct N × K computation). */
+ * histograms (hand-made example), pre-transform statistics (vs the direct N × K computation).
+ * Every test of a kernel runs on both host backends, the fast "cpu" and the reference "cpu-ref". */
 #include "tests/test_util.h"
 
 #include "core/common.h"
@@ -13,12 +14,11 @@
 
 static void test_queue_init_unit_and_seeded(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
     Queue a, b, c;
-    queue_init(&a, 7, 5, NULL, 11);
-    float *buf = xaligned_alloc(7 * 5 * sizeof(float));
-    queue_init(&b, 7, 5, buf, 11);
-    queue_init(&c, 7, 5, NULL, 12);
+    queue_init(&a, be, 7, 5, 11);
+    queue_init(&b, be, 7, 5, 11);
+    queue_init(&c, be, 7, 5, 12);
     assert_int_equal(a.ptr, 0);
     assert_memory_equal(a.data, b.data, 7 * 5 * sizeof(float));
     assert_true(memcmp(a.data, c.data, 7 * 5 * sizeof(float)) != 0);
@@ -28,18 +28,17 @@ static void test_queue_init_unit_and_seeded(void **state)
         assert_true(fabs(ss - 1.0) < 1e-6);
     }
     queue_free(&a);
-    queue_free(&b); /* does not free the caller's buffer */
+    queue_free(&b);
     queue_free(&c);
-    free(buf);
 }
 
 /* K = 5: push 3 keys (rows 0-2, ptr 3), then 3 more (rows 3, 4, then wrap to row 0; ptr 1). */
 static void test_queue_push_wraps(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
     const int K = 5, D = 2;
     Queue q;
-    queue_init(&q, K, D, NULL, 1);
+    queue_init(&q, be, K, D, 1);
     float init[10];
     memcpy(init, q.data, sizeof init);
     float k1[6] = {1, 2, 3, 4, 5, 6}, k2[6] = {7, 8, 9, 10, 11, 12};
@@ -73,16 +72,17 @@ static void test_queue_push_wraps(void **state)
  *   dk = g0 q / T = (−0.509638, 0);  positive is the strict max → inst_acc = 1. */
 static void test_infonce_hand_example(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
+    double stats[STEP_STAT_COUNT];
     const float q[2] = {1, 0}, k[2] = {0.6f, 0.8f}, queue[4] = {0, 1, -1, 0};
     InfoNCE w;
-    infonce_init(&w, 1, 2, 2, 0, 0.5f);
+    infonce_init(&w, be, 1, 2, 2, 0, 0.5f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue, .extra = NULL, .E = 0};
-    infonce_forward(&w, &in);
+    infonce_forward(&w, &in, stats);
     assert_true(fabs(w.logits[0] - 1.2) < 1e-6 && fabs(w.logits[1]) < 1e-6 &&
                 fabs(w.logits[2] + 2.0) < 1e-6);
-    assert_true(fabs(w.loss - 0.294129) < 1e-5);
-    assert_true(w.inst_acc == 1.0);
+    assert_true(fabs(stats[STEP_STAT_LOSS] - 0.294129) < 1e-5);
+    assert_true(stats[STEP_STAT_INST_ACC] == 1.0);
     float dq[2] = {0, 0}, dk[2] = {0, 0};
     infonce_backward(&w, &in, dq, dk);
     assert_true(fabs(dq[0] + 0.366534) < 1e-5 && fabs(dq[1] - 0.041178) < 1e-5);
@@ -93,22 +93,24 @@ static void test_infonce_hand_example(void **state)
 /* Rows: positive strictly largest (hit); positive tied with a negative (miss); smaller (miss). */
 static void test_infonce_instance_accuracy(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
+    double stats[STEP_STAT_COUNT];
     const float q[6] = {1, 0, 1, 0, 1, 0};
     const float k[6] = {1, 0, 0.5f, 0.5f, 0.2f, 0.9f};
     const float queue[4] = {0.5f, 0, 0.5f, 0.1f}; /* q·x = 0.5 for both negatives */
     InfoNCE w;
-    infonce_init(&w, 3, 2, 2, 0, 0.1f);
+    infonce_init(&w, be, 3, 2, 2, 0, 0.1f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in);
-    assert_true(fabs(w.inst_acc - 1.0 / 3.0) < 1e-12);
+    infonce_forward(&w, &in, stats);
+    assert_true(fabs(stats[STEP_STAT_INST_ACC] - 1.0 / 3.0) < 1e-12);
     infonce_free(&w);
 }
 
 static double loss_of(InfoNCE *w, const InfoNCEInput *in)
 {
-    infonce_forward(w, in);
-    return w->loss;
+    double stats[STEP_STAT_COUNT];
+    infonce_forward(w, in, stats);
+    return stats[STEP_STAT_LOSS];
 }
 
 /* Central differences, eps = 1e-3 on O(1) inputs with T = 0.5 (curvature ≲ 1/T² = 4): truncation
@@ -116,7 +118,8 @@ static double loss_of(InfoNCE *w, const InfoNCEInput *in)
  * hence a 1e-2 tolerance relative to the largest gradient component. Covers extras (E = 3). */
 static void test_infonce_finite_differences(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
+    double stats[STEP_STAT_COUNT];
     enum { N = 3, D = 4, K = 6, E = 3 };
     Rng r;
     rng_init(&r, 5, RNG_STREAM_DATA, 0, 0);
@@ -126,10 +129,10 @@ static void test_infonce_finite_differences(void **state)
     test_unit_rows(queue, K, D, &r);
     test_unit_rows(extra, N * E, D, &r);
     InfoNCE w;
-    infonce_init(&w, N, D, K, E, 0.5f);
+    infonce_init(&w, be, N, D, K, E, 0.5f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue, .extra = extra, .E = E};
     float dq[N * D] = {0}, dk[N * D] = {0}, fq[N * D], fk[N * D];
-    infonce_forward(&w, &in);
+    infonce_forward(&w, &in, stats);
     infonce_backward(&w, &in, dq, dk);
     const float eps = 1e-3f;
     for (int i = 0; i < N * D; i++) {
@@ -157,18 +160,19 @@ static void test_infonce_finite_differences(void **state)
  * sides, K = 64, D = 16: logits within 1e-5 and loss, dq within 1e-4 (relative to their scale). */
 static void test_infonce_golden_pytorch(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
+    double stats[STEP_STAT_COUNT];
     enum { N = 8, D = 16, K = 64 };
     StFile f;
     fixture_open(&f, "contrast_moco.safetensors");
     const float *q = fixture_f32(&f, "q", N * D), *k = fixture_f32(&f, "k", N * D);
     const float *queue = fixture_f32(&f, "queue", K * D), *T = fixture_f32(&f, "T", 1);
     InfoNCE w;
-    infonce_init(&w, N, D, K, 0, T[0]);
+    infonce_init(&w, be, N, D, K, 0, T[0]);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in);
+    infonce_forward(&w, &in, stats);
     ASSERT_CLOSE("logits", w.logits, fixture_f32(&f, "logits", N * (1 + K)), N * (1 + K), 1e-5);
-    float loss = (float)w.loss;
+    float loss = (float)stats[STEP_STAT_LOSS];
     ASSERT_CLOSE("loss", &loss, fixture_f32(&f, "loss", 1), 1, 1e-5);
     float dq[N * D] = {0};
     infonce_backward(&w, &in, dq, NULL);
@@ -180,14 +184,15 @@ static void test_infonce_golden_pytorch(void **state)
 /* Large logits (T = 0.01, scores ±1 → logits ±100) stay finite: the log-softmax subtracts the max. */
 static void test_infonce_stable_small_T(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
+    double stats[STEP_STAT_COUNT];
     const float q[2] = {1, 0}, k[2] = {-1, 0}, queue[4] = {1, 0, 0, 1};
     InfoNCE w;
-    infonce_init(&w, 1, 2, 2, 0, 0.001f);
+    infonce_init(&w, be, 1, 2, 2, 0, 0.001f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in);
+    infonce_forward(&w, &in, stats);
     /* loss = logsumexp(−1000, 1000, 0) + 1000 = 2000 (to float precision) */
-    assert_true(isfinite(w.loss) && fabs(w.loss - 2000.0) < 1e-2);
+    assert_true(isfinite(stats[STEP_STAT_LOSS]) && fabs(stats[STEP_STAT_LOSS] - 2000.0) < 1e-2);
     infonce_free(&w);
 }
 
@@ -201,17 +206,19 @@ static void test_infonce_stable_small_T(void **state)
  *   Histogram (bin = ⌊(s + 2)·25⌋): pos → bins 75, 72; neg → bin 25 ×1, 50 ×3, 75 ×2. */
 static void test_scores_hand_example(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
+    double stats[STEP_STAT_COUNT];
     const float q[4] = {1, 0, 0, 1}, k[4] = {1, 0, 0.43588989f, 0.9f};
     const float queue[6] = {1, 0, 0, 1, -1, 0};
     InfoNCE w;
-    infonce_init(&w, 2, 2, 3, 0, 0.5f);
+    infonce_init(&w, be, 2, 2, 3, 0, 0.5f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in);
-    ScoreStats st;
+    infonce_forward(&w, &in, stats);
     ScoreHist h;
     scores_hist_reset(&h);
-    scores_compute(&st, &h, &w);
+    scores_compute(stats + STEP_STAT_POST, &h, &w);
+    ScoreStats st;
+    memcpy(&st, stats + STEP_STAT_POST, sizeof st);
     const double e = M_E;
     assert_true(fabs(st.pos_mean - 0.95) < 1e-6);
     assert_true(fabs(st.pos_var - 0.005) < 1e-6);
@@ -226,7 +233,7 @@ static void test_scores_hand_example(void **state)
         assert_int_equal(h.neg[b], en_);
     }
     assert_int_equal(h.pos_under + h.pos_over + h.neg_under + h.neg_over, 0);
-    scores_compute(&st, &h, &w); /* accumulates: counts double */
+    scores_compute(stats + STEP_STAT_POST, &h, &w); /* accumulates: counts double */
     assert_int_equal(h.neg[50], 6);
     infonce_free(&w);
 }
@@ -249,7 +256,8 @@ static void test_scores_hist_bins(void **state)
  * and the transformed statistics of an identity step equal them. */
 static void test_scores_pre_matches_direct(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
+    double stats[STEP_STAT_COUNT];
     enum { N = 5, D = 8, K = 300 };
     Rng r;
     rng_init(&r, 9, RNG_STREAM_DATA, 0, 0);
@@ -275,19 +283,21 @@ static void test_scores_pre_matches_direct(void **state)
         snv += (s2 - s1 * s1 / K) / (K - 1);
     }
     PreScores ps;
-    scores_pre_init(&ps, D);
+    scores_pre_init(&ps, be, D);
     PreScoreStats pre;
-    scores_pre_compute(&ps, &pre, q, k, queue, N, K);
+    scores_pre_compute(&ps, stats + STEP_STAT_PRE, q, k, queue, N, K);
+    memcpy(&pre, stats + STEP_STAT_PRE, sizeof pre);
     assert_true(fabs(pre.pos_mean - sp / N) < 1e-6);
     assert_true(fabs(pre.pos_var - (sp2 - sp * sp / N) / (N - 1)) < 1e-6);
     assert_true(fabs(pre.neg_mean - snm / N) < 1e-6);
     assert_true(fabs(pre.neg_var - snv / N) < 1e-5 * (snv / N));
     InfoNCE w;
-    infonce_init(&w, N, D, K, 0, 0.2f);
+    infonce_init(&w, be, N, D, K, 0, 0.2f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in);
+    infonce_forward(&w, &in, stats);
     ScoreStats st;
-    scores_compute(&st, NULL, &w);
+    scores_compute(stats + STEP_STAT_POST, NULL, &w);
+    memcpy(&st, stats + STEP_STAT_POST, sizeof st);
     assert_true(fabs(st.pos_mean - pre.pos_mean) < 1e-6 && fabs(st.neg_mean - pre.neg_mean) < 1e-6);
     assert_true(fabs(st.neg_var - pre.neg_var) < 1e-4 * pre.neg_var);
     assert_true(fabs(st.pos_var - pre.pos_var) < 1e-5);
@@ -302,7 +312,7 @@ static void test_scores_pre_matches_direct(void **state)
  * a multiple of the block (two blocks, the last partial). */
 static void test_scores_pre_hist_matches_direct(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
     enum { N = 5, D = 7, K = SCORES_PRE_BLOCK + 37 };
     float *q = xmalloc(N * D * sizeof(float)), *k = xmalloc(N * D * sizeof(float));
     float *queue = xmalloc((size_t)K * D * sizeof(float));
@@ -314,7 +324,7 @@ static void test_scores_pre_hist_matches_direct(void **state)
     ScoreHist h, want;
     scores_hist_reset(&h);
     scores_hist_reset(&want);
-    scores_pre_hist(&h, q, k, queue, N, D, K, block);
+    scores_pre_hist(be, &h, q, k, queue, N, D, K, block);
     for (int n = 0; n < N; n++) {
         double s = 0.0;
         for (int d = 0; d < D; d++) s += (double)q[n * D + d] * k[n * D + d];
@@ -347,17 +357,17 @@ static void test_scores_pre_hist_matches_direct(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_queue_init_unit_and_seeded),
-        cmocka_unit_test(test_queue_push_wraps),
-        cmocka_unit_test(test_infonce_hand_example),
-        cmocka_unit_test(test_infonce_instance_accuracy),
-        cmocka_unit_test(test_infonce_finite_differences),
-        cmocka_unit_test(test_infonce_golden_pytorch),
-        cmocka_unit_test(test_infonce_stable_small_T),
-        cmocka_unit_test(test_scores_hand_example),
+        TEST_ON(test_queue_init_unit_and_seeded, "cpu"), TEST_ON(test_queue_init_unit_and_seeded, "cpu-ref"),
+        TEST_ON(test_queue_push_wraps, "cpu"), TEST_ON(test_queue_push_wraps, "cpu-ref"),
+        TEST_ON(test_infonce_hand_example, "cpu"), TEST_ON(test_infonce_hand_example, "cpu-ref"),
+        TEST_ON(test_infonce_instance_accuracy, "cpu"), TEST_ON(test_infonce_instance_accuracy, "cpu-ref"),
+        TEST_ON(test_infonce_finite_differences, "cpu"), TEST_ON(test_infonce_finite_differences, "cpu-ref"),
+        TEST_ON(test_infonce_golden_pytorch, "cpu"), TEST_ON(test_infonce_golden_pytorch, "cpu-ref"),
+        TEST_ON(test_infonce_stable_small_T, "cpu"), TEST_ON(test_infonce_stable_small_T, "cpu-ref"),
+        TEST_ON(test_scores_hand_example, "cpu"), TEST_ON(test_scores_hand_example, "cpu-ref"),
         cmocka_unit_test(test_scores_hist_bins),
-        cmocka_unit_test(test_scores_pre_matches_direct),
-        cmocka_unit_test(test_scores_pre_hist_matches_direct),
+        TEST_ON(test_scores_pre_matches_direct, "cpu"), TEST_ON(test_scores_pre_matches_direct, "cpu-ref"),
+        TEST_ON(test_scores_pre_hist_matches_direct, "cpu"), TEST_ON(test_scores_pre_hist_matches_direct, "cpu-ref"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,7 @@ static void test_arena_plan_commit(void **state)
 {
     (void)state;
     Arena a;
-    arena_init(&a, "acts");
+    arena_init(&a, "acts", backend_find("cpu"));
     assert_null(arena_take(&a, 10));
     assert_null(arena_take(&a, 17));
     assert_int_equal(a.used, 16 + 32);

@@ -1,6 +1,7 @@
 /* test_model.c — the ResNet builder against PyTorch golden values (tests/gen_golden_resnet.py):
  * features, probe loss, every parameter gradient, BN running statistics, 3 SGD steps; and
- * parameter names/shapes against torchvision's resnet18/resnet50 state_dicts. */
+ * parameter names/shapes against torchvision's resnet18/resnet50 state_dicts. The golden cases run
+ * on both host backends ("cpu" and the reference "cpu-ref"). */
 #include "tests/test_util.h"
 
 #include "core/model/model.h"
@@ -57,7 +58,7 @@ static void compare_params(const Model *m, const float *base, const StFile *f, c
  * order at ~1e-6 relative (features 1e-5); gradients pass through BN's 1/σ and are compared at 2e-4
  * relative to the tensor's largest entry; the SGD update θ − lr·buf moves parameters by ~1e-2 of
  * their size, so a 2e-4 gradient error is ~1e-6 of the parameter (checked at 1e-5). */
-static void golden_case(const char *fixture, StemKind stem, int H)
+static void golden_case(const Backend *be, const char *fixture, StemKind stem, int H)
 {
     StFile f;
     fixture_open(&f, fixture);
@@ -65,7 +66,7 @@ static void golden_case(const char *fixture, StemKind stem, int H)
                        .head = HEAD_NONE};
     ModelOptions opt = {.with_grads = 1, .bn_groups = 1};
     Model m;
-    assert_int_equal(model_init(&m, &cfg, 4, 3, H, H, &opt), CLFT_OK);
+    assert_int_equal(model_init(&m, be, &cfg, 4, 3, H, H, &opt), CLFT_OK);
     const int N = 4, F = m.feat_dim;
     const float *x = fixture_f32(&f, "x", (size_t)N * 3 * H * H);
     const float *pw = fixture_f32(&f, "probe.weight", 10 * (size_t)F);
@@ -97,7 +98,7 @@ static void golden_case(const char *fixture, StemKind stem, int H)
         }
         snprintf(prefix, sizeof prefix, "g%d.", step);
         compare_params(&m, m.grad_arena.base, &f, prefix, 2e-4);
-        sgd_step(m.param_arena.base, m.grad_arena.base, buf, m.param_arena.cap, &sgd);
+        be->sgd_step(m.param_arena.base, m.grad_arena.base, buf, m.param_arena.cap, &sgd);
         snprintf(prefix, sizeof prefix, "p%d.", step + 1);
         compare_params(&m, m.param_arena.base, &f, prefix, 1e-5);
     }
@@ -109,14 +110,12 @@ static void golden_case(const char *fixture, StemKind stem, int H)
 
 static void test_golden_small_stem(void **state)
 {
-    (void)state;
-    golden_case("resnet18w4_small.safetensors", STEM_SMALL, 32);
+    golden_case(test_backend(state), "resnet18w4_small.safetensors", STEM_SMALL, 32);
 }
 
 static void test_golden_imagenet_stem(void **state)
 {
-    (void)state;
-    golden_case("resnet18w4_imagenet.safetensors", STEM_IMAGENET, 64);
+    golden_case(test_backend(state), "resnet18w4_imagenet.safetensors", STEM_IMAGENET, 64);
 }
 
 /* Every (name, shape) of torchvision's state_dict (fc and num_batches_tracked aside) is built. */
@@ -126,7 +125,7 @@ static void names_case(ResNetArch arch, const char *list)
                        .head = HEAD_NONE};
     ModelOptions opt = {.with_grads = 0, .bn_groups = 1};
     Model m;
-    assert_int_equal(model_init(&m, &cfg, 1, 3, 32, 32, &opt), CLFT_OK);
+    assert_int_equal(model_init(&m, backend_host(), &cfg, 1, 3, 32, 32, &opt), CLFT_OK);
     char path[256], line[256];
     snprintf(path, sizeof path, "tests/fixtures/%s", list);
     FILE *fp = fopen(path, "r");
@@ -163,19 +162,19 @@ static void test_bad_shapes(void **state)
     ModelConfig cfg = {.arch = ARCH_RESNET18, .stem = STEM_IMAGENET, .width = 4, .in_channels = 3};
     ModelOptions opt = {.with_grads = 0, .bn_groups = 3};
     Model m;
-    assert_int_equal(model_init(&m, &cfg, 4, 3, 64, 64, &opt), CLFT_ERR_VALUE); /* 3 ∤ 4 */
+    assert_int_equal(model_init(&m, backend_host(), &cfg, 4, 3, 64, 64, &opt), CLFT_ERR_VALUE); /* 3 ∤ 4 */
     assert_non_null(strstr(clft_last_error(), "divide"));
     opt.bn_groups = 1;
-    assert_int_equal(model_init(&m, &cfg, 4, 1, 64, 64, &opt), CLFT_ERR_SHAPE); /* channels */
-    assert_int_equal(model_init(&m, &cfg, 4, 3, 8, 8, &opt), CLFT_ERR_SHAPE);   /* too small */
+    assert_int_equal(model_init(&m, backend_host(), &cfg, 4, 1, 64, 64, &opt), CLFT_ERR_SHAPE); /* channels */
+    assert_int_equal(model_init(&m, backend_host(), &cfg, 4, 3, 8, 8, &opt), CLFT_ERR_SHAPE);   /* too small */
     assert_non_null(strstr(clft_last_error(), "too small"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_small_stem),
-        cmocka_unit_test(test_golden_imagenet_stem),
+        TEST_ON(test_golden_small_stem, "cpu"), TEST_ON(test_golden_small_stem, "cpu-ref"),
+        TEST_ON(test_golden_imagenet_stem, "cpu"), TEST_ON(test_golden_imagenet_stem, "cpu-ref"),
         cmocka_unit_test(test_torchvision_names),
         cmocka_unit_test(test_bad_shapes),
     };

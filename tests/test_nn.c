@@ -33,6 +33,9 @@
 #include "core/nn/nn.h"
 #include "core/rng.h"
 
+/* The backend under test (the group runs on "cpu", then on "cpu-ref") and the reference. */
+static const Backend *be, *ref;
+
 #define FD_EPS 1e-2f
 #define FD_EPS_BLOCK 1e-3f
 #define FD_TOL_LAYER 1e-3
@@ -143,7 +146,7 @@ typedef struct {
 static double conv_loss(void *p)
 {
     ConvCtx *c = p;
-    conv2d_forward(c->out, c->in, c->w, &c->s, c->ws);
+    be->conv2d_forward(c->out, c->in, c->w, &c->s, c->ws);
     return dot_d(c->out, c->R, (size_t)c->s.N * c->s.C_out * c->s.H_out * c->s.W_out);
 }
 
@@ -167,10 +170,10 @@ static void test_fd_conv2d(void **state)
         c.w = alloc_normal(&r, nw, 0.5);
         c.R = alloc_normal(&r, no, 1.0);
         c.out = xmalloc(sizeof(float) * no);
-        c.ws = xmalloc(sizeof(float) * conv2d_workspace_floats(&c.s));
+        c.ws = xmalloc(sizeof(float) * be->conv2d_workspace_floats(&c.s));
         float *din = alloc_fill(ni, GRAD_PREFILL), *dw = alloc_fill(nw, GRAD_PREFILL);
         conv_loss(&c);
-        conv2d_backward(din, dw, c.R, c.in, c.w, &c.s, c.ws);
+        be->conv2d_backward(din, dw, c.R, c.in, c.w, &c.s, c.ws);
         FdModel m = {.forward = conv_loss, .ctx = &c};
         fd_check("conv2d din", &m, c.in, din, ni);
         fd_check("conv2d dweight", &m, c.w, dw, nw);
@@ -187,7 +190,7 @@ typedef struct {
 static double bn_loss(void *p)
 {
     BnCtx *b = p;
-    batchnorm_forward(b->out, b->mean, b->rstd, b->in, b->gamma, b->beta, b->rm, b->rv, &b->s,
+    be->batchnorm_forward(b->out, b->mean, b->rstd, b->in, b->gamma, b->beta, b->rm, b->rv, &b->s,
                       b->mode);
     return dot_d(b->out, b->R, (size_t)b->s.N * b->s.C * b->s.HW);
 }
@@ -223,7 +226,7 @@ static void bn_fd_case(int N, int C, int HW, int groups, BnMode mode, int relu)
     float *din = alloc_fill(n, GRAD_PREFILL), *dg = alloc_fill(C, GRAD_PREFILL);
     float *db = alloc_fill(C, GRAD_PREFILL);
     bn_loss(&b);
-    batchnorm_backward(din, dg, db, b.R, b.in, b.mean, b.rstd, b.gamma, b.out, &b.s, mode);
+    be->batchnorm_backward(din, dg, db, b.R, b.in, b.mean, b.rstd, b.gamma, b.out, &b.s, mode);
     FdModel m = {.forward = bn_loss, .kinks = relu ? bn_kinks : NULL, .ctx = &b};
     fd_check("batchnorm din", &m, b.in, din, n);
     fd_check("batchnorm dgamma", &m, b.gamma, dg, C);
@@ -270,15 +273,15 @@ static void test_bn_relu_fused_bitwise(void **state)
         BnShape fused = plain;
         fused.relu = 1;
         /* separate: BN, relu in place; relu_backward into zeros, BN backward */
-        batchnorm_forward(out[0], mean[0], rstd[0], in, gamma, beta, rm[0], rv[0], &plain, mode);
-        relu_forward(out[0], out[0], n);
+        be->batchnorm_forward(out[0], mean[0], rstd[0], in, gamma, beta, rm[0], rv[0], &plain, mode);
+        be->relu_forward(out[0], out[0], n);
         float *dbn = alloc_fill(n, 0.0f);
-        relu_backward(dbn, dout, out[0], n);
-        batchnorm_backward(din[0], dg[0], db[0], dbn, in, mean[0], rstd[0], gamma, NULL, &plain,
+        be->relu_backward(dbn, dout, out[0], n);
+        be->batchnorm_backward(din[0], dg[0], db[0], dbn, in, mean[0], rstd[0], gamma, NULL, &plain,
                            mode);
         /* fused */
-        batchnorm_forward(out[1], mean[1], rstd[1], in, gamma, beta, rm[1], rv[1], &fused, mode);
-        batchnorm_backward(din[1], dg[1], db[1], dout, in, mean[1], rstd[1], gamma, out[1], &fused,
+        be->batchnorm_forward(out[1], mean[1], rstd[1], in, gamma, beta, rm[1], rv[1], &fused, mode);
+        be->batchnorm_backward(din[1], dg[1], db[1], dout, in, mean[1], rstd[1], gamma, out[1], &fused,
                            mode);
         assert_memory_equal(out[0], out[1], n * sizeof(float));
         assert_memory_equal(din[0], din[1], n * sizeof(float));
@@ -287,8 +290,8 @@ static void test_bn_relu_fused_bitwise(void **state)
         float *dgs = alloc_fill(C, 0.0f), *dbs = alloc_fill(C, 0.0f);
         BnShape set = fused;
         set.din_set = 1;
-        batchnorm_backward(dset, dgs, dbs, dout, in, mean[1], rstd[1], gamma, out[1], &set, mode);
-        batchnorm_backward(dacc, dgs, dbs, dout, in, mean[1], rstd[1], gamma, out[1], &fused, mode);
+        be->batchnorm_backward(dset, dgs, dbs, dout, in, mean[1], rstd[1], gamma, out[1], &set, mode);
+        be->batchnorm_backward(dacc, dgs, dbs, dout, in, mean[1], rstd[1], gamma, out[1], &fused, mode);
         for (size_t i = 0; i < n; i++) /* == : 0 + (-0) is +0, so only the sign of a zero may differ */
             if (!(dset[i] == dacc[i])) fail_msg("din_set: element %zu: %g != %g", i, dset[i], dacc[i]);
         free(dset), free(dacc), free(dgs), free(dbs);
@@ -320,18 +323,18 @@ static void test_add_relu_fused_bitwise(void **state)
     float *a = alloc_normal(&r, n, 1.0), *b = alloc_normal(&r, n, 1.0);
     float *dout = alloc_normal(&r, n, 1.0), *y0 = xmalloc(n * sizeof(float));
     float *y1 = xmalloc(n * sizeof(float));
-    add_forward(y0, a, b, n);
-    relu_forward(y0, y0, n);
-    add_relu_forward(y1, a, b, n);
+    for (size_t i = 0; i < n; i++) y0[i] = a[i] + b[i];
+    be->relu_forward(y0, y0, n);
+    be->add_relu_forward(y1, a, b, n);
     assert_memory_equal(y0, y1, n * sizeof(float));
     for (int set = 0; set <= 1; set++) {
         float *ref_a = alloc_fill(n, set ? 0.0f : 0.5f), *ref_b = alloc_fill(n, set ? 0.0f : -2.0f);
         float *da = alloc_fill(n, set ? NAN : 0.5f), *db = alloc_fill(n, set ? NAN : -2.0f);
         float *g = alloc_fill(n, 0.0f);
-        relu_backward(g, dout, y0, n);
-        add_inplace(ref_a, g, n);
-        add_inplace(ref_b, g, n);
-        add_relu_backward(da, db, dout, y1, n, set, set);
+        be->relu_backward(g, dout, y0, n);
+        be->add_inplace(ref_a, g, n);
+        be->add_inplace(ref_b, g, n);
+        be->add_relu_backward(da, db, dout, y1, n, set, set);
         assert_memory_equal(da, ref_a, n * sizeof(float));
         assert_memory_equal(db, ref_b, n * sizeof(float));
         free(ref_a), free(ref_b), free(da), free(db), free(g);
@@ -362,19 +365,19 @@ static double simple_loss(void *p)
     SimpleCtx *c = p;
     switch (c->kind) {
     case SIMPLE_RELU:
-        relu_forward(c->out, c->in, c->n_out);
+        be->relu_forward(c->out, c->in, c->n_out);
         break;
     case SIMPLE_MAXPOOL:
-        maxpool_forward(c->out, c->argmax, c->in, &c->ps);
+        be->maxpool_forward(c->out, c->argmax, c->in, &c->ps);
         break;
     case SIMPLE_AVGPOOL:
-        avgpool_forward(c->out, c->in, c->N, c->I, c->O);
+        be->avgpool_forward(c->out, c->in, c->N, c->I, c->O);
         break;
     case SIMPLE_LINEAR:
-        linear_forward(c->out, c->in, c->w, c->bias, c->N, c->I, c->O);
+        be->linear_forward(c->out, c->in, c->w, c->bias, c->N, c->I, c->O);
         break;
     case SIMPLE_L2NORM:
-        l2norm_forward(c->out, c->aux, c->in, c->N, c->I);
+        be->l2norm_forward(c->out, c->aux, c->in, c->N, c->I);
         break;
     }
     return dot_d(c->out, c->R, c->n_out);
@@ -401,19 +404,19 @@ static void simple_fd(SimpleCtx *c, const char *name, size_t n_in)
     simple_loss(c);
     switch (c->kind) {
     case SIMPLE_RELU:
-        relu_backward(din, c->R, c->out, c->n_out);
+        be->relu_backward(din, c->R, c->out, c->n_out);
         break;
     case SIMPLE_MAXPOOL:
-        maxpool_backward(din, c->R, c->argmax, &c->ps);
+        be->maxpool_backward(din, c->R, c->argmax, &c->ps);
         break;
     case SIMPLE_AVGPOOL:
-        avgpool_backward(din, c->R, c->N, c->I, c->O);
+        be->avgpool_backward(din, c->R, c->N, c->I, c->O);
         break;
     case SIMPLE_LINEAR:
-        linear_backward(din, dw, db, c->R, c->in, c->w, c->N, c->I, c->O);
+        be->linear_backward(din, dw, db, c->R, c->in, c->w, c->N, c->I, c->O);
         break;
     case SIMPLE_L2NORM:
-        l2norm_backward(din, c->R, c->out, c->aux, c->N, c->I);
+        be->l2norm_backward(din, c->R, c->out, c->aux, c->N, c->I);
         break;
     }
     FdModel m = {.forward = simple_loss, .kinks = simple_kinks, .ctx = c};
@@ -522,7 +525,7 @@ static void unit_init(Unit *u, Rng *r, int N, int C_in, int H, int C_out, int k,
     u->dbn = xmalloc(sizeof(float) * u->n_out);
     u->mean = xmalloc(sizeof(float) * C_out);
     u->rstd = xmalloc(sizeof(float) * C_out);
-    u->ws = xmalloc(sizeof(float) * conv2d_workspace_floats(&u->cs));
+    u->ws = xmalloc(sizeof(float) * be->conv2d_workspace_floats(&u->cs));
 }
 
 static void unit_free(Unit *u)
@@ -532,7 +535,7 @@ static void unit_free(Unit *u)
     free(u->mean), free(u->rstd), free(u->ws);
 }
 
-static void unit_forward(Unit *u, const float *in, const Backend *be)
+static void unit_forward(Unit *u, const float *in)
 {
     be->conv2d_forward(u->conv, in, u->w, &u->cs, u->ws);
     be->batchnorm_forward(u->out, u->mean, u->rstd, u->conv, u->gamma, u->beta, u->rm, u->rv,
@@ -541,8 +544,7 @@ static void unit_forward(Unit *u, const float *in, const Backend *be)
 }
 
 /* dout: gradient of L w.r.t. u->out; din (or NULL) accumulates the input's gradient. */
-static void unit_backward(Unit *u, float *din, const float *dout, const float *in,
-                          const Backend *be)
+static void unit_backward(Unit *u, float *din, const float *dout, const float *in)
 {
     const float *dbn = dout;
     if (u->act == UNIT_RELU) {
@@ -563,7 +565,6 @@ typedef struct {
     Unit units[3], ds;
     float *x, *R, *out, *dsum, *dmid; /* x (N,C,H,W); out, dsum (N,C',H',W'); dmid scratch */
     size_t n_in, half; /* half: floats of each of dmid's two halves (the largest unit output) */
-    const Backend *be;
 } Block;
 
 static double block_loss(void *p)
@@ -571,18 +572,18 @@ static double block_loss(void *p)
     Block *b = p;
     const float *h = b->x;
     for (int i = 0; i < b->n_units; i++) {
-        unit_forward(&b->units[i], h, b->be);
+        unit_forward(&b->units[i], h);
         h = b->units[i].out;
     }
     Unit *last = &b->units[b->n_units - 1];
     memcpy(b->out, last->out, sizeof(float) * last->n_out);
     if (b->has_ds) {
-        unit_forward(&b->ds, b->x, b->be);
-        b->be->add_inplace(b->out, b->ds.out, last->n_out);
+        unit_forward(&b->ds, b->x);
+        be->add_inplace(b->out, b->ds.out, last->n_out);
     } else {
-        b->be->add_inplace(b->out, b->x, last->n_out);
+        be->add_inplace(b->out, b->x, last->n_out);
     }
-    b->be->relu_forward(b->out, b->out, last->n_out);
+    be->relu_forward(b->out, b->out, last->n_out);
     return dot_d(b->out, b->R, last->n_out);
 }
 
@@ -599,7 +600,7 @@ static void block_backward(Block *b, float *din)
 {
     Unit *last = &b->units[b->n_units - 1];
     memset(b->dsum, 0, sizeof(float) * last->n_out);
-    b->be->relu_backward(b->dsum, b->R, b->out, last->n_out);
+    be->relu_backward(b->dsum, b->R, b->out, last->n_out);
     const float *dh = b->dsum;
     for (int i = b->n_units - 1; i >= 0; i--) {
         float *dprev = din; /* the gradient of unit i's input */
@@ -607,13 +608,13 @@ static void block_backward(Block *b, float *din)
             dprev = b->dmid + (size_t)(i % 2) * b->half; /* alternate halves */
             memset(dprev, 0, sizeof(float) * b->units[i - 1].n_out);
         }
-        unit_backward(&b->units[i], dprev, dh, i > 0 ? b->units[i - 1].out : b->x, b->be);
+        unit_backward(&b->units[i], dprev, dh, i > 0 ? b->units[i - 1].out : b->x);
         dh = dprev;
     }
     if (b->has_ds)
-        unit_backward(&b->ds, din, b->dsum, b->x, b->be);
+        unit_backward(&b->ds, din, b->dsum, b->x);
     else
-        b->be->add_inplace(din, b->dsum, last->n_out);
+        be->add_inplace(din, b->dsum, last->n_out);
 }
 
 static void block_check(const char *name, const char *what, int unit, FdModel *m, float *param,
@@ -629,8 +630,6 @@ static void block_check(const char *name, const char *what, int unit, FdModel *m
 
 static void block_fd(Block *b, const char *name, Rng *r, int N, int C, int H)
 {
-    b->be = backend_find("cpu");
-    assert_non_null(b->be);
     b->n_in = (size_t)N * C * H * H;
     size_t n_out = b->units[b->n_units - 1].n_out;
     b->x = alloc_normal(r, b->n_in, 1.0);
@@ -700,7 +699,7 @@ static void conv_vs_naive(ConvShape s, Rng *r)
     float *in = alloc_normal(r, ni, 1.0), *w = alloc_normal(r, nw, 1.0);
     float *dout = alloc_normal(r, no, 1.0);
     float *o1 = xmalloc(sizeof(float) * no), *o2 = xmalloc(sizeof(float) * no);
-    float *ws = xmalloc(sizeof(float) * conv2d_workspace_floats(&s));
+    float *ws = xmalloc(sizeof(float) * be->conv2d_workspace_floats(&s));
     /* both gradients start from the same non-zero values: accumulation is compared too */
     float *di1 = alloc_normal(r, ni, 1.0), *dw1 = alloc_normal(r, nw, 1.0);
     float *di2 = xmalloc(sizeof(float) * ni), *dw2 = xmalloc(sizeof(float) * nw);
@@ -708,10 +707,10 @@ static void conv_vs_naive(ConvShape s, Rng *r)
     memcpy(dw2, dw1, sizeof(float) * nw);
     float *dw0 = xmalloc(sizeof(float) * nw);
     memcpy(dw0, dw1, sizeof(float) * nw);
-    conv2d_forward(o1, in, w, &s, ws);
-    conv2d_forward_naive(o2, in, w, &s);
-    conv2d_backward(di1, dw1, dout, in, w, &s, ws);
-    conv2d_backward_naive(di2, dw2, dout, in, w, &s);
+    be->conv2d_forward(o1, in, w, &s, ws);
+    ref->conv2d_forward(o2, in, w, &s, NULL);
+    be->conv2d_backward(di1, dw1, dout, in, w, &s, ws);
+    ref->conv2d_backward(di2, dw2, dout, in, w, &s, NULL);
     char what[160];
     snprintf(what, sizeof what, "conv N%d C%d %dx%d -> C%d k%dx%d s%d p%d", s.N, s.C_in, s.H, s.W,
              s.C_out, s.KH, s.KW, s.stride, s.pad);
@@ -721,7 +720,7 @@ static void conv_vs_naive(ConvShape s, Rng *r)
     ASSERT_CLOSE(what, dw1, dw2, nw, 1e-5);
     /* din NULL skips the input gradient and still produces dweight */
     float *dw3 = alloc_fill(nw, 0.0f);
-    conv2d_backward(NULL, dw3, dout, in, w, &s, ws);
+    be->conv2d_backward(NULL, dw3, dout, in, w, &s, ws);
     for (size_t i = 0; i < nw; i++)
         dw2[i] -= dw0[i]; /* the naive gradient alone */
     ASSERT_CLOSE(what, dw3, dw2, nw, 1e-5);
@@ -776,11 +775,11 @@ static void golden_conv(const StFile *f, const char *name, ConvShape s)
     size_t ni = (size_t)s.N * s.C_in * s.H * s.W, nw = (size_t)s.C_out * s.C_in * s.KH * s.KW;
     size_t no = (size_t)s.N * s.C_out * s.H_out * s.W_out;
     float *out = xmalloc(sizeof(float) * no), *din = alloc_fill(ni, 0.0f);
-    float *dw = alloc_fill(nw, 0.0f), *ws = xmalloc(sizeof(float) * conv2d_workspace_floats(&s));
+    float *dw = alloc_fill(nw, 0.0f), *ws = xmalloc(sizeof(float) * be->conv2d_workspace_floats(&s));
     const float *in = gold(f, name, "in", ni), *w = gold(f, name, "weight", nw);
     const float *dout = gold(f, name, "dout", no);
-    conv2d_forward(out, in, w, &s, ws);
-    conv2d_backward(din, dw, dout, in, w, &s, ws);
+    be->conv2d_forward(out, in, w, &s, ws);
+    be->conv2d_backward(din, dw, dout, in, w, &s, ws);
     ASSERT_CLOSE(name, out, gold(f, name, "out", no), no, TOL_GOLD);
     ASSERT_CLOSE(name, din, gold(f, name, "din", ni), ni, TOL_GOLD);
     ASSERT_CLOSE(name, dw, gold(f, name, "dweight", nw), nw, TOL_GOLD);
@@ -799,8 +798,8 @@ static void golden_bn(const StFile *f, const char *name, BnShape s, BnMode mode)
     memcpy(rm, gold(f, name, "running_mean0", C), sizeof(float) * C);
     memcpy(rv, gold(f, name, "running_var0", C), sizeof(float) * C);
     const float *in = gold(f, name, "in", n), *gamma = gold(f, name, "gamma", C);
-    batchnorm_forward(out, mean, rstd, in, gamma, gold(f, name, "beta", C), rm, rv, &s, mode);
-    batchnorm_backward(din, dg, db, gold(f, name, "dout", n), in, mean, rstd, gamma, NULL, &s, mode);
+    be->batchnorm_forward(out, mean, rstd, in, gamma, gold(f, name, "beta", C), rm, rv, &s, mode);
+    be->batchnorm_backward(din, dg, db, gold(f, name, "dout", n), in, mean, rstd, gamma, NULL, &s, mode);
     ASSERT_CLOSE(name, out, gold(f, name, "out", n), n, TOL_GOLD);
     ASSERT_CLOSE(name, din, gold(f, name, "din", n), n, TOL_GOLD_BN_DIN);
     ASSERT_CLOSE(name, dg, gold(f, name, "dgamma", C), (size_t)C, TOL_GOLD);
@@ -889,8 +888,8 @@ static void test_golden_simple_layers(void **state)
     int argmax[512];
 
     memset(din, 0, sizeof din);
-    relu_forward(out, gold(&f, "relu", "in", 120), 120);
-    relu_backward(din, gold(&f, "relu", "dout", 120), out, 120);
+    be->relu_forward(out, gold(&f, "relu", "in", 120), 120);
+    be->relu_backward(din, gold(&f, "relu", "dout", 120), out, 120);
     ASSERT_CLOSE("relu out", out, gold(&f, "relu", "out", 120), 120, TOL_GOLD);
     ASSERT_CLOSE("relu din", din, gold(&f, "relu", "din", 120), 120, TOL_GOLD);
 
@@ -898,29 +897,29 @@ static void test_golden_simple_layers(void **state)
     assert_int_equal(maxpool_shape(&ps), 0);
     assert_int_equal(ps.H_out, 4);
     memset(din, 0, sizeof din);
-    maxpool_forward(out, argmax, gold(&f, "maxpool", "in", 294), &ps);
-    maxpool_backward(din, gold(&f, "maxpool", "dout", 96), argmax, &ps);
+    be->maxpool_forward(out, argmax, gold(&f, "maxpool", "in", 294), &ps);
+    be->maxpool_backward(din, gold(&f, "maxpool", "dout", 96), argmax, &ps);
     ASSERT_CLOSE("maxpool out", out, gold(&f, "maxpool", "out", 96), 96, TOL_GOLD);
     ASSERT_CLOSE("maxpool din", din, gold(&f, "maxpool", "din", 294), 294, TOL_GOLD);
 
     memset(din, 0, sizeof din);
-    avgpool_forward(out, gold(&f, "avgpool", "in", 72), 2, 4, 9);
-    avgpool_backward(din, gold(&f, "avgpool", "dout", 8), 2, 4, 9);
+    be->avgpool_forward(out, gold(&f, "avgpool", "in", 72), 2, 4, 9);
+    be->avgpool_backward(din, gold(&f, "avgpool", "dout", 8), 2, 4, 9);
     ASSERT_CLOSE("avgpool out", out, gold(&f, "avgpool", "out", 8), 8, TOL_GOLD);
     ASSERT_CLOSE("avgpool din", din, gold(&f, "avgpool", "din", 72), 72, TOL_GOLD);
 
     memset(din, 0, sizeof din), memset(dw, 0, sizeof dw), memset(db, 0, sizeof db);
     const float *lin = gold(&f, "linear", "in", 35), *lw = gold(&f, "linear", "weight", 21);
-    linear_forward(out, lin, lw, gold(&f, "linear", "bias", 3), 5, 7, 3);
-    linear_backward(din, dw, db, gold(&f, "linear", "dout", 15), lin, lw, 5, 7, 3);
+    be->linear_forward(out, lin, lw, gold(&f, "linear", "bias", 3), 5, 7, 3);
+    be->linear_backward(din, dw, db, gold(&f, "linear", "dout", 15), lin, lw, 5, 7, 3);
     ASSERT_CLOSE("linear out", out, gold(&f, "linear", "out", 15), 15, TOL_GOLD);
     ASSERT_CLOSE("linear din", din, gold(&f, "linear", "din", 35), 35, TOL_GOLD);
     ASSERT_CLOSE("linear dweight", dw, gold(&f, "linear", "dweight", 21), 21, TOL_GOLD);
     ASSERT_CLOSE("linear dbias", db, gold(&f, "linear", "dbias", 3), 3, TOL_GOLD);
 
     memset(din, 0, sizeof din);
-    l2norm_forward(out, norm, gold(&f, "l2norm", "in", 24), 4, 6);
-    l2norm_backward(din, gold(&f, "l2norm", "dout", 24), out, norm, 4, 6);
+    be->l2norm_forward(out, norm, gold(&f, "l2norm", "in", 24), 4, 6);
+    be->l2norm_backward(din, gold(&f, "l2norm", "dout", 24), out, norm, 4, 6);
     ASSERT_CLOSE("l2norm out", out, gold(&f, "l2norm", "out", 24), 24, TOL_GOLD);
     ASSERT_CLOSE("l2norm din", din, gold(&f, "l2norm", "din", 24), 24, TOL_GOLD);
     st_close(&f);
@@ -936,10 +935,10 @@ static void test_gemm_convention(void **state)
     const float bias[2] = {1, -1};
     const float expect[4] = {58 + 1, 64 - 1, 139 + 1, 154 - 1};
     float out[4];
-    linear_forward(out, in, w, bias, 2, 3, 2);
+    be->linear_forward(out, in, w, bias, 2, 3, 2);
     for (int i = 0; i < 4; i++)
         assert_true(out[i] == expect[i]);
-    linear_forward(out, in, w, NULL, 2, 3, 2);
+    be->linear_forward(out, in, w, NULL, 2, 3, 2);
     assert_true(out[0] == 58 && out[1] == 64 && out[2] == 139 && out[3] == 154);
 }
 
@@ -961,23 +960,31 @@ static void test_impossible_shapes(void **state)
     assert_non_null(strstr(clft_last_error(), "maxpool"));
 }
 
+/* The registry: both host tables are built and complete; selecting a device names what is wrong. */
 static void test_backend_table(void **state)
 {
     (void)state;
-    const Backend *be = backend_find("cpu");
-    assert_ptr_equal(be, &backend_cpu);
-    assert_string_equal(be->name, "cpu");
+    const Backend *cpu = backend_find("cpu");
+    assert_non_null(cpu);
+    assert_string_equal(cpu->name, "cpu");
+    assert_ptr_equal(backend_host(), cpu);
+    assert_non_null(backend_find("cpu-ref"));
     assert_null(backend_find("no-such-backend"));
     assert_null(backend_find(NULL));
-    assert_ptr_equal(be->conv2d_forward, conv2d_forward);
-    assert_ptr_equal(be->conv2d_backward, conv2d_backward);
-    assert_ptr_equal(be->batchnorm_backward, batchnorm_backward);
-    assert_ptr_equal(be->add_inplace, add_inplace);
-    /* every slot is filled */
-    const void *const *slots = (const void *const *)&be->conv2d_forward;
-    for (size_t i = 0; i < (sizeof(Backend) - offsetof(Backend, conv2d_forward)) / sizeof(void *);
-         i++)
-        assert_non_null(slots[i]);
+    assert_non_null(strstr(backend_names(), "cpu cpu-ref"));
+    for (const Backend *const *b = backend_all(); *b; b++) {
+        if (!(*b)->host_memory) continue; /* a device table is checked by its own tests */
+        const void *const *slots = (const void *const *)&(*b)->alloc;
+        size_t n = (sizeof(Backend) - offsetof(Backend, alloc)) / sizeof(void *);
+        for (size_t i = 0; i < n; i++)
+            if (!slots[i] && i != (offsetof(Backend, host_alloc) - offsetof(Backend, alloc)) / sizeof(void *) &&
+                i != (offsetof(Backend, host_free) - offsetof(Backend, alloc)) / sizeof(void *))
+                fail_msg("backend %s: op slot %zu is empty", (*b)->name, i);
+    }
+    assert_null(backend_select("no-such-backend", BACKEND_NEEDS_TRAIN));
+    assert_non_null(strstr(clft_last_error(), "device 'no-such-backend' is not built"));
+    assert_non_null(strstr(clft_last_error(), "(built: cpu cpu-ref"));
+    assert_ptr_equal(backend_select("cpu", BACKEND_NEEDS_TRAIN | BACKEND_NEEDS_MIX), cpu);
 }
 
 int main(void)
@@ -991,5 +998,11 @@ int main(void)
         cmocka_unit_test(test_gemm_convention),     cmocka_unit_test(test_impossible_shapes),
         cmocka_unit_test(test_backend_table),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = 0;
+    ref = backend_find("cpu-ref");
+    be = backend_find("cpu");
+    failed += cmocka_run_group_tests_name("layers on cpu", tests, NULL, NULL);
+    be = backend_find("cpu-ref");
+    failed += cmocka_run_group_tests_name("layers on cpu-ref", tests, NULL, NULL);
+    return failed;
 }

@@ -1,4 +1,4 @@
-/* test_nn_fast.c — the threaded layer paths (OpenMP, core/nn): conv2d's static split of image
+/* test_nn_fast.c — the CPU backend's threaded layer paths (OpenMP): conv2d's static split of image
  * chunks over T threads (single-threaded sgemm each, dW partials summed in thread order) against
  * the naive double-accumulating twin for T = 1, 2, 3 (more threads than this machine's cores is
  * fine: the split is static), including chunks that do not divide evenly among threads; and
@@ -8,8 +8,12 @@
  */
 #include "tests/test_util.h"
 
+#include "core/backend/backend.h"
 #include "core/nn/nn.h"
 #include "core/rng.h"
+
+/* The CPU backend's convolution, and the reference it is held against. */
+static const Backend *be, *ref;
 
 static float *alloc_normal(Rng *r, size_t n)
 {
@@ -34,9 +38,9 @@ static ConvResult run_conv(ConvShape s, int threads, const float *in, const floa
                     xmalloc(nw * sizeof(float))};
     memcpy(r.din, di0, ni * sizeof(float));
     memcpy(r.dw, dw0, nw * sizeof(float));
-    float *ws = xmalloc(conv2d_workspace_floats(&s) * sizeof(float));
-    conv2d_forward(r.out, in, w, &s, ws);
-    conv2d_backward(r.din, r.dw, dout, in, w, &s, ws);
+    float *ws = xmalloc(be->conv2d_workspace_floats(&s) * sizeof(float));
+    be->conv2d_forward(r.out, in, w, &s, ws);
+    be->conv2d_backward(r.din, r.dw, dout, in, w, &s, ws);
     free(ws);
     return r;
 }
@@ -57,8 +61,8 @@ static void check_shape(ConvShape s, Rng *r)
     float *dw_ref = xmalloc(nw * sizeof(float));
     memcpy(di_ref, di0, ni * sizeof(float));
     memcpy(dw_ref, dw0, nw * sizeof(float));
-    conv2d_forward_naive(o_ref, in, w, &s);
-    conv2d_backward_naive(di_ref, dw_ref, dout, in, w, &s);
+    ref->conv2d_forward(o_ref, in, w, &s, NULL);
+    ref->conv2d_backward(di_ref, dw_ref, dout, in, w, &s, NULL);
     char what[160];
     for (int t = 1; t <= 3; t++) {
         snprintf(what, sizeof what, "conv N%d C%d %dx%d -> C%d k%d s%d, %d threads", s.N, s.C_in,
@@ -114,5 +118,7 @@ int main(void)
         cmocka_unit_test(test_conv_threads_vs_naive),
         cmocka_unit_test(test_threads_reported),
     };
+    be = backend_find("cpu");
+    ref = backend_find("cpu-ref");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* test_train.c — the MoCo step against a faithful PyTorch MoCo v2 step (tests/gen_golden_moco.py):
  * same initial weights, inputs, queue and shuffle permutations for 3 steps; compares logits,
  * losses, dL/dq, every parameter gradient of step 0, the query and key encoders after the EMA, the
- * key encoder's BN running statistics, the queue and its pointer. */
+ * key encoder's BN running statistics, the queue and its pointer; on both host backends ("cpu" and
+ * the reference "cpu-ref"). */
 #include "tests/test_util.h"
 
 #include "core/train/moco.h"
@@ -68,9 +69,11 @@ static void fixed_ft_backward(void *self, const float *dq_hat, const float *dk_h
  * through split-BN over 4 samples per group (1/σ of small groups amplifies rounding): 5e-4. After
  * three steps the parameters have moved by lr·grad ≈ 1e-2 and match at 1e-4; queue rows are unit
  * keys and match at 1e-4. */
-static void golden_trajectory(const StFile *f, const char *prefix, VariantHook hook)
+static void golden_trajectory(const Backend *be, const StFile *f, const char *prefix,
+                              VariantHook hook)
 {
     MocoOptions opt = {
+        .be = be,
         .N = 8, .C = 1, .H = 8, .W = 8, .K = 16, .T = 0.2f, .m = 0.99f, .bn_groups = 2,
         .model = {.arch = ARCH_RESNET_SMALL, .stem = STEM_SMALL, .width = 4, .stages = 2,
                   .blocks = 1, .in_channels = 1, .head = HEAD_MLP, .head_hidden = 0,
@@ -126,14 +129,14 @@ static void golden_trajectory(const StFile *f, const char *prefix, VariantHook h
 
 static void test_golden_moco_v2_step(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
     StFile f;
     fixture_open(&f, "moco_step.safetensors");
     VariantOptions vopt;
     variant_options_default(&vopt);
     const Variant *none = variant_find("none");
-    VariantHook hook = variant_instantiate(none, &vopt, 8, 8, 16);
-    golden_trajectory(&f, "", hook);
+    VariantHook hook = variant_instantiate(none, &vopt, be, 8, 8, 16);
+    golden_trajectory(be, &f, "", hook);
     variant_release(none, &hook);
     st_close(&f);
 }
@@ -142,15 +145,15 @@ static void test_golden_moco_v2_step(void **state)
  * fed torch's draws. */
 static void test_golden_moco_v2_ft_step(void **state)
 {
-    (void)state;
+    const Backend *be = test_backend(state);
     StFile f;
     fixture_open(&f, "moco_step.safetensors");
     VariantOptions vopt;
     variant_options_default(&vopt);
-    FixedFt fixed = {.ft = ft_create(&vopt, 8, 8, 16), .f = &f};
+    FixedFt fixed = {.ft = ft_create(&vopt, be, 8, 8, 16), .f = &f};
     VariantHook hook = {.name = "ft-fixed", .self = &fixed, .forward = fixed_ft_forward,
                         .backward = fixed_ft_backward};
-    golden_trajectory(&f, "ft.", hook);
+    golden_trajectory(be, &f, "ft.", hook);
     ft_destroy(fixed.ft);
     st_close(&f);
 }
@@ -158,8 +161,8 @@ static void test_golden_moco_v2_ft_step(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_moco_v2_step),
-        cmocka_unit_test(test_golden_moco_v2_ft_step),
+        TEST_ON(test_golden_moco_v2_step, "cpu"), TEST_ON(test_golden_moco_v2_step, "cpu-ref"),
+        TEST_ON(test_golden_moco_v2_ft_step, "cpu"), TEST_ON(test_golden_moco_v2_ft_step, "cpu-ref"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,8 +13,55 @@
 
 #include <cmocka.h>
 
+#include "core/backend/backend.h"
 #include "core/io/safetensors.h"
 #include "core/rng.h"
+
+/* A test run once per host-memory backend: its state is the backend's name, e.g.
+ *     TEST_ON(test_x, "cpu"), TEST_ON(test_x, "cpu-ref")
+ * and the test takes its table with test_backend(state). */
+#define TEST_ON(f, be) {#f " [" be "]", f, NULL, NULL, (void *)(be)}
+static inline const Backend *test_backend(void **state)
+{
+    const Backend *be = backend_find((const char *)*state);
+    if (!be) fail_msg("no backend '%s'", (const char *)*state);
+    return be;
+}
+
+/* The two backends a parity test compares: argv[1] argv[2], else CLFT_PARITY="A B", else "cpu
+ * cpu-ref". Returns 0; 77 (ctest's skip code) when one is not built or cannot open here (a GPU
+ * test without a GPU); 2 for a malformed CLFT_PARITY. */
+static inline int test_parity_backends(int argc, char **argv, const Backend *be[2])
+{
+    char name[2][32] = {"cpu", "cpu-ref"};
+    const char *env = getenv("CLFT_PARITY");
+    if (argc == 3) {
+        snprintf(name[0], sizeof name[0], "%s", argv[1]);
+        snprintf(name[1], sizeof name[1], "%s", argv[2]);
+    } else if (env && sscanf(env, "%31s %31s", name[0], name[1]) != 2) {
+        fprintf(stderr, "CLFT_PARITY='%s': expected two backend names\n", env);
+        return 2;
+    }
+    for (int s = 0; s < 2; s++) {
+        be[s] = backend_find(name[s]);
+        if (!be[s]) {
+            printf("skip: backend '%s' is not built (built: %s)\n", name[s], backend_names());
+            return 77;
+        }
+        if (be[s]->open && be[s]->open() != CLFT_OK) {
+            printf("skip: backend '%s' cannot open here: %s\n", name[s], clft_last_error());
+            return 77;
+        }
+    }
+    return 0;
+}
+
+/* The precision a parity test holds the first backend to: CLFT_PARITY_PRECISION=fp32|tf32|bf16. */
+static inline const char *test_parity_precision(void)
+{
+    const char *p = getenv("CLFT_PARITY_PRECISION");
+    return p && (!strcmp(p, "tf32") || !strcmp(p, "bf16")) ? p : "fp32";
+}
 
 /* max_i |a_i - b_i| / max(max_i |b_i|, floor): an error normalised by the reference's scale. */
 static inline double rel_err(const float *a, const float *b, size_t n, double floor_)

@@ -10,6 +10,9 @@
 #include "variants/mochi.h"
 #include "variants/variant.h"
 
+/* The backend of the kernels under test: the whole group runs on "cpu", then on "cpu-ref". */
+static const Backend *be;
+
 /* ---- options ---- */
 
 static void test_options_parse(void **state)
@@ -87,8 +90,9 @@ static double ft_loss(FtState *s, InfoNCE *w, const Feats *f)
     VariantOutput out;
     ft_apply(s, &in, &out);
     InfoNCEInput li = {.q = out.q, .k = out.k, .queue = out.queue};
-    infonce_forward(w, &li);
-    return w->loss;
+    double stats[STEP_STAT_COUNT];
+    infonce_forward(w, &li, stats);
+    return stats[STEP_STAT_LOSS];
 }
 
 /* Full chain q → FT → InfoNCE: analytic dq vs central differences (eps 1e-3, T = 0.5; same error
@@ -101,17 +105,18 @@ static void check_ft_fd(const VariantOptions *o, const char *what)
     test_unit_rows(f.q, FN, FD, &r);
     test_unit_rows(f.k, FN, FD, &r);
     test_unit_rows(f.queue, FK, FD, &r);
-    FtState *s = ft_create(o, FN, FD, FK);
+    FtState *s = ft_create(o, be, FN, FD, FK);
     Rng fr;
     rng_init(&fr, 3, RNG_STREAM_FT, 0, 0);
     ft_sample(s, 0, &fr);
     InfoNCE w;
-    infonce_init(&w, FN, FD, FK, 0, 0.5f);
+    double stats[STEP_STAT_COUNT];
+    infonce_init(&w, be, FN, FD, FK, 0, 0.5f);
     VariantInput in = {.N = FN, .D = FD, .K = FK, .q = f.q, .k = f.k, .queue = f.queue};
     VariantOutput out;
     ft_apply(s, &in, &out);
     InfoNCEInput li = {.q = out.q, .k = out.k, .queue = out.queue};
-    infonce_forward(&w, &li);
+    infonce_forward(&w, &li, stats);
     float dqh[FN * FD] = {0}, dkh[FN * FD] = {0}, dq[FN * FD] = {0}, fd[FN * FD];
     infonce_backward(&w, &li, dqh, dkh);
     ft_backward(s, dqh, dkh, dq);
@@ -170,7 +175,7 @@ static void test_ft_identities(void **state)
     test_unit_rows(queue, K, D, &r);
     VariantOptions o;
     variant_options_default(&o);
-    FtState *s = ft_create(&o, N, D, K);
+    FtState *s = ft_create(&o, be, N, D, K);
     const float lams[3] = {1.0f, 1.37f, 2.0f};
     for (int t = 0; t < 3; t++) {
         const float lam = lams[t];
@@ -211,7 +216,7 @@ static void test_queue_untouched(void **state)
         VariantOptions o;
         variant_options_default(&o);
         variant_options_preset(&o, (*v)->name);
-        void *self = (*v)->create(&o, N, D, K);
+        void *self = (*v)->create(&o, be, N, D, K);
         Rng fr;
         rng_init(&fr, 1, RNG_STREAM_FT, 0, 0);
         VariantInput in = {.N = N, .D = D, .K = K, .q = q, .k = k, .queue = queue};
@@ -222,7 +227,7 @@ static void test_queue_untouched(void **state)
     }
     VariantOptions o;
     variant_options_default(&o);
-    FtState *s = ft_create(&o, N, D, K);
+    FtState *s = ft_create(&o, be, N, D, K);
     Rng fr;
     rng_init(&fr, 2, RNG_STREAM_FT, 0, 0);
     ft_sample(s, 0, &fr);
@@ -248,7 +253,7 @@ static void test_ft_draw_order_and_start_epoch(void **state)
     VariantOptions o;
     variant_options_default(&o);
     o.start_epoch = 2;
-    FtState *s = ft_create(&o, N, D, K);
+    FtState *s = ft_create(&o, be, N, D, K);
     Rng a, b;
     rng_init(&a, 77, RNG_STREAM_FT, 0, 0);
     b = a;
@@ -272,7 +277,7 @@ static void test_ft_draw_order_and_start_epoch(void **state)
     variant_options_default(&o);
     variant_options_set(&o, "dimwise", "both");
     variant_options_set(&o, "dist", "uniform");
-    s = ft_create(&o, N, D, K);
+    s = ft_create(&o, be, N, D, K);
     ft_sample(s, 0, &a);
     dr = ft_get_draws(s);
     assert_int_equal(dr.n_ex, D);
@@ -283,7 +288,7 @@ static void test_ft_draw_order_and_start_epoch(void **state)
     ft_destroy(s);
     variant_options_default(&o);
     variant_options_preset(&o, "ft_pos_interp");
-    s = ft_create(&o, N, D, K);
+    s = ft_create(&o, be, N, D, K);
     ft_sample(s, 0, &a);
     dr = ft_get_draws(s);
     assert_true(dr.n_ex == 1 && dr.n_in == 0 && dr.lam_ex[0] >= 0.0f && dr.lam_ex[0] <= 1.0f);
@@ -314,7 +319,7 @@ static void test_ft_mixed_queue_many_blocks(void **state)
         variant_options_default(&o);
         o.target = FT_TARGET_NEG;
         o.dimwise = dimwise ? FT_DIMWISE_NEG : FT_DIMWISE_NONE;
-        FtState *st = ft_create(&o, N, D, K);
+        FtState *st = ft_create(&o, be, N, D, K);
         FtDraws dr = {.n_in = dimwise ? D : 1, .lam_in = lam, .perm = perm};
         ft_set_draws(st, &dr);
         VariantInput in = {.N = N, .D = D, .K = K, .q = q, .k = k, .queue = queue};
@@ -386,7 +391,7 @@ static void test_ft_golden_pytorch(void **state)
             o.dimwise = FT_DIMWISE_BOTH;
             o.postmix_norm = FT_NORM_POS; /* the official code's norm_target 'pos' */
         }
-        FtState *s = ft_create(&o, N, D, K);
+        FtState *s = ft_create(&o, be, N, D, K);
         FtDraws dr = {.n_ex = c ? D : 1, .lam_ex = fixture_f32(&f, c ? "lam_ex_d" : "lam_ex", c ? D : 1),
                       .n_in = c ? D : 1, .lam_in = fixture_f32(&f, c ? "lam_in_d" : "lam_in", c ? D : 1),
                       .perm = perm};
@@ -395,13 +400,14 @@ static void test_ft_golden_pytorch(void **state)
         VariantOutput out;
         ft_apply(s, &in, &out);
         InfoNCE w;
-        infonce_init(&w, N, D, K, 0, T[0]);
+        double stats[STEP_STAT_COUNT];
+        infonce_init(&w, be, N, D, K, 0, T[0]);
         InfoNCEInput li = {.q = out.q, .k = out.k, .queue = out.queue};
-        infonce_forward(&w, &li);
+        infonce_forward(&w, &li, stats);
         char name[32];
         snprintf(name, sizeof name, "logits%s", suffix[c]);
         ASSERT_CLOSE(name, w.logits, fixture_f32(&f, name, N * (1 + K)), N * (1 + K), 1e-5);
-        float loss = (float)w.loss;
+        float loss = (float)stats[STEP_STAT_LOSS];
         snprintf(name, sizeof name, "loss%s", suffix[c]);
         ASSERT_CLOSE(name, &loss, fixture_f32(&f, name, 1), 1, 1e-5);
         float dqh[N * D] = {0}, dkh[N * D] = {0}, dq[N * D] = {0};
@@ -446,7 +452,7 @@ static void test_mochi_extras(void **state)
     o.mochi_n_hard = 16;
     o.mochi_s = 12;
     o.mochi_s_prime = 6;
-    MochiState *m = mochi_create(&o, N, D, K);
+    MochiState *m = mochi_create(&o, be, N, D, K);
     assert_int_equal(variant_find("mochi")->n_extra(m), 18);
     Rng fr;
     rng_init(&fr, 5, RNG_STREAM_FT, 0, 0);
@@ -497,7 +503,7 @@ static void test_mochi_extras(void **state)
     /* Before start_epoch: no extras. */
     mochi_destroy(m);
     o.start_epoch = 1;
-    m = mochi_create(&o, N, D, K);
+    m = mochi_create(&o, be, N, D, K);
     mochi_forward(m, &in, &fr, &out);
     assert_int_equal(out.E, 0);
     assert_null(out.extra);
@@ -519,5 +525,10 @@ int main(void)
         cmocka_unit_test(test_ft_golden_pytorch),
         cmocka_unit_test(test_mochi_extras),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = 0;
+    be = backend_find("cpu");
+    failed += cmocka_run_group_tests_name("variants on cpu", tests, NULL, NULL);
+    be = backend_find("cpu-ref");
+    failed += cmocka_run_group_tests_name("variants on cpu-ref", tests, NULL, NULL);
+    return failed;
 }

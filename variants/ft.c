@@ -2,7 +2,6 @@
  * ablation of the official code (PAPER.md §2); see ft.h for the formulas and the draw order. */
 #include "variants/ft.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,11 +9,18 @@
 
 struct FtState {
     VariantOptions opt;
+    const Backend *be;
     int N, D, K;
     int n_ex, n_in;    /* this step's draws: 0 (untouched), 1 (scalar) or D (dimension-wise) */
+    /* On the host, where they are drawn: */
     float *lam_ex;     /* (D,) λ_ex; [0] only when scalar */
     float *lam_in;     /* (D,) λ_in */
     int *perm;         /* (K,) */
+    /* On the backend: */
+    float *lam_ex_dev; /* (D,) λ_ex uploaded when dimension-wise */
+    float *lam_in_dev; /* (D,) */
+    int *perm_dev;     /* (K,) */
+    const float *lam_ex_used; /* this step's λ_ex vector on the backend, NULL when scalar */
     float *q_hat;      /* (N, D) */
     float *k_hat;      /* (N, D) */
     float *queue_hat;  /* (K, D) */
@@ -23,22 +29,26 @@ struct FtState {
     int norm_pos;      /* 1 when q̂, k̂ were re-normalised this step */
 };
 
-FtState *ft_create(const VariantOptions *opt, int N, int D, int K)
+FtState *ft_create(const VariantOptions *opt, const Backend *be, int N, int D, int K)
 {
     ASSERT(N > 0 && D > 0 && K > 0);
     FtState *s = xcalloc(1, sizeof *s);
     s->opt = *opt;
+    s->be = be;
     s->N = N;
     s->D = D;
     s->K = K;
     s->lam_ex = xaligned_alloc((size_t)D * sizeof(float));
     s->lam_in = xaligned_alloc((size_t)D * sizeof(float));
     s->perm = xcalloc((size_t)K, sizeof(int));
-    s->q_hat = xaligned_alloc((size_t)N * D * sizeof(float));
-    s->k_hat = xaligned_alloc((size_t)N * D * sizeof(float));
-    s->queue_hat = xaligned_alloc((size_t)K * D * sizeof(float));
-    s->u_norm = xaligned_alloc((size_t)N * sizeof(float));
-    s->w_norm = xaligned_alloc((size_t)N * sizeof(float));
+    s->lam_ex_dev = backend_alloc(be, (size_t)D * sizeof(float));
+    s->lam_in_dev = backend_alloc(be, (size_t)D * sizeof(float));
+    s->perm_dev = backend_alloc(be, (size_t)K * sizeof(int));
+    s->q_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
+    s->k_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
+    s->queue_hat = backend_alloc(be, (size_t)K * D * sizeof(float));
+    s->u_norm = backend_alloc(be, (size_t)N * sizeof(float));
+    s->w_norm = backend_alloc(be, (size_t)N * sizeof(float));
     return s;
 }
 
@@ -48,11 +58,9 @@ void ft_destroy(FtState *s)
     free(s->lam_ex);
     free(s->lam_in);
     free(s->perm);
-    free(s->q_hat);
-    free(s->k_hat);
-    free(s->queue_hat);
-    free(s->u_norm);
-    free(s->w_norm);
+    void *dev[] = {s->lam_ex_dev, s->lam_in_dev, s->perm_dev, s->q_hat, s->k_hat, s->queue_hat,
+                   s->u_norm, s->w_norm};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++) backend_free(s->be, dev[i]);
     free(s);
 }
 
@@ -98,77 +106,16 @@ FtDraws ft_get_draws(const FtState *s)
                      .perm = s->perm};
 }
 
-/* Scales row x (D,) to unit norm; returns the norm it had. */
-static float normalise_row(float *x, int D)
+/* A λ vector on the backend when the draws are dimension-wise, else NULL (the scalar is passed). */
+static const float *lam_on_backend(FtState *s, float *dev, const float *host, int n)
 {
-    double ss = 0.0;
-    for (int d = 0; d < D; d++) ss += (double)x[d] * x[d];
-    float nrm = (float)sqrt(ss);
-    /* F.normalize clamps the norm at eps = 1e-12; a zero mix needs λ = 1/2 and q = −k exactly. */
-    float inv = 1.0f / (nrm > 1e-12f ? nrm : 1e-12f);
-    for (int d = 0; d < D; d++) x[d] *= inv;
-    return nrm;
-}
-
-static void mix_positives(FtState *s, const VariantInput *in)
-{
-    const int N = s->N, D = s->D;
-    const int vec = s->n_ex > 1; /* dimension-wise λ */
-    for (int n = 0; n < N; n++) {
-        const float *q = in->q + (size_t)n * D, *k = in->k + (size_t)n * D;
-        float *qh = s->q_hat + (size_t)n * D, *kh = s->k_hat + (size_t)n * D;
-        for (int d = 0; d < D; d++) {
-            float lam = s->lam_ex[vec ? d : 0];
-            qh[d] = lam * q[d] + (1.0f - lam) * k[d];
-            kh[d] = lam * k[d] + (1.0f - lam) * q[d];
-        }
-        if (s->norm_pos) {
-            s->u_norm[n] = normalise_row(qh, D);
-            s->w_norm[n] = normalise_row(kh, D);
-        }
-    }
-}
-
-/* o (K, D) ← lam ∘ a + (1 − lam) ∘ all[perm] row by row (a = all, or a block of its rows); lam has D entries (stride 1) or one
- * (stride 0). The hot loop of FT (K·D at K = 65536): memory-bound, so it is compiled for AVX-512
- * and AVX2 as well, picked at load time (GCC target_clones), ~2× the SSE2 baseline here. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
-static void mix_rows(float *restrict o, const float *restrict a, const float *restrict all,
-                     const int *restrict perm, const float *restrict lam, int lam_stride, int K, int D)
-{
-    for (int i = 0; i < K; i++) {
-        const float *x = a + (size_t)i * D, *y = all + (size_t)perm[i] * D;
-        float *z = o + (size_t)i * D;
-        if (lam_stride == 0) {
-            const float l = lam[0], m = 1.0f - l;
-            for (int d = 0; d < D; d++) z[d] = l * x[d] + m * y[d];
-        } else {
-            for (int d = 0; d < D; d++) z[d] = lam[d] * x[d] + (1.0f - lam[d]) * y[d];
-        }
-    }
-}
-
-/* Rows split statically over the threads (each row is independent: results do not depend on the
- * thread count); memory-bound, so two cores roughly halve it. */
-static void mix_negatives(FtState *s, const VariantInput *in)
-{
-    enum { ROWS = 1024 };
-    const int stride = s->n_in > 1 ? 1 : 0, D = s->D;
-#pragma omp parallel for schedule(static)
-    for (int i0 = 0; i0 < s->K; i0 += ROWS) {
-        const int rows = s->K - i0 < ROWS ? s->K - i0 : ROWS;
-        mix_rows(s->queue_hat + (size_t)i0 * D, in->queue + (size_t)i0 * D, in->queue, s->perm + i0,
-                 s->lam_in, stride, rows, D);
-    }
-    if (s->opt.postmix_norm & FT_NORM_NEG)
-        for (int i = 0; i < s->K; i++) normalise_row(s->queue_hat + (size_t)i * s->D, s->D);
+    return n > 1 ? backend_write(s->be, dev, host, (size_t)n * sizeof(float)) : NULL;
 }
 
 void ft_apply(FtState *s, const VariantInput *in, VariantOutput *out)
 {
     ASSERT(in->N == s->N && in->D == s->D && in->K == s->K);
+    const Backend *be = s->be;
     s->norm_pos = s->n_ex > 0 && (s->opt.postmix_norm & FT_NORM_POS);
     out->q = in->q;
     out->k = in->k;
@@ -176,12 +123,17 @@ void ft_apply(FtState *s, const VariantInput *in, VariantOutput *out)
     out->extra = NULL;
     out->E = 0;
     if (s->n_ex > 0) {
-        mix_positives(s, in);
+        s->lam_ex_used = lam_on_backend(s, s->lam_ex_dev, s->lam_ex, s->n_ex);
+        be->pair_mix_forward(s->q_hat, s->k_hat, s->u_norm, s->w_norm, in->q, in->k,
+                             s->lam_ex_used, s->lam_ex[0], s->N, s->D, s->norm_pos);
         out->q = s->q_hat;
         out->k = s->k_hat;
     }
     if (s->n_in > 0) {
-        mix_negatives(s, in);
+        const float *lam = lam_on_backend(s, s->lam_in_dev, s->lam_in, s->n_in);
+        const int *perm = backend_write(be, s->perm_dev, s->perm, (size_t)s->K * sizeof(int));
+        be->row_mix(s->queue_hat, in->queue, perm, lam, s->lam_in[0], s->K, s->D,
+                    (s->opt.postmix_norm & FT_NORM_NEG) != 0);
         out->queue = s->queue_hat;
     }
 }
@@ -190,43 +142,18 @@ void ft_backward(FtState *s, const float *dq_hat, const float *dk_hat, float *dq
 {
     const int N = s->N, D = s->D;
     if (s->n_ex == 0) { /* q̂ = q, k̂ = k: only the q̂ path reaches q */
-        for (size_t i = 0; i < (size_t)N * D; i++) dq[i] += dq_hat[i];
+        s->be->add_inplace(dq, dq_hat, (size_t)N * D);
         return;
     }
-    const int vec = s->n_ex > 1;
-    for (int n = 0; n < N; n++) {
-        const float *gq = dq_hat + (size_t)n * D, *gk = dk_hat + (size_t)n * D;
-        float *out = dq + (size_t)n * D;
-        if (!s->norm_pos) {
-            for (int d = 0; d < D; d++) {
-                float lam = s->lam_ex[vec ? d : 0];
-                out[d] += lam * gq[d] + (1.0f - lam) * gk[d];
-            }
-            continue;
-        }
-        /* Re-normalised, x̂ = x/‖x‖: dx = (dx̂ − x̂ (x̂·dx̂)) / ‖x‖ for both mixes, then as above. */
-        const float *qh = s->q_hat + (size_t)n * D, *kh = s->k_hat + (size_t)n * D;
-        double qg = 0.0, kg = 0.0;
-        for (int d = 0; d < D; d++) {
-            qg += (double)qh[d] * gq[d];
-            kg += (double)kh[d] * gk[d];
-        }
-        float iu = 1.0f / (s->u_norm[n] > 1e-12f ? s->u_norm[n] : 1e-12f);
-        float iw = 1.0f / (s->w_norm[n] > 1e-12f ? s->w_norm[n] : 1e-12f);
-        for (int d = 0; d < D; d++) {
-            float lam = s->lam_ex[vec ? d : 0];
-            float du = (gq[d] - qh[d] * (float)qg) * iu;
-            float dw = (gk[d] - kh[d] * (float)kg) * iw;
-            out[d] += lam * du + (1.0f - lam) * dw;
-        }
-    }
+    s->be->pair_mix_backward(dq, dq_hat, dk_hat, s->q_hat, s->k_hat, s->u_norm, s->w_norm,
+                             s->lam_ex_used, s->lam_ex[0], N, D, s->norm_pos);
 }
 
 /* ---- the Variant hook ---- */
 
-static void *hook_create(const VariantOptions *opt, int N, int D, int K)
+static void *hook_create(const VariantOptions *opt, const Backend *be, int N, int D, int K)
 {
-    return ft_create(opt, N, D, K);
+    return ft_create(opt, be, N, D, K);
 }
 
 static void hook_forward(void *self, const VariantInput *in, Rng *rng, VariantOutput *out)

@@ -38,17 +38,19 @@ typedef struct {
     const int *perm;      /* (K,) a permutation of 0..K−1; read when n_in > 0 */
 } FtDraws;
 
-FtState *ft_create(const VariantOptions *opt, int N, int D, int K);
+/* The state on backend `be`: the mixes there, the draws on the host (uploaded by ft_apply). */
+FtState *ft_create(const VariantOptions *opt, const Backend *be, int N, int D, int K);
 void ft_destroy(FtState *s);
 /* Draws this step's λs and permutation from rng per the options (identity before start_epoch). */
 void ft_sample(FtState *s, int epoch, Rng *rng);
 /* Replaces this step's draws by *d (copied); post-mix normalisation still follows the options. */
 void ft_set_draws(FtState *s, const FtDraws *d);
-/* The current draws (pointers into the state, valid until the next sample / set). */
+/* The current draws (host pointers into the state, valid until the next sample / set). */
 FtDraws ft_get_draws(const FtState *s);
-/* q̂, k̂, queuê from the current draws; `in` is never modified. */
+/* q̂, k̂, queuê (on the backend) from the current draws; `in` is never modified. The kernels
+ * are the backend's pair_mix_forward (positives) and row_mix (negatives). */
 void ft_apply(FtState *s, const VariantInput *in, VariantOutput *out);
-/* dq (N, D) += dL/dq given dq_hat, dk_hat (N, D) of the last ft_apply. */
+/* dq (N, D) += dL/dq given dq_hat, dk_hat (N, D) of the last ft_apply (pair_mix_backward). */
 void ft_backward(FtState *s, const float *dq_hat, const float *dk_hat, float *dq);
 
 #endif

@@ -19,8 +19,11 @@
  * s' = max(1, n_hard / 8).  Like MoCHi, mixing starts at `start_epoch` (identity before).
  *
  * Draw order (the rng passed in): for n = 0..N−1: for each of the s mixes i, j, α; then for each
- * of the s' mixes j, β. Cost: one extra q·queueᵀ sgemm (in blocks of queries), the selection,
- * and N·E·D for the mixes.
+ * of the s' mixes j, β (i, j are positions in the query's list of hard negatives, so the draws do
+ * not depend on the data and are made on the host). Cost: one extra q·queueᵀ GEMM (in blocks of
+ * queries), the selection, and N·E·D for the mixes. The hard list's order is the backend's
+ * (topk_rows specifies the set): two backends agree on the set, not on which row a position
+ * names.
  */
 #ifndef CLFT_MOCHI_H
 #define CLFT_MOCHI_H
@@ -32,7 +35,9 @@ typedef struct MochiState MochiState;
 /* The sizes a K-row queue gets from opt (auto sizes scaled as above). */
 void mochi_sizes(const VariantOptions *opt, int K, int *n_hard, int *s, int *s_prime);
 
-MochiState *mochi_create(const VariantOptions *opt, int N, int D, int K);
+/* The state on backend `be`: selection and mixes there (topk_rows, mix_picked), the picks drawn
+ * on the host and uploaded. */
+MochiState *mochi_create(const VariantOptions *opt, const Backend *be, int N, int D, int K);
 void mochi_destroy(MochiState *m);
 int mochi_n_extra(const MochiState *m);
 void mochi_forward(MochiState *m, const VariantInput *in, Rng *rng, VariantOutput *out);
@@ -45,6 +50,6 @@ typedef struct {
     const int *hard, *src_a, *src_b;
     const float *coef;
 } MochiTrace;
-MochiTrace mochi_trace(const MochiState *m);
+MochiTrace mochi_trace(MochiState *m); /* downloads the hard rows of the last forward */
 
 #endif

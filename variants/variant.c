@@ -142,10 +142,11 @@ ClftStatus variant_options_set(VariantOptions *opt, const char *key, const char 
     return CLFT_ERR_VALUE;
 }
 
-VariantHook variant_instantiate(const Variant *v, const VariantOptions *opt, int N, int D, int K)
+VariantHook variant_instantiate(const Variant *v, const VariantOptions *opt, const Backend *be,
+                                int N, int D, int K)
 {
     VariantHook h = {.name = v->name, .forward = v->forward, .backward = v->backward};
-    h.self = v->create(opt, N, D, K);
+    h.self = v->create(opt, be, N, D, K);
     h.n_extra = v->n_extra ? v->n_extra(h.self) : 0;
     h.is_identity = !strcmp(v->name, "none");
     return h;

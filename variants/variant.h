@@ -6,13 +6,15 @@
  *     variant->backward(self, dq_hat, dk_hat, dq)   dq += dL/dq (through q̂ AND k̂)
  *
  * Rules: k and the queue carry no gradient; a variant never modifies in.queue (the trainer enqueues
- * the ORIGINAL keys); all buffers a variant needs are allocated in create(), never in forward();
- * every random draw comes from the `rng` passed in (the FT stream, saved in checkpoints).
+ * the ORIGINAL keys); all buffers a variant needs are allocated in create(), on the backend it is
+ * given, never in forward(); its arithmetic is that backend's ops; every random draw comes from
+ * the `rng` passed in (the FT stream, saved in checkpoints), made on the host and uploaded.
  * "none" is the identity: out points at the inputs.
  */
 #ifndef CLFT_VARIANT_H
 #define CLFT_VARIANT_H
 
+#include "core/backend/backend.h"
 #include "core/common.h"
 #include "core/contrast/variant_hook.h"
 #include "core/rng.h"
@@ -60,8 +62,8 @@ typedef struct Variant {
     const char *summary;
     /* Overrides of the default options that define this named variant (NULL: none). */
     void (*preset)(VariantOptions *opt);
-    /* Allocates the variant's state for (N, D, K); NULL-returning create means "no state". */
-    void *(*create)(const VariantOptions *opt, int N, int D, int K);
+    /* Allocates the variant's state for (N, D, K) on backend `be`. */
+    void *(*create)(const VariantOptions *opt, const Backend *be, int N, int D, int K);
     void (*forward)(void *self, const VariantInput *in, Rng *rng, VariantOutput *out);
     /* dq (N, D) += dL/dq given dL/dq̂ and dL/dk̂ (each (N, D)). */
     void (*backward)(void *self, const float *dq_hat, const float *dk_hat, float *dq);
@@ -79,8 +81,9 @@ void variant_options_preset(VariantOptions *opt, const char *name);
 const Variant *variant_find(const char *name);
 /* NULL-terminated list of all registered variants, for --help and validation messages. */
 const Variant *const *variant_all(void);
-/* Creates the variant's state for (N, D, K) and returns the hook the core trainer calls. */
-VariantHook variant_instantiate(const Variant *v, const VariantOptions *opt, int N, int D, int K);
+/* Creates the variant's state for (N, D, K) on `be` and returns the hook the core trainer calls. */
+VariantHook variant_instantiate(const Variant *v, const VariantOptions *opt, const Backend *be,
+                                int N, int D, int K);
 /* Frees what variant_instantiate created. */
 void variant_release(const Variant *v, VariantHook *hook);
 

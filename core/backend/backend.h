@@ -1,17 +1,80 @@
-/* backend.h — the backend table: one function pointer per layer operation of core/nn/nn.h, with the
- * same names (without a suffix) and identical signatures, chosen once at run time by name
- * (`--device cpu|cuda`). Model code calls be->conv2d_forward(...) and never names a backend.
- * Reference: ggml's backend interface (a struct of function pointers looked up by name).
+/* backend.h — a backend is memory plus compute: one table of function pointers, looked up by name
+ * once (`--device cpu|cpu-ref|cuda`), in the manner of ggml's backend interface (DESIGN.md
+ * "Backends").
  *
- * Buffers passed to a backend live where that backend computes (host memory for "cpu").
+ *   memory   alloc/free, zeroing, copies host→backend, backend→host and backend→backend, an
+ *            optional pinned-host allocator (for the loader's batches), synchronise;
+ *   compute  every op the training step and the evaluators run.
+ *
+ * Every buffer an op receives lives on that backend ("device pointers"): the host never reads or
+ * writes one except through upload/download, and the named boundaries below are the only traffic:
+ *   - batch upload (x1, x2), and the step's random draws (shuffle permutation, FT's λ and queue
+ *     permutation, MoCHi's picks) — drawn on the host whatever the device;
+ *   - per step, a download of the step statistics (loss, instance accuracy, score moments);
+ *   - the score histograms at the end of an epoch;
+ *   - features for kNN / linear evaluation;
+ *   - initial values (weights, queue, BN running variance), checkpoint save and load.
+ * A backend whose memory IS host memory (cpu, cpu-ref: `host_memory` = 1) lets the helpers below
+ * skip those copies: the host then reads and writes the buffers in place, so the CPU path copies
+ * nothing it did not copy before the table existed.
+ *
+ * Op conventions (as llm.c): outputs first, then inputs, then the shape, then scratch; every
+ * buffer is contiguous float32 NCHW (or row-major (rows, cols)) with its shape in a comment;
+ * backward ops ACCUMULATE (+=) into parameter gradients and into an activation gradient unless
+ * told that they are its first writer (BnShape.din_set, add_relu's set_a/set_b); GEMMs are
+ * row-major C(M,N) = A(M,K)·B(K,N). The formulas of each op are in the header of the module that
+ * calls it (core/nn/nn.h for layers, core/contrast/ headers, variants/ft.h, variants/mochi.h,
+ * core/optim/optim.h); core/backend/ref/ holds the plain reference kernels that spell them out.
+ *
+ * An entry left NULL is an op this backend does not implement: backend_select() refuses such a
+ * backend for a run that needs the op (one line naming the device and the op), never falling back
+ * to the host silently.
  */
 #ifndef CLFT_BACKEND_H
 #define CLFT_BACKEND_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/common.h"
 #include "core/nn/nn.h"
 
+struct InfoNCE;
+struct InfoNCEInput;
+struct SgdOptions;
+
+/* The statistics one step downloads (the NaN guard and scores.csv need them every step), as one
+ * contiguous block of doubles on the backend: InfoNCE writes loss and instance accuracy, the score
+ * ops the moments of the scores used in the loss (post) and of the original scores (pre). */
+enum {
+    STEP_STAT_LOSS = 0,
+    STEP_STAT_INST_ACC = 1,
+    STEP_STAT_POST = 2, /* 6: pos_mean, pos_var, neg_mean, neg_var, exp_pos_mean, exp_neg_mean */
+    STEP_STAT_PRE = 8,  /* 4: pos_mean, pos_var, neg_mean, neg_var */
+    STEP_STAT_COUNT = 12
+};
+
 typedef struct Backend {
-    const char *name;
+    const char *name;    /* "cpu", "cpu-ref", "cuda" */
+    const char *summary; /* one line for --version */
+    int host_memory;     /* 1: its buffers are host memory (see above) */
+    /* Opens the device for this process: CLFT_OK, or a status with clft_last_error() saying why it
+     * is not usable (no GPU, no driver). NULL: always usable. */
+    ClftStatus (*open)(void);
+
+    /* ---- memory ---- */
+    void *(*alloc)(size_t bytes); /* 64-byte aligned, zero-filled; NULL when it cannot */
+    void (*free)(void *p);
+    void *(*host_alloc)(size_t bytes); /* pinned host memory (NULL entry: plain host memory) */
+    void (*host_free)(void *p);
+    void (*memset_zero)(void *p, size_t bytes);
+    void (*upload)(void *dst, const void *host_src, size_t bytes);
+    void (*download)(void *host_dst, const void *src, size_t bytes);
+    void (*copy)(void *dst, const void *src, size_t bytes);
+    void (*synchronize)(void);
+
+    /* ---- layers (core/nn/nn.h) ---- */
+    size_t (*conv2d_workspace_floats)(const ConvShape *s);
     void (*conv2d_forward)(float *out, const float *in, const float *weight, const ConvShape *s,
                            float *ws);
     void (*conv2d_backward)(float *din, float *dweight, const float *dout, const float *in,
@@ -36,13 +99,110 @@ typedef struct Backend {
     void (*l2norm_forward)(float *out, float *norm, const float *in, int N, int D);
     void (*l2norm_backward)(float *din, const float *dout, const float *out, const float *norm,
                             int N, int D);
-    void (*add_inplace)(float *y, const float *x, size_t n);
+    void (*add_relu_forward)(float *y, const float *a, const float *b, size_t n);
+    void (*add_relu_backward)(float *da, float *db, const float *dout, const float *out, size_t n,
+                              int set_a, int set_b);
+    void (*add_inplace)(float *y, const float *x, size_t n); /* y += x */
+    void (*zero)(float *y, size_t n); /* y = 0 (an activation gradient before its first adder) */
+
+    /* ---- rows: the key shuffle (shuffle-BN) ---- */
+    /* out[i] = in[idx[i]] and out[idx[i]] = in[i], for rows of `row` floats, i < N */
+    void (*gather_rows)(float *out, const float *in, const int *idx, int N, size_t row);
+    void (*scatter_rows)(float *out, const float *in, const int *idx, int N, size_t row);
+
+    /* ---- contrast (core/contrast/infonce.h, scores.h) ---- */
+    void (*infonce_forward)(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats);
+    void (*infonce_backward)(struct InfoNCE *w, const struct InfoNCEInput *in, float *dq_hat,
+                             float *dk_hat);
+    /* post (6 doubles) and, when hist is not NULL, the scores added to *hist (a ScoreHist) */
+    void (*scores_compute)(double *post, void *hist, const struct InfoNCE *w);
+    /* pre (4 doubles) of the original q (N, D), k (N, D), queue (K, D); M (D, D), mu (D) scratch */
+    void (*scores_pre_compute)(double *pre, const float *q, const float *k, const float *queue,
+                               int N, int D, int K, float *M, double *mu);
+    /* the original scores added to *hist; block (N, SCORES_PRE_BLOCK) scratch */
+    void (*scores_pre_hist)(void *hist, const float *q, const float *k, const float *queue, int N,
+                            int D, int K, float *block);
+
+    /* ---- feature mixing (variants/ft.h, variants/mochi.h) ----
+     * λ is `lam` (D) when not NULL (one value per dimension), else the scalar lam0. */
+    /* â = λa + (1−λ)b, b̂ = λb + (1−λ)a row by row (N, D); with renorm both are scaled to unit
+     * rows and their norms before scaling kept in a_norm, b_norm (N) */
+    void (*pair_mix_forward)(float *a_hat, float *b_hat, float *a_norm, float *b_norm,
+                             const float *a, const float *b, const float *lam, float lam0, int N,
+                             int D, int renorm);
+    /* da (N, D) += dL/da through â and b̂, given da_hat, db_hat of the last forward */
+    void (*pair_mix_backward)(float *da, const float *da_hat, const float *db_hat,
+                              const float *a_hat, const float *b_hat, const float *a_norm,
+                              const float *b_norm, const float *lam, float lam0, int N, int D,
+                              int renorm);
+    /* out[i] = λ∘x[i] + (1−λ)∘x[perm[i]] for the K rows of x (K, D); renorm: unit rows */
+    void (*row_mix)(float *out, const float *x, const int *perm, const float *lam, float lam0,
+                    int K, int D, int renorm);
+    /* idx (N, k): for each row n of q (N, D), the rows j of x (K, D) with the k largest q_n·x_j
+     * (ties: lower j first); scores: topk_scratch_floats(K, k) floats of scratch */
+    void (*topk_rows)(int *idx, const float *q, const float *x, int N, int D, int K, int k,
+                      float *scores);
+    /* out[n, e] = normalise(c a + (1 − c) b), c = coef[n, e], a = x[pick[pos_a[n, e]]] (or q_n
+     * when pos_a[n, e] < 0), b = x[pick[pos_b[n, e]]], pick = idx row n (N, k); out (N, E, D) */
+    void (*mix_picked)(float *out, const float *q, const float *x, const int *idx, int k,
+                       const int *pos_a, const int *pos_b, const float *coef, int N, int E, int D);
+
+    /* ---- optimiser (core/optim/optim.h) ---- */
+    void (*sgd_step)(float *theta, const float *grad, float *buf, size_t n,
+                     const struct SgdOptions *opt);
+    void (*ema_update)(float *theta_k, const float *theta_q, size_t n, float m);
+
+    /* ---- evaluation ---- */
+    /* C (M, N) = alpha op(A) op(B) + beta C, row-major; op(X) = Xᵀ when trans_x */
+    void (*gemm)(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc);
+    /* loss (1 double) = mean cross-entropy of logits (N, C) against labels (N); the logits become
+     * dL/dlogits = (softmax − onehot) / N */
+    void (*softmax_xent)(double *loss, float *logits, const int *labels, int N, int C);
+    /* 1 in *flag when any of x[0..n) is NaN or ±inf (flag: one int on the backend) */
+    void (*nonfinite)(int *flag, const float *x, size_t n);
 } Backend;
 
-/* The CPU table: the functions of core/nn (im2col + OpenBLAS sgemm). */
-extern const Backend backend_cpu;
+#define TOPK_BLOCK 64 /* query rows per topk_rows score block: (TOPK_BLOCK, K) floats */
+/* Scratch of topk_rows: the score block and a k-entry heap (values and rows). */
+static inline size_t topk_scratch_floats(int K, int k) { return (size_t)TOPK_BLOCK * K + 2 * (size_t)k; }
 
-/* The backend called `name` ("cpu", later "cuda"), or NULL when none of that name is built. */
+/* The built backend called `name`, or NULL. */
 const Backend *backend_find(const char *name);
+/* The built backends' names, space-separated ("cpu cpu-ref"), for messages and --version. */
+const char *backend_names(void);
+/* NULL-terminated list of the built backends. */
+const Backend *const *backend_all(void);
+/* The backend that computes on host memory for host-side evaluation (kNN, linear probe): "cpu". */
+const Backend *backend_host(void);
+
+/* Which op groups a run needs; backend_select refuses a backend missing one of them. */
+typedef enum {
+    BACKEND_NEEDS_TRAIN = 1, /* the MoCo step: layers, rows, contrast, optimiser */
+    BACKEND_NEEDS_MIX = 2,   /* a variant's feature mixing */
+    BACKEND_NEEDS_EVAL = 4,  /* feature extraction and fine-tuning */
+} BackendNeeds;
+
+/* The backend for --device `name`, opened and checked to implement what `needs` says. On failure
+ * returns NULL with clft_last_error() one line naming the device and why (not built — listing the
+ * built ones —, not usable here, or an op it lacks). */
+const Backend *backend_select(const char *name, int needs);
+
+/* Checked memory of a backend: die with file:line and the size when the backend cannot. */
+void *backend_alloc_impl(const Backend *be, size_t bytes, const char *file, int line);
+#define backend_alloc(be, bytes) backend_alloc_impl((be), (bytes), __FILE__, __LINE__)
+void backend_free(const Backend *be, void *p);
+
+/* Host data headed for a backend buffer `dev` (bytes): on a host-memory backend the buffer itself
+ * is returned (write in place, nothing to copy), else a host staging buffer; backend_stage_end
+ * uploads it (when it was not dev) and frees it. For initial values and checkpoint load. */
+void *backend_stage_begin(const Backend *be, void *dev, size_t bytes);
+void backend_stage_end(const Backend *be, void *dev, void *staged, size_t bytes);
+/* Host view of a backend buffer: `dev` itself on a host-memory backend, else `host` (bytes
+ * downloaded into it). For checkpoints, features and statistics. */
+const void *backend_read(const Backend *be, void *host, const void *dev, size_t bytes);
+/* A backend buffer holding host data `host`: `host` itself on a host-memory backend, else `dev`
+ * after uploading. For the batch upload. */
+const void *backend_write(const Backend *be, void *dev, const void *host, size_t bytes);
 
 #endif

@@ -3,7 +3,9 @@
  * variants/, above core/, and are instantiated by the caller; core/ never includes from there.
  *
  * Every step the trainer calls hook->forward(self, &in, rng, &out), computes the InfoNCE loss on
- * out, then hook->backward(self, dL/dq̂, dL/dk̂, dq) which ACCUMULATES dL/dq into dq.
+ * out, then hook->backward(self, dL/dq̂, dL/dk̂, dq) which ACCUMULATES dL/dq into dq. Every feature
+ * buffer is on the trainer's backend (the variant's state was created on the same one); `rng` is a
+ * host stream: a variant draws on the host and uploads what it drew.
  */
 #ifndef CLFT_VARIANT_HOOK_H
 #define CLFT_VARIANT_HOOK_H

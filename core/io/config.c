@@ -19,7 +19,7 @@ static void format_double(double x, char *out, size_t cap);
 
 _Static_assert(sizeof(ConfigArch) == sizeof(int), "enum settings are stored through int *");
 
-static const char *const devices[] = {"cpu", "cuda", NULL};
+static const char *const devices[] = {"cpu", "cpu-ref", "cuda", NULL};
 static const char *const archs[] = {"resnet18", "resnet34", "resnet50", "resnet_small", NULL};
 static const char *const stems[] = {"imagenet", "small", NULL};
 static const char *const heads[] = {"linear", "mlp", NULL};
@@ -45,7 +45,8 @@ static const ConfigKey schema[] = {
         "run name; empty = derived from baseline, variant, data, seed"),
     ROW(run, seed, I_, "0", 0, BIG, NULL, "seed of every RNG stream (init, data order, aug, FT)"),
     ROW(run, out, S_, "", 0, 0, NULL, "run directory; empty = runs/<name>"),
-    ROW(run, device, E_, "cpu", 0, 0, devices, "compute device"),
+    ROW(run, device, E_, "cpu", 0, 0, devices,
+        "compute backend (--device); clft --version lists the ones built"),
     ROW(run, threads, I_, "0", 0, 1024, NULL, "compute (BLAS) threads; 0 = all cores"),
     ROW(run, log_every, I_, "10", 1, BIG, NULL,
         "steps between train.csv/scores.csv rows and progress lines"),

@@ -2,7 +2,7 @@
  *
  * The builder below is run twice: once with the arenas in planning mode (counting floats), once
  * after they are committed (taking real pointers). Everything is therefore allocated in model_init;
- * model_forward/model_backward allocate nothing.
+ * model_forward/model_backward allocate nothing. Every op is a call of the model's backend.
  */
 #include "core/model/model.h"
 
@@ -10,15 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A layer's output activation: none, or a ReLU (fused into the BN before it). */
+typedef enum { ACT_NONE, ACT_RELU } Activation;
+
 /* ---- planning helpers: each appends one op / activation / named tensor ---- */
 
 static int add_act(Model *m, int n, int c, int h, int w)
 {
     if (m->n_acts == m->cap_acts) {
         m->cap_acts = m->cap_acts ? 2 * m->cap_acts : 64;
-        m->acts = realloc(m->acts, (size_t)m->cap_acts * sizeof(Tensor));
-        m->dacts = realloc(m->dacts, (size_t)m->cap_acts * sizeof(float *));
-        ASSERT(m->acts && m->dacts);
+        m->acts = xrealloc(m->acts, (size_t)m->cap_acts * sizeof(Tensor));
+        m->dacts = xrealloc(m->dacts, (size_t)m->cap_acts * sizeof(float *));
     }
     int i = m->n_acts++;
     m->acts[i] = tensor_take(&m->act_arena, n, c, h, w);
@@ -41,8 +43,7 @@ static Op *add_op(Model *m, OpKind kind, int in)
 {
     if (m->n_ops == m->cap_ops) {
         m->cap_ops = m->cap_ops ? 2 * m->cap_ops : 64;
-        m->ops = realloc(m->ops, (size_t)m->cap_ops * sizeof(Op));
-        ASSERT(m->ops);
+        m->ops = xrealloc(m->ops, (size_t)m->cap_ops * sizeof(Op));
     }
     Op *op = &m->ops[m->n_ops++];
     memset(op, 0, sizeof *op);
@@ -54,13 +55,13 @@ static Op *add_op(Model *m, OpKind kind, int in)
 }
 
 static long add_named(Model *m, NamedTensor **list, int *count, Arena *arena, const char *name,
-                      int ndim, const int *shape)
+                      TensorKind kind, int ndim, const int *shape)
 {
-    *list = realloc(*list, (size_t)(*count + 1) * sizeof(NamedTensor));
-    ASSERT(*list);
+    *list = xrealloc(*list, (size_t)(*count + 1) * sizeof(NamedTensor));
     NamedTensor *t = &(*list)[(*count)++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);
+    t->kind = kind;
     t->ndim = ndim;
     t->numel = 1;
     for (int d = 0; d < ndim; d++) {
@@ -80,18 +81,30 @@ static void join_name(char *out, size_t cap, const char *a, const char *b)
     ASSERT(n >= 0 && (size_t)n < cap);
 }
 
-static long add_param(Model *m, const char *prefix, const char *suffix, int ndim, const int *shape)
+static long add_param(Model *m, const char *prefix, const char *suffix, TensorKind kind, int ndim,
+                      const int *shape)
 {
     char name[64];
     join_name(name, sizeof name, prefix, suffix);
-    return add_named(m, &m->params, &m->n_params, &m->param_arena, name, ndim, shape);
+    return add_named(m, &m->params, &m->n_params, &m->param_arena, name, kind, ndim, shape);
 }
 
-static long add_buffer(Model *m, const char *prefix, const char *suffix, int C)
+static long add_buffer(Model *m, const char *prefix, const char *suffix, TensorKind kind, int C)
 {
     char name[64];
     join_name(name, sizeof name, prefix, suffix);
-    return add_named(m, &m->buffers, &m->n_buffers, &m->buffer_arena, name, 1, &C);
+    return add_named(m, &m->buffers, &m->n_buffers, &m->buffer_arena, name, kind, 1, &C);
+}
+
+/* An impossible layer shape: remembered (model_init returns it), the layer built with a 1x1
+ * output so planning can go on. */
+static void shape_error(Model *m, const char *layer)
+{
+    if (m->build_status != CLFT_OK) return;
+    char why[512];
+    snprintf(why, sizeof why, "%s", clft_last_error());
+    clft_set_error("model: %s: %s", layer, why);
+    m->build_status = CLFT_ERR_SHAPE;
 }
 
 /* ---- layers: each returns the index of its output activation ---- */
@@ -103,27 +116,30 @@ static int conv(Model *m, int x, const char *name, int c_out, int k, int stride,
     ConvShape *s = &op->s.conv;
     *s = (ConvShape){.N = in.n, .C_in = in.c, .H = in.h, .W = in.w, .C_out = c_out, .KH = k,
                      .KW = k, .stride = stride, .pad = pad};
-    if (conv2d_shape(s) != 0) clft_die("model: %s: %s", name, clft_last_error());
-    size_t ws = conv2d_workspace_floats(s);
+    if (conv2d_shape(s) != 0) {
+        shape_error(m, name);
+        s->H_out = s->W_out = 1;
+    }
+    size_t ws = m->be->conv2d_workspace_floats(s);
     if (ws > m->ws_floats) m->ws_floats = ws;
     int shape[4] = {c_out, in.c, k, k};
-    op->w = add_param(m, name, ".weight", 4, shape);
+    op->w = add_param(m, name, ".weight", TENSOR_CONV_WEIGHT, 4, shape);
     op->out = add_act(m, in.n, c_out, s->H_out, s->W_out);
     op->n = tensor_numel(m->acts[op->out]);
     return op->out;
 }
 
-/* BN, with a fused ReLU after it when `relu` (one op, one activation: see batchnorm_forward). */
-static int batchnorm(Model *m, int x, const char *name, int relu)
+/* BN, with a fused ReLU after it for ACT_RELU (one op, one activation: see batchnorm_forward). */
+static int batchnorm(Model *m, int x, const char *name, Activation act)
 {
     const Tensor in = m->acts[x];
     Op *op = add_op(m, OP_BN, x);
     op->s.bn = (BnShape){.N = in.n, .C = in.c, .HW = in.h * in.w, .groups = m->opt.bn_groups,
-                         .eps = 1e-5f, .momentum = 0.1f, .relu = relu};
-    op->w = add_param(m, name, ".weight", 1, &in.c);
-    op->b = add_param(m, name, ".bias", 1, &in.c);
-    op->rm = add_buffer(m, name, ".running_mean", in.c);
-    op->rv = add_buffer(m, name, ".running_var", in.c);
+                         .eps = 1e-5f, .momentum = 0.1f, .relu = act == ACT_RELU};
+    op->w = add_param(m, name, ".weight", TENSOR_BN_WEIGHT, 1, &in.c);
+    op->b = add_param(m, name, ".bias", TENSOR_BN_BIAS, 1, &in.c);
+    op->rm = add_buffer(m, name, ".running_mean", TENSOR_BN_RUNNING_MEAN, in.c);
+    op->rv = add_buffer(m, name, ".running_var", TENSOR_BN_RUNNING_VAR, in.c);
     op->save_mean = arena_take(&m->act_arena, (size_t)m->opt.bn_groups * in.c);
     op->save_rstd = arena_take(&m->act_arena, (size_t)m->opt.bn_groups * in.c);
     op->out = add_act(m, in.n, in.c, in.h, in.w);
@@ -158,7 +174,10 @@ static int maxpool(Model *m, int x)
     Op *op = add_op(m, OP_MAXPOOL, x);
     PoolShape *s = &op->s.pool;
     *s = (PoolShape){.N = in.n, .C = in.c, .H = in.h, .W = in.w, .k = 3, .stride = 2, .pad = 1};
-    if (maxpool_shape(s) != 0) clft_die("model: maxpool: %s", clft_last_error());
+    if (maxpool_shape(s) != 0) {
+        shape_error(m, "maxpool");
+        s->H_out = s->W_out = 1;
+    }
     op->out = add_act(m, in.n, in.c, s->H_out, s->W_out);
     op->n = tensor_numel(m->acts[op->out]);
     op->argmax = (int *)arena_take(&m->act_arena, op->n); /* int and float are both 4 bytes */
@@ -186,8 +205,8 @@ static int linear(Model *m, int x, const char *name, int o)
     op->s.lin.I = i;
     op->s.lin.O = o;
     int wshape[2] = {o, i};
-    op->w = add_param(m, name, ".weight", 2, wshape);
-    op->b = add_param(m, name, ".bias", 1, &o);
+    op->w = add_param(m, name, ".weight", TENSOR_LINEAR_WEIGHT, 2, wshape);
+    op->b = add_param(m, name, ".bias", TENSOR_LINEAR_BIAS, 1, &o);
     op->out = add_act(m, in.n, o, 1, 1);
     op->n = (size_t)in.n * o;
     return op->out;
@@ -205,37 +224,49 @@ static int l2norm(Model *m, int x)
 
 /* ---- blocks ---- */
 
-/* conv-bn, or conv-bn-relu with the ReLU fused into the BN when `relu`. */
+/* A convolution of a conv-bn pair: output channels, kernel size, stride, padding. */
+typedef struct {
+    int c_out, k, stride, pad;
+} ConvSpec;
+
+/* conv-bn, or conv-bn-relu with the ReLU fused into the BN (ACT_RELU). */
 static int conv_bn(Model *m, int x, const char *prefix, const char *conv_name, const char *bn_name,
-                   int c_out, int k, int stride, int pad, int relu)
+                   ConvSpec c, Activation act)
 {
     char cname[64], bname[64];
     join_name(cname, sizeof cname, prefix, conv_name);
     join_name(bname, sizeof bname, prefix, bn_name);
-    return batchnorm(m, conv(m, x, cname, c_out, k, stride, pad), bname, relu);
+    return batchnorm(m, conv(m, x, cname, c.c_out, c.k, c.stride, c.pad), bname, act);
+}
+
+/* The 1x1/stride projection shortcut, when the block changes the shape; else x itself. */
+static int shortcut(Model *m, int x, const char *prefix, int c_out, int stride)
+{
+    if (stride == 1 && m->acts[x].c == c_out) return x;
+    return conv_bn(m, x, prefix, "downsample.0", "downsample.1",
+                   (ConvSpec){.c_out = c_out, .k = 1, .stride = stride}, ACT_NONE);
 }
 
 /* torchvision BasicBlock: conv3x3-bn-relu-conv3x3-bn (+ 1x1/stride downsample) + x, relu. */
 static int basic_block(Model *m, int x, const char *prefix, int planes, int stride)
 {
-    int y = conv_bn(m, x, prefix, "conv1", "bn1", planes, 3, stride, 1, 1);
-    y = conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, 1, 1, 0);
-    int shortcut = x;
-    if (stride != 1 || m->acts[x].c != planes)
-        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", planes, 1, stride, 0, 0);
-    return add_relu(m, y, shortcut);
+    int y = conv_bn(m, x, prefix, "conv1", "bn1",
+                    (ConvSpec){.c_out = planes, .k = 3, .stride = stride, .pad = 1}, ACT_RELU);
+    y = conv_bn(m, y, prefix, "conv2", "bn2", (ConvSpec){.c_out = planes, .k = 3, .stride = 1, .pad = 1},
+                ACT_NONE);
+    return add_relu(m, y, shortcut(m, x, prefix, planes, stride));
 }
 
 /* torchvision Bottleneck (v1.5: stride on the 3x3): 1x1-3x3-1x1 with expansion 4. */
 static int bottleneck(Model *m, int x, const char *prefix, int planes, int stride)
 {
-    int y = conv_bn(m, x, prefix, "conv1", "bn1", planes, 1, 1, 0, 1);
-    y = conv_bn(m, y, prefix, "conv2", "bn2", planes, 3, stride, 1, 1);
-    y = conv_bn(m, y, prefix, "conv3", "bn3", 4 * planes, 1, 1, 0, 0);
-    int shortcut = x;
-    if (stride != 1 || m->acts[x].c != 4 * planes)
-        shortcut = conv_bn(m, x, prefix, "downsample.0", "downsample.1", 4 * planes, 1, stride, 0, 0);
-    return add_relu(m, y, shortcut);
+    int y = conv_bn(m, x, prefix, "conv1", "bn1", (ConvSpec){.c_out = planes, .k = 1, .stride = 1},
+                    ACT_RELU);
+    y = conv_bn(m, y, prefix, "conv2", "bn2",
+                (ConvSpec){.c_out = planes, .k = 3, .stride = stride, .pad = 1}, ACT_RELU);
+    y = conv_bn(m, y, prefix, "conv3", "bn3", (ConvSpec){.c_out = 4 * planes, .k = 1, .stride = 1},
+                ACT_NONE);
+    return add_relu(m, y, shortcut(m, x, prefix, 4 * planes, stride));
 }
 
 /* The architecture, top to bottom. */
@@ -244,10 +275,12 @@ static void resnet_build(Model *m)
     const ModelConfig *c = &m->cfg;
     int x = add_input(m);
     if (c->stem == STEM_IMAGENET) {
-        x = conv_bn(m, x, "", "conv1", "bn1", c->width, 7, 2, 3, 1);
+        x = conv_bn(m, x, "", "conv1", "bn1", (ConvSpec){.c_out = c->width, .k = 7, .stride = 2, .pad = 3},
+                    ACT_RELU);
         x = maxpool(m, x);
     } else {
-        x = conv_bn(m, x, "", "conv1", "bn1", c->width, 3, 1, 1, 1);
+        x = conv_bn(m, x, "", "conv1", "bn1", (ConvSpec){.c_out = c->width, .k = 3, .stride = 1, .pad = 1},
+                    ACT_RELU);
     }
     static const int layers18[4] = {2, 2, 2, 2}, layers34[4] = {3, 4, 6, 3};
     const int *blocks = c->arch == ARCH_RESNET18 ? layers18 : layers34; /* 50 shares 34's counts */
@@ -325,8 +358,7 @@ static int writes_set(const Op *op)
  * contribution overwrites instead, so no pass zeroes them. */
 static void plan_gradient_writes(Model *m)
 {
-    unsigned char *seen = calloc((size_t)m->n_acts, 1);
-    ASSERT(seen);
+    unsigned char *seen = xcalloc((size_t)m->n_acts, 1);
     for (int i = m->n_ops - 1; i >= 0; i--) {
         Op *op = &m->ops[i];
         op->set_in = op->in > 0 && !seen[op->in];
@@ -355,23 +387,29 @@ static void reset_plan(Model *m)
     arena_reset(&m->act_arena);
 }
 
-ClftStatus model_init(Model *m, const ModelConfig *cfg, int N, int C, int H, int W,
-                      const ModelOptions *opt)
+ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N, int C, int H,
+                      int W, const ModelOptions *opt)
 {
     ClftStatus st = check_config(cfg, N, C, H, W, opt);
     if (st != CLFT_OK) return st;
     memset(m, 0, sizeof *m);
+    m->be = be;
     m->cfg = *cfg;
     m->opt = *opt;
     m->N = N;
     m->C = C;
     m->H = H;
     m->W = W;
-    arena_init(&m->param_arena, "params");
-    arena_init(&m->grad_arena, "grads");
-    arena_init(&m->buffer_arena, "buffers");
-    arena_init(&m->act_arena, "acts");
+    arena_init(&m->param_arena, "params", be);
+    arena_init(&m->grad_arena, "grads", be);
+    arena_init(&m->buffer_arena, "buffers", be);
+    arena_init(&m->act_arena, "acts", be);
     resnet_build(m); /* planning pass: counts floats */
+    if (m->build_status != CLFT_OK) {
+        st = m->build_status;
+        model_free(m);
+        return st;
+    }
     arena_commit(&m->param_arena);
     if (opt->with_grads) arena_commit(&m->grad_arena);
     arena_commit(&m->buffer_arena);
@@ -379,12 +417,14 @@ ClftStatus model_init(Model *m, const ModelConfig *cfg, int N, int C, int H, int
     reset_plan(m);
     resnet_build(m); /* the real pass: same sequence, real pointers */
     plan_gradient_writes(m);
-    m->ws = xaligned_alloc(m->ws_floats * sizeof(float));
-    /* BN running variance starts at 1, as torch. */
+    m->ws = backend_alloc(be, m->ws_floats * sizeof(float));
+    /* BN running variance starts at 1, as torch (the running means at 0: the arena is zeroed). */
+    const size_t bytes = m->buffer_arena.cap * sizeof(float);
+    float *host = backend_stage_begin(be, m->buffer_arena.base, bytes);
     for (int i = 0; i < m->n_buffers; i++)
-        if (strstr(m->buffers[i].name, "running_var"))
-            for (size_t j = 0; j < m->buffers[i].numel; j++)
-                m->buffer_arena.base[m->buffers[i].offset + j] = 1.0f;
+        if (m->buffers[i].kind == TENSOR_BN_RUNNING_VAR)
+            for (size_t j = 0; j < m->buffers[i].numel; j++) host[m->buffers[i].offset + j] = 1.0f;
+    backend_stage_end(be, m->buffer_arena.base, host, bytes);
     return CLFT_OK;
 }
 
@@ -399,7 +439,8 @@ void model_free(Model *m)
     free(m->dacts);
     free(m->params);
     free(m->buffers);
-    free(m->ws);
+    if (m->be) backend_free(m->be, m->ws);
+    free(m->save_mirror);
     memset(m, 0, sizeof *m);
 }
 
@@ -430,6 +471,7 @@ static void prof_print(void)
 #define PROF_BEGIN double prof_t0 = prof_now()
 #define PROF_END(dir, kind)                                                                        \
     do {                                                                                           \
+        m->be->synchronize();                                                                      \
         if (!prof_registered) prof_registered = !atexit(prof_print);                               \
         prof_s[dir][kind] += prof_now() - prof_t0;                                                 \
         prof_n[dir][kind]++;                                                                       \
@@ -445,6 +487,7 @@ static float *B(Model *m, long off) { return off < 0 ? NULL : m->buffer_arena.ba
 
 const float *model_forward(Model *m, const float *in, ModelMode mode)
 {
+    const Backend *be = m->be;
     m->acts[0].data = (float *)in; /* read-only: no op writes its input */
     m->mode = mode;
     BnMode bn_mode = mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL;
@@ -454,20 +497,21 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
         float *y = m->acts[op->out].data;
         PROF_BEGIN;
         switch (op->kind) {
-        case OP_CONV: conv2d_forward(y, x, P(m, op->w), &op->s.conv, m->ws); break;
+        case OP_CONV: be->conv2d_forward(y, x, P(m, op->w), &op->s.conv, m->ws); break;
         case OP_BN:
-            batchnorm_forward(y, op->save_mean, op->save_rstd, x, P(m, op->w), P(m, op->b),
-                              B(m, op->rm), B(m, op->rv), &op->s.bn, bn_mode);
+            be->batchnorm_forward(y, op->save_mean, op->save_rstd, x, P(m, op->w), P(m, op->b),
+                                  B(m, op->rm), B(m, op->rv), &op->s.bn, bn_mode);
             break;
-        case OP_RELU: relu_forward(y, x, op->n); break;
-        case OP_MAXPOOL: maxpool_forward(y, op->argmax, x, &op->s.pool); break;
-        case OP_AVGPOOL: avgpool_forward(y, x, op->s.avg.N, op->s.avg.C, op->s.avg.HW); break;
+        case OP_RELU: be->relu_forward(y, x, op->n); break;
+        case OP_MAXPOOL: be->maxpool_forward(y, op->argmax, x, &op->s.pool); break;
+        case OP_AVGPOOL: be->avgpool_forward(y, x, op->s.avg.N, op->s.avg.C, op->s.avg.HW); break;
         case OP_LINEAR:
-            linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I, op->s.lin.O);
+            be->linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I,
+                               op->s.lin.O);
             break;
-        case OP_ADD_RELU: add_relu_forward(y, x, m->acts[op->in2].data, op->n); break;
+        case OP_ADD_RELU: be->add_relu_forward(y, x, m->acts[op->in2].data, op->n); break;
         case OP_L2NORM:
-            l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
+            be->l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
             break;
         }
         PROF_END(0, op->kind);
@@ -478,37 +522,38 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
 void model_zero_grads(Model *m)
 {
     ASSERT(m->opt.with_grads);
-    memset(m->grad_arena.base, 0, m->grad_arena.cap * sizeof(float));
+    m->be->memset_zero(m->grad_arena.base, m->grad_arena.cap * sizeof(float));
 }
 
 static void backward_op(Model *m, const Op *op)
 {
+    const Backend *be = m->be;
     float *dx = m->dacts[op->in]; /* NULL for the input: its gradient is not needed */
     const float *dy = m->dacts[op->out];
     const float *x = m->acts[op->in].data;
     switch (op->kind) {
     case OP_CONV:
-        conv2d_backward(dx, G(m, op->w), dy, x, P(m, op->w), &op->s.conv, m->ws);
+        be->conv2d_backward(dx, G(m, op->w), dy, x, P(m, op->w), &op->s.conv, m->ws);
         break;
     case OP_BN:
-        batchnorm_backward(dx, G(m, op->w), G(m, op->b), dy, x, op->save_mean, op->save_rstd,
-                           P(m, op->w), m->acts[op->out].data, &op->s.bn,
-                           m->mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL);
+        be->batchnorm_backward(dx, G(m, op->w), G(m, op->b), dy, x, op->save_mean, op->save_rstd,
+                               P(m, op->w), m->acts[op->out].data, &op->s.bn,
+                               m->mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL);
         break;
-    case OP_RELU: relu_backward(dx, dy, m->acts[op->out].data, op->n); break;
-    case OP_MAXPOOL: maxpool_backward(dx, dy, op->argmax, &op->s.pool); break;
-    case OP_AVGPOOL: avgpool_backward(dx, dy, op->s.avg.N, op->s.avg.C, op->s.avg.HW); break;
+    case OP_RELU: be->relu_backward(dx, dy, m->acts[op->out].data, op->n); break;
+    case OP_MAXPOOL: be->maxpool_backward(dx, dy, op->argmax, &op->s.pool); break;
+    case OP_AVGPOOL: be->avgpool_backward(dx, dy, op->s.avg.N, op->s.avg.C, op->s.avg.HW); break;
     case OP_LINEAR:
-        linear_backward(dx, G(m, op->w), G(m, op->b), dy, x, P(m, op->w), op->s.lin.N,
-                        op->s.lin.I, op->s.lin.O);
+        be->linear_backward(dx, G(m, op->w), G(m, op->b), dy, x, P(m, op->w), op->s.lin.N,
+                            op->s.lin.I, op->s.lin.O);
         break;
     case OP_ADD_RELU:
-        add_relu_backward(dx, m->dacts[op->in2], dy, m->acts[op->out].data, op->n, op->set_in,
-                          op->set_in2);
+        be->add_relu_backward(dx, m->dacts[op->in2], dy, m->acts[op->out].data, op->n, op->set_in,
+                              op->set_in2);
         break;
     case OP_L2NORM:
-        l2norm_backward(dx, dy, m->acts[op->out].data, op->save_mean, m->acts[op->in].n,
-                        m->acts[op->in].c);
+        be->l2norm_backward(dx, dy, m->acts[op->out].data, op->save_mean, m->acts[op->in].n,
+                            m->acts[op->in].c);
         break;
     }
 }
@@ -517,12 +562,12 @@ void model_backward(Model *m, const float *dout)
 {
     ASSERT(m->opt.with_grads);
     int last = m->n_acts - 1;
-    memcpy(m->dacts[last], dout, tensor_numel(m->acts[last]) * sizeof(float));
+    m->be->copy(m->dacts[last], dout, tensor_numel(m->acts[last]) * sizeof(float));
     for (int i = m->n_ops - 1; i >= 0; i--) {
         const Op *op = &m->ops[i];
         if (op->set_in && !writes_set(op)) {
             PROF_BEGIN;
-            nn_zero(m->dacts[op->in], tensor_numel(m->acts[op->in]));
+            m->be->zero(m->dacts[op->in], tensor_numel(m->acts[op->in]));
             PROF_END(1, OP_L2NORM + 1);
         }
         PROF_BEGIN;
@@ -555,27 +600,46 @@ const NamedTensor *model_find_buffer(const Model *m, const char *name)
  * weight and bias. Draws in parameter order from `rng` (the init stream). */
 void model_init_weights(Model *m, Rng *rng)
 {
+    const size_t bytes = m->param_arena.cap * sizeof(float);
+    float *host = backend_stage_begin(m->be, m->param_arena.base, bytes);
     for (int i = 0; i < m->n_params; i++) {
         const NamedTensor *t = &m->params[i];
-        float *p = m->param_arena.base + t->offset;
-        int is_bn = strstr(t->name, "bn") != NULL || strstr(t->name, "downsample.1") != NULL;
-        int is_fc = !strncmp(t->name, "fc", 2);
-        if (t->ndim == 4) {
+        float *p = host + t->offset;
+        switch (t->kind) {
+        case TENSOR_CONV_WEIGHT: {
             double fan_out = (double)t->shape[0] * t->shape[2] * t->shape[3];
             double std = sqrt(2.0 / fan_out);
             for (size_t j = 0; j < t->numel; j++) p[j] = (float)(std * rng_normal(rng));
-        } else if (is_fc) {
-            /* weight (O, I) and its bias share the bound 1/sqrt(I) */
-            const NamedTensor *w = t->ndim == 2 ? t : t - 1;
+            break;
+        }
+        case TENSOR_LINEAR_WEIGHT:
+        case TENSOR_LINEAR_BIAS: {
+            /* weight (O, I) and its bias (added right after it) share the bound 1/sqrt(I) */
+            const NamedTensor *w = t->kind == TENSOR_LINEAR_WEIGHT ? t : t - 1;
             double bound = 1.0 / sqrt((double)w->shape[1]);
             for (size_t j = 0; j < t->numel; j++) p[j] = (float)rng_range(rng, -bound, bound);
-        } else if (is_bn) {
-            float v = strstr(t->name, ".weight") ? 1.0f : 0.0f;
+            break;
+        }
+        case TENSOR_BN_WEIGHT:
+        case TENSOR_BN_BIAS: {
+            float v = t->kind == TENSOR_BN_WEIGHT ? 1.0f : 0.0f;
             for (size_t j = 0; j < t->numel; j++) p[j] = v;
-        } else {
-            ASSERT(!"parameter without an init rule");
+            break;
+        }
+        default: ASSERT(!"parameter without an init rule");
         }
     }
+    backend_stage_end(m->be, m->param_arena.base, host, bytes);
+}
+
+void model_copy_weights(Model *dst, const Model *src)
+{
+    ASSERT(dst->be == src->be && dst->param_arena.cap == src->param_arena.cap &&
+           dst->buffer_arena.cap == src->buffer_arena.cap);
+    dst->be->copy(dst->param_arena.base, src->param_arena.base,
+                  src->param_arena.cap * sizeof(float));
+    dst->be->copy(dst->buffer_arena.base, src->buffer_arena.base,
+                  src->buffer_arena.cap * sizeof(float));
 }
 
 void model_print_summary(const Model *m, FILE *f)
@@ -589,8 +653,14 @@ void model_print_summary(const Model *m, FILE *f)
             (double)m->ws_floats * sizeof(float) / (1024.0 * 1024.0));
 }
 
-static ClftStatus load_list(const NamedTensor *list, int n, float *base, const StFile *f,
-                            const char *prefix)
+static const char *dtype_name(StDtype d)
+{
+    static const char *const names[] = {"F32", "F64", "I32", "I64"};
+    return (unsigned)d < 4 ? names[d] : "?";
+}
+
+static ClftStatus load_list(const Backend *be, const NamedTensor *list, int n, float *base,
+                            const StFile *f, const char *prefix)
 {
     for (int i = 0; i < n; i++) {
         const NamedTensor *t = &list[i];
@@ -601,7 +671,12 @@ static ClftStatus load_list(const NamedTensor *list, int n, float *base, const S
             clft_set_error("%s: no tensor '%s' (checkpoint of another architecture?)", f->path, name);
             return CLFT_ERR_FORMAT;
         }
-        int same = s->dtype == ST_F32 && s->ndim == t->ndim;
+        if (s->dtype != ST_F32) {
+            clft_set_error("%s: tensor '%s' has dtype %s, the model expects F32", f->path, name,
+                           dtype_name(s->dtype));
+            return CLFT_ERR_FORMAT;
+        }
+        int same = s->ndim == t->ndim;
         for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
         if (!same) {
             clft_set_error("%s: tensor '%s' has shape (%lld, %lld, %lld, %lld)[:%d], the model "
@@ -611,16 +686,16 @@ static ClftStatus load_list(const NamedTensor *list, int n, float *base, const S
                            t->shape[1], t->shape[2], t->shape[3], t->ndim);
             return CLFT_ERR_FORMAT;
         }
-        memcpy(base + t->offset, s->data, t->numel * sizeof(float));
+        be->upload(base + t->offset, s->data, t->numel * sizeof(float));
     }
     return CLFT_OK;
 }
 
 ClftStatus model_load(Model *m, const StFile *f, const char *prefix)
 {
-    ClftStatus st = load_list(m->params, m->n_params, m->param_arena.base, f, prefix);
+    ClftStatus st = load_list(m->be, m->params, m->n_params, m->param_arena.base, f, prefix);
     if (st != CLFT_OK) return st;
-    return load_list(m->buffers, m->n_buffers, m->buffer_arena.base, f, prefix);
+    return load_list(m->be, m->buffers, m->n_buffers, m->buffer_arena.base, f, prefix);
 }
 
 static void save_list(const NamedTensor *list, int n, const float *base, StWriter *w,
@@ -635,8 +710,13 @@ static void save_list(const NamedTensor *list, int n, const float *base, StWrite
     }
 }
 
-void model_save(const Model *m, StWriter *w, const char *prefix)
+void model_save(Model *m, StWriter *w, const char *prefix)
 {
-    save_list(m->params, m->n_params, m->param_arena.base, w, prefix);
-    save_list(m->buffers, m->n_buffers, m->buffer_arena.base, w, prefix);
+    const size_t np = m->param_arena.cap, nb = m->buffer_arena.cap;
+    if (!m->be->host_memory && !m->save_mirror) m->save_mirror = xaligned_alloc((np + nb) * sizeof(float));
+    const float *p = backend_read(m->be, m->save_mirror, m->param_arena.base, np * sizeof(float));
+    const float *b = backend_read(m->be, m->save_mirror ? m->save_mirror + np : NULL,
+                                  m->buffer_arena.base, nb * sizeof(float));
+    save_list(m->params, m->n_params, p, w, prefix);
+    save_list(m->buffers, m->n_buffers, b, w, prefix);
 }

@@ -9,6 +9,10 @@
  * torchvision names (conv1.weight, bn1.running_mean, layer1.0.conv1.weight, fc.0.weight, ...), and
  * sizes the activation arena exactly. Two models built from the same ModelConfig have the same
  * parameter layout, so the MoCo key encoder's EMA is one loop over the arena.
+ *
+ * A model lives on a backend: its arenas are that backend's memory and every op is a backend call
+ * (be->conv2d_forward, ...). Initial values are computed on the host and uploaded once, so a seed
+ * gives the same start on every backend; model_load/model_save are the checkpoint boundary.
  */
 #ifndef CLFT_MODEL_H
 #define CLFT_MODEL_H
@@ -63,9 +67,22 @@ typedef struct {
                                 * (in backward order), so it writes instead of adding to zeros */
 } Op;
 
+/* What a named tensor is, recorded by the builder (initialisation and loading go by it, never by
+ * its name). */
+typedef enum {
+    TENSOR_CONV_WEIGHT,
+    TENSOR_BN_WEIGHT,
+    TENSOR_BN_BIAS,
+    TENSOR_BN_RUNNING_MEAN,
+    TENSOR_BN_RUNNING_VAR,
+    TENSOR_LINEAR_WEIGHT,
+    TENSOR_LINEAR_BIAS,
+} TensorKind;
+
 /* A named tensor in the parameter or buffer arena, in torchvision naming and layout. */
 typedef struct {
     char name[64];
+    TensorKind kind;
     size_t offset; /* floats into the arena */
     int ndim;
     int shape[4];
@@ -80,6 +97,7 @@ typedef struct {
 } ModelOptions;
 
 typedef struct {
+    const Backend *be;
     ModelConfig cfg;
     ModelOptions opt;
     int N, C, H, W;
@@ -89,31 +107,36 @@ typedef struct {
     int n_ops, cap_ops;
     Op *ops;
     int n_acts, cap_acts;
-    Tensor *acts;     /* activations; acts[0] is the input (N, C, H, W) */
+    Tensor *acts;     /* activations; acts[0] is the input (N, C, H, W), the caller's buffer */
     float **dacts;    /* their gradients (with_grads), dacts[0] unused */
     int n_params, n_buffers;
     NamedTensor *params, *buffers;
     Arena param_arena, grad_arena, buffer_arena, act_arena;
     ModelMode mode;   /* of the last forward: backward of BN depends on it */
-    float *ws;        /* conv workspace, shared by all convs */
+    float *ws;        /* conv workspace on the backend, shared by all convs */
     size_t ws_floats;
+    ClftStatus build_status; /* the first impossible layer shape met while building */
+    float *save_mirror; /* host copy of the arenas for model_save on a device backend */
 } Model;
 
-/* Plans and allocates a model for batches of (N, C, H, W). Returns CLFT_ERR_SHAPE/VALUE with
- * clft_last_error() naming the problem (e.g. an input too small for the architecture). */
-ClftStatus model_init(Model *m, const ModelConfig *cfg, int N, int C, int H, int W,
-                      const ModelOptions *opt);
+/* Plans and allocates a model on backend `be` for batches of (N, C, H, W). Returns
+ * CLFT_ERR_SHAPE/VALUE with clft_last_error() naming the problem (e.g. an input too small for the
+ * architecture). BN running variances start at 1, as torch. */
+ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N, int C, int H,
+                      int W, const ModelOptions *opt);
 void model_free(Model *m);
-/* torchvision init: kaiming-normal fan_out for convs, BN γ=1 β=0, nn.Linear default for heads. */
+/* torchvision init: kaiming-normal fan_out for convs, BN γ=1 β=0, nn.Linear default for heads;
+ * drawn on the host from `rng`, uploaded once. */
 void model_init_weights(Model *m, Rng *rng);
-/* Copies `in` (N, C, H, W) into acts[0] and runs all ops; returns the output (N, out_dim), which
+/* Runs all ops on `in` (N, C, H, W), a buffer on the model's backend that is read and never
+ * written (acts[0] points at it: no copy); returns the output (N, out_dim) on the backend, which
  * is L2-normalised when the model has a head. */
 const float *model_forward(Model *m, const float *in, ModelMode mode);
-/* Backward from dout (N, out_dim) through every op; accumulates into the grad arena, which the
- * caller zeroes (model_zero_grads) once per step. */
+/* Backward from dout (N, out_dim, on the backend) through every op; accumulates into the grad
+ * arena, which the caller zeroes (model_zero_grads) once per step. */
 void model_backward(Model *m, const float *dout);
 void model_zero_grads(Model *m);
-/* The pooled backbone features (N, feat_dim) of the last forward. */
+/* The pooled backbone features (N, feat_dim) of the last forward, on the backend. */
 const float *model_features(const Model *m);
 const NamedTensor *model_find_param(const Model *m, const char *name);
 const NamedTensor *model_find_buffer(const Model *m, const char *name);
@@ -123,7 +146,11 @@ void model_print_summary(const Model *m, FILE *f);
  * A missing tensor or a shape mismatch is CLFT_ERR_FORMAT with clft_last_error() naming the tensor,
  * both shapes and the file (e.g. a checkpoint from another architecture). */
 ClftStatus model_load(Model *m, const StFile *f, const char *prefix);
-/* Adds every parameter and buffer to a writer as `<prefix><name>` (data referenced, not copied). */
-void model_save(const Model *m, StWriter *w, const char *prefix);
+/* Adds every parameter and buffer to a writer as `<prefix><name>`: the data are referenced in
+ * place on a host-memory backend, else downloaded once into save_mirror. */
+void model_save(Model *m, StWriter *w, const char *prefix);
+/* Copies the parameter and buffer arenas of `src` into `dst` (same configuration, same backend):
+ * the key encoder's start. */
+void model_copy_weights(Model *dst, const Model *src);
 
 #endif

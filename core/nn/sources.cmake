@@ -1,6 +1,5 @@
-# core/nn: sources, tests and benchmarks of this area.
-target_sources(clft_core PRIVATE core/nn/conv2d.c core/nn/batchnorm.c core/nn/pool.c
-  core/nn/linear.c core/nn/elementwise.c)
+# core/nn: the layers' shapes (their kernels are backend ops, core/backend/), tests, benchmarks.
+target_sources(clft_core PRIVATE core/nn/shape.c)
 clft_add_test(test_nn tests/test_nn.c)
 clft_add_test(test_nn_fast tests/test_nn_fast.c)
 clft_add_bench(bench_conv bench/bench_conv.c)

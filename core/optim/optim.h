@@ -1,6 +1,7 @@
 /* optim.h — SGD with momentum and weight decay, exactly torch.optim.SGD (dampening 0, no Nesterov):
  *     g ← grad + wd·θ;   buf ← momentum·buf + g  (buf = g on the first step);   θ ← θ − lr·buf
- * as ONE flat loop over the parameter arena (DESIGN.md "Tensor"), and the learning-rate schedules
+ * as ONE flat loop over the parameter arena (DESIGN.md "Tensor"; the backend's sgd_step, as is the
+ * key encoder's EMA ema_update: θ_k ← m·θ_k + (1−m)·θ_q), and the learning-rate schedules
  * of MoCo: step (milestones, factor), cosine (MoCo's per-epoch form lr·½(1+cos(π·epoch/epochs))),
  * constant, each with an optional linear warm-up over the first epochs (per step).
  */
@@ -9,12 +10,11 @@
 
 #include <stddef.h>
 
-typedef struct {
+/* be->sgd_step(θ (n), grad (n), buf (n), n, opt): buf starts at zero, which makes the first step
+ * buf = g as torch. */
+typedef struct SgdOptions {
     float lr, momentum, weight_decay;
 } SgdOptions;
-
-/* θ (n), grad (n), buf (n): buf starts at zero, which makes the first step buf = g as torch. */
-void sgd_step(float *theta, const float *grad, float *buf, size_t n, const SgdOptions *opt);
 
 typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } ScheduleKind;
 
@@ -32,8 +32,5 @@ typedef struct {
 
 /* The learning rate of step `step` (0-based) of epoch `epoch` (0-based). */
 double schedule_lr(const Schedule *s, int epoch, int step, int steps_per_epoch);
-
-/* θ_k ← m·θ_k + (1−m)·θ_q over one arena (MoCo's momentum update of the key encoder). */
-void ema_update(float *theta_k, const float *theta_q, size_t n, float m);
 
 #endif

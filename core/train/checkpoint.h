@@ -25,10 +25,12 @@ typedef struct {
     double elapsed_s;
 } TrainPosition;
 
-ClftStatus checkpoint_save(const char *path, const Moco *mc, const TrainPosition *pos,
+/* Reads the state from mc's backend (in place on host memory) and writes it to `path`. */
+ClftStatus checkpoint_save(const char *path, Moco *mc, const TrainPosition *pos,
                            const char *config_text);
-/* Restores everything checkpoint_save wrote into an initialised Moco of the same configuration. A
- * checkpoint of another architecture or queue size is CLFT_ERR_FORMAT naming the tensor. */
+/* Restores everything checkpoint_save wrote into an initialised Moco of the same configuration,
+ * uploading the tensors to its backend. A checkpoint of another architecture or queue size is
+ * CLFT_ERR_FORMAT naming the tensor. */
 ClftStatus checkpoint_load(const char *path, Moco *mc, TrainPosition *pos);
 
 #endif

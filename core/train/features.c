@@ -25,8 +25,14 @@ ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, i
     Loader *l;
     ClftStatus st = loader_init(&l, ds, &lo);
     if (st != CLFT_OK) return st;
+    const Backend *be = m->be;
     const size_t img = (size_t)m->C * m->H * m->W;
+    const size_t batch_bytes = (size_t)m->N * img * sizeof(float);
+    const size_t feat_bytes = (size_t)m->N * m->feat_dim * sizeof(float);
     float *pad = NULL; /* (N, C, H, W) for the last, partial batch */
+    /* the batch upload and the features' download (device backends only) */
+    float *x_dev = be->host_memory ? NULL : backend_alloc(be, batch_bytes);
+    float *f_host = be->host_memory ? NULL : xmalloc(feat_bytes);
     loader_seek(l, epoch, 0);
     int steps = loader_steps_per_epoch(l);
     for (int s = 0; s < steps; s++) {
@@ -38,8 +44,8 @@ ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, i
             memcpy(pad, b.x1, (size_t)b.n * img * sizeof(float));
             x = pad;
         }
-        model_forward(m, x, MODEL_EVAL);
-        const float *f = model_features(m);
+        model_forward(m, backend_write(be, x_dev, x, batch_bytes), MODEL_EVAL);
+        const float *f = backend_read(be, f_host, model_features(m), feat_bytes);
         for (int i = 0; i < b.n; i++) {
             memcpy(feats + (size_t)b.indices[i] * m->feat_dim, f + (size_t)i * m->feat_dim,
                    (size_t)m->feat_dim * sizeof(float));
@@ -47,6 +53,8 @@ ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, i
         }
     }
     free(pad);
+    free(f_host);
+    backend_free(be, x_dev);
     loader_free(l);
     return CLFT_OK;
 }

@@ -8,7 +8,9 @@
 #include "core/data/dataset.h"
 #include "core/model/model.h"
 
-/* feats (ds->n, m->feat_dim) and labels (ds->n), in dataset order. The model's batch size is used;
+/* feats (ds->n, m->feat_dim) and labels (ds->n), in dataset order, in host memory: the model runs
+ * on its backend, each batch uploaded and its features downloaded (in place on a host-memory
+ * backend). The model's batch size is used;
  * the last partial batch is padded (eval-mode BN makes rows independent). `aug` is the transform
  * applied (aug_eval for the protocols; a random one for augmented probe training, then `seed` and
  * `epoch` select the draws). */

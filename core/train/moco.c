@@ -5,10 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
+static ClftStatus check_options(const MocoOptions *opt)
 {
-    memset(mc, 0, sizeof *mc);
-    mc->opt = *opt;
     if (opt->model.head == HEAD_NONE) {
         clft_set_error("moco: the encoder needs a projection head (head.type linear or mlp)");
         return CLFT_ERR_VALUE;
@@ -17,82 +15,132 @@ ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
         clft_set_error("moco.K = %d must be at least the batch size %d", opt->K, opt->N);
         return CLFT_ERR_VALUE;
     }
+    return CLFT_OK;
+}
+
+/* The step's buffers on the backend, allocated once. */
+static void alloc_buffers(Moco *mc)
+{
+    const Backend *be = mc->be;
+    const int N = mc->opt.N, D = mc->D;
+    const size_t view = (size_t)N * mc->opt.C * mc->opt.H * mc->opt.W * sizeof(float);
+    mc->hist = backend_alloc(be, sizeof(ScoreHist));
+    mc->pre_hist = backend_alloc(be, sizeof(ScoreHist));
+    if (!mc->opt.variant.is_identity)
+        mc->pre_block = backend_alloc(be, (size_t)N * SCORES_PRE_BLOCK * sizeof(float));
+    mc->stats = backend_alloc(be, STEP_STAT_COUNT * sizeof(double));
+    mc->flag = backend_alloc(be, sizeof(int));
+    mc->perm = backend_alloc(be, (size_t)N * sizeof(int));
+    if (!be->host_memory) {
+        mc->x1_dev = backend_alloc(be, view);
+        mc->x2_dev = backend_alloc(be, view);
+    }
+    mc->x2_shuf = backend_alloc(be, view);
+    mc->k_feat = backend_alloc(be, (size_t)N * D * sizeof(float));
+    mc->dq_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
+    mc->dk_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
+    mc->dq = backend_alloc(be, (size_t)N * D * sizeof(float));
+    mc->perm_host = xmalloc((size_t)N * sizeof(int));
+}
+
+ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
+{
+    memset(mc, 0, sizeof *mc);
+    mc->opt = *opt;
+    mc->be = opt->be;
+    ClftStatus st = check_options(opt);
+    if (st != CLFT_OK) return st;
     ModelOptions qo = {.with_grads = 1, .bn_groups = opt->bn_groups};
     ModelOptions ko = {.with_grads = 0, .bn_groups = opt->bn_groups};
-    ClftStatus st = model_init(&mc->q, &opt->model, opt->N, opt->C, opt->H, opt->W, &qo);
+    st = model_init(&mc->q, mc->be, &opt->model, opt->N, opt->C, opt->H, opt->W, &qo);
     if (st != CLFT_OK) return st;
-    st = model_init(&mc->k, &opt->model, opt->N, opt->C, opt->H, opt->W, &ko);
-    if (st != CLFT_OK) return st;
+    st = model_init(&mc->k, mc->be, &opt->model, opt->N, opt->C, opt->H, opt->W, &ko);
+    if (st != CLFT_OK) {
+        model_free(&mc->q);
+        return st;
+    }
     const int N = opt->N, D = mc->q.out_dim;
     mc->D = D;
     Rng init;
     rng_init(&init, opt->seed, RNG_STREAM_INIT, 0, 0);
     model_init_weights(&mc->q, &init);
-    memcpy(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap * sizeof(float));
-    memcpy(mc->k.buffer_arena.base, mc->q.buffer_arena.base,
-           mc->q.buffer_arena.cap * sizeof(float));
-    arena_init(&mc->optim_arena, "optim");
+    model_copy_weights(&mc->k, &mc->q);
+    arena_init(&mc->optim_arena, "optim", mc->be);
     arena_take(&mc->optim_arena, mc->q.param_arena.cap);
     arena_commit(&mc->optim_arena);
-    queue_init(&mc->queue, opt->K, D, NULL, opt->seed);
-    infonce_init(&mc->nce, N, D, opt->K, opt->variant.n_extra, opt->T);
-    scores_pre_init(&mc->pre, D);
-    scores_hist_reset(&mc->hist);
-    scores_hist_reset(&mc->pre_hist);
-    if (!opt->variant.is_identity)
-        mc->pre_block = xaligned_alloc((size_t)N * SCORES_PRE_BLOCK * sizeof(float));
+    queue_init(&mc->queue, mc->be, opt->K, D, opt->seed);
+    infonce_init(&mc->nce, mc->be, N, D, opt->K, opt->variant.n_extra, opt->T);
+    scores_pre_init(&mc->pre, mc->be, D);
     rng_init(&mc->rng_shuffle, opt->seed, RNG_STREAM_SHUFFLE, 0, 0);
     rng_init(&mc->rng_ft, opt->seed, RNG_STREAM_FT, 0, 0);
-    mc->perm = xmalloc((size_t)N * sizeof(int));
-    mc->x2_shuf = xaligned_alloc((size_t)N * opt->C * opt->H * opt->W * sizeof(float));
-    mc->k_feat = xaligned_alloc((size_t)N * D * sizeof(float));
-    mc->dq_hat = xaligned_alloc((size_t)N * D * sizeof(float));
-    mc->dk_hat = xaligned_alloc((size_t)N * D * sizeof(float));
-    mc->dq = xaligned_alloc((size_t)N * D * sizeof(float));
+    alloc_buffers(mc);
     return CLFT_OK;
 }
 
 void moco_free(Moco *mc)
 {
+    const Backend *be = mc->be;
     model_free(&mc->q);
     model_free(&mc->k);
     arena_free(&mc->optim_arena);
     queue_free(&mc->queue);
     infonce_free(&mc->nce);
     scores_pre_free(&mc->pre);
-    free(mc->perm);
-    free(mc->pre_block);
-    free(mc->x2_shuf);
-    free(mc->k_feat);
-    free(mc->dq_hat);
-    free(mc->dk_hat);
-    free(mc->dq);
+    if (be) {
+        void *bufs[] = {mc->hist,   mc->pre_hist, mc->pre_block, mc->stats, mc->flag,
+                        mc->perm,   mc->x1_dev,   mc->x2_dev,    mc->x2_shuf, mc->k_feat,
+                        mc->dq_hat, mc->dk_hat,   mc->dq};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) backend_free(be, bufs[i]);
+    }
+    free(mc->perm_host);
     memset(mc, 0, sizeof *mc);
 }
 
-/* Keys of x2 under shuffle-BN: permute the batch, forward, un-permute into k_feat (N, D). */
+/* Keys of x2 under shuffle-BN: permute the batch, forward, un-permute into k_feat (N, D). The
+ * permutation is drawn on the host and uploaded (in place on a host-memory backend). */
 static void key_forward(Moco *mc, const float *x2)
 {
+    const Backend *be = mc->be;
     const int N = mc->opt.N, D = mc->D;
     const size_t img = (size_t)mc->opt.C * mc->opt.H * mc->opt.W;
-    const int *perm = mc->fixed_perm;
-    if (!perm) {
-        rng_permutation(&mc->rng_shuffle, mc->perm, N);
-        perm = mc->perm;
+    const int *perm_host = mc->fixed_perm;
+    if (!perm_host) {
+        rng_permutation(&mc->rng_shuffle, mc->perm_host, N);
+        perm_host = mc->perm_host;
     }
-    for (int i = 0; i < N; i++) memcpy(mc->x2_shuf + i * img, x2 + perm[i] * img, img * sizeof(float));
+    const int *perm = backend_write(be, mc->perm, perm_host, (size_t)N * sizeof(int));
+    be->gather_rows(mc->x2_shuf, x2, perm, N, img);
     const float *k_shuf = model_forward(&mc->k, mc->x2_shuf, MODEL_TRAIN);
-    for (int i = 0; i < N; i++) /* row i of the shuffled batch is sample perm[i] */
-        memcpy(mc->k_feat + (size_t)perm[i] * D, k_shuf + (size_t)i * D, D * sizeof(float));
+    be->scatter_rows(mc->k_feat, k_shuf, perm, N, D); /* row i of k_shuf is sample perm[i] */
 }
 
-void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd, int epoch,
-               MocoStepResult *res)
+/* The step statistics, downloaded once: loss, accuracy, post and pre moments. */
+static void read_stats(Moco *mc, MocoStepResult *res)
 {
+    double host[STEP_STAT_COUNT];
+    const double *s = backend_read(mc->be, host, mc->stats, sizeof host);
+    res->loss = s[STEP_STAT_LOSS];
+    res->inst_acc = s[STEP_STAT_INST_ACC];
+    memcpy(&res->post, s + STEP_STAT_POST, sizeof res->post);
+    if (mc->opt.variant.is_identity)
+        res->pre = (PreScoreStats){res->post.pos_mean, res->post.pos_var, res->post.neg_mean,
+                                   res->post.neg_var};
+    else
+        memcpy(&res->pre, s + STEP_STAT_PRE, sizeof res->pre);
+}
+
+void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOptions *sgd,
+               int epoch, MocoStepResult *res)
+{
+    const Backend *be = mc->be;
     const int N = mc->opt.N, D = mc->D;
+    const size_t view = (size_t)N * mc->opt.C * mc->opt.H * mc->opt.W * sizeof(float);
+    const float *x1 = backend_write(be, mc->x1_dev, x1_host, view);
+    const float *x2 = backend_write(be, mc->x2_dev, x2_host, view);
     const float *q = model_forward(&mc->q, x1, MODEL_TRAIN); /* (N, D), unit rows */
     /* θ_k ← m·θ_k + (1−m)·θ_q before the keys, as MoCo's builder.py (no-op on the first step). */
-    ema_update(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap, mc->opt.m);
+    be->ema_update(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap,
+                   mc->opt.m);
     key_forward(mc, x2);
 
     VariantInput vin = {.N = N, .D = D, .K = mc->opt.K, .q = q, .k = mc->k_feat,
@@ -101,28 +149,52 @@ void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd
     mc->opt.variant.forward(mc->opt.variant.self, &vin, &mc->rng_ft, &vout);
     InfoNCEInput nin = {.q = vout.q, .k = vout.k, .queue = vout.queue, .extra = vout.extra,
                         .E = vout.E};
-    infonce_forward(&mc->nce, &nin);
-    res->loss = mc->nce.loss;
-    res->inst_acc = mc->nce.inst_acc;
-    scores_compute(&res->post, &mc->hist, &mc->nce);
-    if (mc->opt.variant.is_identity) {
-        res->pre = (PreScoreStats){res->post.pos_mean, res->post.pos_var, res->post.neg_mean,
-                                   res->post.neg_var};
-    } else {
-        scores_pre_compute(&mc->pre, &res->pre, q, mc->k_feat, mc->queue.data, N, mc->opt.K);
-        scores_pre_hist(&mc->pre_hist, q, mc->k_feat, mc->queue.data, N, D, mc->opt.K,
+    infonce_forward(&mc->nce, &nin, mc->stats);
+    scores_compute(mc->stats + STEP_STAT_POST, mc->hist, &mc->nce);
+    if (!mc->opt.variant.is_identity) {
+        scores_pre_compute(&mc->pre, mc->stats + STEP_STAT_PRE, q, mc->k_feat, mc->queue.data, N,
+                           mc->opt.K);
+        scores_pre_hist(be, mc->pre_hist, q, mc->k_feat, mc->queue.data, N, D, mc->opt.K,
                         mc->pre_block);
     }
+    read_stats(mc, res);
     if (!isfinite(res->loss)) return; /* the caller stops the run; no update with a bad gradient */
 
-    memset(mc->dq_hat, 0, (size_t)N * D * sizeof(float));
-    memset(mc->dk_hat, 0, (size_t)N * D * sizeof(float));
-    memset(mc->dq, 0, (size_t)N * D * sizeof(float));
+    be->memset_zero(mc->dq_hat, (size_t)N * D * sizeof(float));
+    be->memset_zero(mc->dk_hat, (size_t)N * D * sizeof(float));
+    be->memset_zero(mc->dq, (size_t)N * D * sizeof(float));
     infonce_backward(&mc->nce, &nin, mc->dq_hat, mc->dk_hat);
     mc->opt.variant.backward(mc->opt.variant.self, mc->dq_hat, mc->dk_hat, mc->dq);
     model_zero_grads(&mc->q);
     model_backward(&mc->q, mc->dq);
-    sgd_step(mc->q.param_arena.base, mc->q.grad_arena.base, mc->optim_arena.base,
-             mc->q.param_arena.cap, sgd);
+    be->sgd_step(mc->q.param_arena.base, mc->q.grad_arena.base, mc->optim_arena.base,
+                 mc->q.param_arena.cap, sgd);
     queue_push(&mc->queue, mc->k_feat, N);
+}
+
+void moco_take_histograms(Moco *mc, ScoreHist *post, ScoreHist *pre)
+{
+    mc->be->download(post, mc->hist, sizeof *post);
+    mc->be->download(pre, mc->pre_hist, sizeof *pre);
+    mc->be->memset_zero(mc->hist, sizeof(ScoreHist));
+    mc->be->memset_zero(mc->pre_hist, sizeof(ScoreHist));
+}
+
+/* 1 when x (n floats on the backend) is all finite. */
+static int all_finite(Moco *mc, const float *x, size_t n)
+{
+    int bad;
+    mc->be->nonfinite(mc->flag, x, n);
+    mc->be->download(&bad, mc->flag, sizeof bad);
+    return !bad;
+}
+
+int moco_state_finite(Moco *mc)
+{
+    return all_finite(mc, mc->q.param_arena.base, mc->q.param_arena.cap) &&
+           all_finite(mc, mc->q.buffer_arena.base, mc->q.buffer_arena.cap) &&
+           all_finite(mc, mc->k.param_arena.base, mc->k.param_arena.cap) &&
+           all_finite(mc, mc->k.buffer_arena.base, mc->k.buffer_arena.cap) &&
+           all_finite(mc, mc->optim_arena.base, mc->optim_arena.cap) &&
+           all_finite(mc, mc->queue.data, (size_t)mc->queue.K * mc->queue.D);
 }

@@ -12,6 +12,12 @@
  * over G contiguous sub-batches, emulating G devices with their own BN statistics; the key batch
  * is permuted before and un-permuted after (shuffle-BN), so a query's key never shares BN
  * statistics with it by construction. Everything is allocated in moco_init.
+ *
+ * Everything lives on one backend (opt.be). The step's host↔backend traffic is: the upload of the
+ * two views (none on a host-memory backend: the loader's batches are used in place), the upload of
+ * its random draws (the key permutation here, the variant's in variants/), and one download of the
+ * step statistics (loss, instance accuracy, score moments) for the NaN guard and scores.csv. The
+ * histograms stay on the backend until moco_take_histograms at the epoch's end.
  */
 #ifndef CLFT_MOCO_H
 #define CLFT_MOCO_H
@@ -24,6 +30,7 @@
 #include "core/contrast/variant_hook.h"
 
 typedef struct {
+    const Backend *be;   /* where the encoders, queue and every op of the step live */
     int N, C, H, W;      /* batch shape of each view */
     int K;               /* queue length */
     float T;             /* temperature */
@@ -42,30 +49,44 @@ typedef struct {
 
 typedef struct {
     MocoOptions opt;
+    const Backend *be;
     int D;
     Model q, k;         /* query encoder (with gradients) and key encoder: same parameter layout */
     Arena optim_arena;  /* SGD momentum buffers, the parameter arena's size */
     Queue queue;        /* (K, D) */
     InfoNCE nce;
     PreScores pre;
-    ScoreHist hist;     /* post-transform score histogram, accumulated until the epoch's end */
-    ScoreHist pre_hist; /* pre-transform (original q·k, q·queue) histogram; variants only */
-    float *pre_block;   /* (N, SCORES_PRE_BLOCK) scratch of scores_pre_hist; NULL for identity */
-    Rng rng_shuffle;    /* shuffle-BN permutations */
-    Rng rng_ft;         /* the variant's draws */
-    int *perm;          /* (N) this step's key permutation */
-    const int *fixed_perm; /* tests only: use this permutation instead of drawing one */
-    float *x2_shuf;     /* (N, C, H, W) the permuted key batch */
-    float *k_feat;      /* (N, D) keys in query order */
+    /* On the backend: */
+    ScoreHist *hist;     /* post-transform score histogram, accumulated until the epoch's end */
+    ScoreHist *pre_hist; /* pre-transform (original q·k, q·queue) histogram; variants only */
+    float *pre_block;    /* (N, SCORES_PRE_BLOCK) scratch of scores_pre_hist; NULL for identity */
+    double *stats;       /* (STEP_STAT_COUNT) this step's statistics */
+    int *flag;           /* (1) the finiteness test's answer */
+    int *perm;           /* (N) this step's key permutation */
+    float *x1_dev, *x2_dev; /* (N, C, H, W) the uploaded views; NULL on a host-memory backend */
+    float *x2_shuf;      /* (N, C, H, W) the permuted key batch */
+    float *k_feat;       /* (N, D) keys in query order */
     float *dq_hat, *dk_hat, *dq; /* (N, D) each */
+    /* On the host: */
+    Rng rng_shuffle;     /* shuffle-BN permutations */
+    Rng rng_ft;          /* the variant's draws */
+    int *perm_host;      /* (N) where the permutation is drawn */
+    const int *fixed_perm; /* tests only: use this permutation instead of drawing one */
 } Moco;
 
-/* Builds both encoders (query initialised from the init stream, key = copy), the queue (random unit
- * rows from the queue stream), InfoNCE workspace and the variant's state. */
+/* Builds both encoders on opt->be (query initialised from the init stream on the host, key =
+ * copy), the queue (random unit rows from the queue stream), InfoNCE workspace; the variant's
+ * state was created on the same backend by the caller. */
 ClftStatus moco_init(Moco *mc, const MocoOptions *opt);
 void moco_free(Moco *mc);
-/* One step on the views x1 (queries) and x2 (keys), each (N, C, H, W). */
+/* One step on the views x1 (queries) and x2 (keys), each (N, C, H, W) in host memory (the
+ * loader's batches). */
 void moco_step(Moco *mc, const float *x1, const float *x2, const SgdOptions *sgd, int epoch,
                MocoStepResult *res);
+/* The epoch's histograms (downloaded), then zeroed on the backend for the next epoch. */
+void moco_take_histograms(Moco *mc, ScoreHist *post, ScoreHist *pre);
+/* 1 when every query-encoder parameter, the optimiser state and the queue are finite (a pass
+ * over the arenas on the backend; for the NaN guard before a checkpoint). */
+int moco_state_finite(Moco *mc);
 
 #endif

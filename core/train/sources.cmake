@@ -8,3 +8,6 @@ add_executable(st_diff tests/st_diff.c)
 target_link_libraries(st_diff PRIVATE clft_core)
 add_test(NAME test_pretrain COMMAND bash tests/test_pretrain.sh WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(test_pretrain PROPERTIES ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR}")
+# A whole MoCo v2 + FT step on two backends (cpu vs cpu-ref here; cpu vs cuda on a GPU machine).
+clft_add_test(test_backend_step tests/test_backend_step.c)
+set_tests_properties(test_backend_step PROPERTIES SKIP_RETURN_CODE 77)

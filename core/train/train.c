@@ -132,7 +132,7 @@ static ClftStatus init_moco(Run *r)
 {
     const Config *cfg = r->cfg;
     int size = cfg->data.size ? cfg->data.size : r->ds->H;
-    MocoOptions mo = {.N = cfg->optim.batch, .C = r->ds->C, .H = size, .W = size,
+    MocoOptions mo = {.be = r->opt->be, .N = cfg->optim.batch, .C = r->ds->C, .H = size, .W = size,
                       .K = cfg->moco.K, .T = (float)cfg->moco.T, .m = (float)cfg->moco.m,
                       .bn_groups = cfg->moco.shuffle_groups,
                       .model = train_model_config(cfg, r->ds->C),
@@ -155,10 +155,10 @@ static ClftStatus write_config(Run *r)
     struct utsname u;
     if (uname(&u) != 0) snprintf(u.machine, sizeof u.machine, "unknown");
     snprintf(extra, sizeof extra,
-             "BLAS: OpenBLAS core %s (%s), %d threads\nloader workers: %d\nmachine: %s %s, %ld "
-             "cores",
-             blas_core_name(), blas_core_origin(), blas_get_threads(), r->cfg->data.workers,
-             u.sysname, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
+             "backend: %s\nBLAS: OpenBLAS core %s (%s), %d threads\nloader workers: %d\nmachine: "
+             "%s %s, %ld cores",
+             r->opt->be->name, blas_core_name(), blas_core_origin(), blas_get_threads(),
+             r->cfg->data.workers, u.sysname, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
     path_join(path, sizeof path, r->run, "config.ini");
     r->config_text = config_to_string(r->cfg);
     return config_write(r->cfg, path, extra);
@@ -257,14 +257,14 @@ static ClftStatus write_hist(Run *r, int epoch, const char *kind, const uint64_t
  * pre_pos and pre_neg of the original ones. */
 static ClftStatus end_epoch(Run *r, int epoch)
 {
-    ClftStatus st = write_hist(r, epoch, "pos", r->mc.hist.pos);
-    if (st == CLFT_OK) st = write_hist(r, epoch, "neg", r->mc.hist.neg);
+    ScoreHist post, pre;
+    moco_take_histograms(&r->mc, &post, &pre);
+    ClftStatus st = write_hist(r, epoch, "pos", post.pos);
+    if (st == CLFT_OK) st = write_hist(r, epoch, "neg", post.neg);
     if (st == CLFT_OK && !r->opt->variant.is_identity) {
-        st = write_hist(r, epoch, "pre_pos", r->mc.pre_hist.pos);
-        if (st == CLFT_OK) st = write_hist(r, epoch, "pre_neg", r->mc.pre_hist.neg);
+        st = write_hist(r, epoch, "pre_pos", pre.pos);
+        if (st == CLFT_OK) st = write_hist(r, epoch, "pre_neg", pre.neg);
     }
-    scores_hist_reset(&r->mc.hist);
-    scores_hist_reset(&r->mc.pre_hist);
     return st;
 }
 

@@ -33,9 +33,10 @@ typedef struct {
 } TrainMonitor;
 
 typedef struct {
+    const Backend *be;     /* where the step runs (backend_select'ed by the caller) */
     ResumeMode resume;
     int quiet;             /* no progress line */
-    VariantHook variant;   /* instantiated by the caller */
+    VariantHook variant;   /* instantiated by the caller on the same backend */
     TrainMonitor monitor;  /* optional (knn == NULL: none) */
     long kill_at_step;     /* tests of exact resume: raise SIGKILL right after this global step
                               (nothing flushed, like a real kill); 0 = never */

@@ -6,23 +6,11 @@
 #include <math.h>
 
 #include "core/common.h"
+#include "core/backend/cpu/cpu.h"
 #include "core/nn/nn.h"
 
-int maxpool_shape(PoolShape *s)
-{
-    if (s->N < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->k < 1 || s->stride < 1 || s->pad < 0 ||
-        2 * s->pad > s->k || s->H + 2 * s->pad < s->k || s->W + 2 * s->pad < s->k) {
-        clft_set_error(
-            "maxpool: impossible shape: input (%d,%d,%d,%d), kernel %d, stride %d, pad %d", s->N,
-            s->C, s->H, s->W, s->k, s->stride, s->pad);
-        return -1;
-    }
-    s->H_out = (s->H + 2 * s->pad - s->k) / s->stride + 1;
-    s->W_out = (s->W + 2 * s->pad - s->k) / s->stride + 1;
-    return 0;
-}
 
-void maxpool_forward(float *out, int *argmax, const float *in, const PoolShape *s)
+void maxpool_forward_cpu(float *out, int *argmax, const float *in, const PoolShape *s)
 {
     const int H = s->H, W = s->W, Ho = s->H_out, Wo = s->W_out;
 #pragma omp parallel for schedule(static)
@@ -49,7 +37,7 @@ void maxpool_forward(float *out, int *argmax, const float *in, const PoolShape *
     }
 }
 
-void maxpool_backward(float *din, const float *dout, const int *argmax, const PoolShape *s)
+void maxpool_backward_cpu(float *din, const float *dout, const int *argmax, const PoolShape *s)
 {
     const size_t plane = (size_t)s->H * s->W, oplane = (size_t)s->H_out * s->W_out;
 #pragma omp parallel for schedule(static)
@@ -58,7 +46,7 @@ void maxpool_backward(float *din, const float *dout, const int *argmax, const Po
             din[p * plane + argmax[p * oplane + o]] += dout[p * oplane + o];
 }
 
-void avgpool_forward(float *out, const float *in, int N, int C, int HW)
+void avgpool_forward_cpu(float *out, const float *in, int N, int C, int HW)
 {
 #pragma omp parallel for schedule(static)
     for (long pl = 0; pl < (long)N * C; pl++) {
@@ -71,7 +59,7 @@ void avgpool_forward(float *out, const float *in, int N, int C, int HW)
     }
 }
 
-void avgpool_backward(float *din, const float *dout, int N, int C, int HW)
+void avgpool_backward_cpu(float *din, const float *dout, int N, int C, int HW)
 {
 #pragma omp parallel for schedule(static)
     for (long pl = 0; pl < (long)N * C; pl++) {

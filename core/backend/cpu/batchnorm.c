@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "core/common.h"
+#include "core/backend/cpu/cpu.h"
 #include "core/nn/nn.h"
 
 /* Sum of x[0..n) with 8 independent float lanes (vectorisable, short dependency chains). */
@@ -111,7 +112,7 @@ static void bn_train_stats(float *save_mean, float *save_rstd, const float *in, 
     }
 }
 
-void batchnorm_forward(float *out, float *save_mean, float *save_rstd, const float *in,
+void batchnorm_forward_cpu(float *out, float *save_mean, float *save_rstd, const float *in,
                        const float *gamma, const float *beta, float *running_mean,
                        float *running_var, const BnShape *s, BnMode mode)
 {
@@ -151,7 +152,7 @@ void batchnorm_forward(float *out, float *save_mean, float *save_rstd, const flo
     }
 }
 
-void batchnorm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+void batchnorm_backward_cpu(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
                         const float *save_mean, const float *save_rstd, const float *gamma,
                         const float *out, const BnShape *s, BnMode mode)
 {

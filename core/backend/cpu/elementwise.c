@@ -1,4 +1,4 @@
-/* elementwise.c — relu, row-wise L2 normalisation and the residual add.
+/* elementwise.c — relu, row-wise L2 normalisation, the residual add, y += x and zeroing (CPU).
  *
  * Reference: torch.relu (gradient 0 at 0: din += dout where out > 0), torch.nn.functional.normalize
  * (x / max(||x||₂, eps), eps = 1e-12; below eps the divisor is the constant eps).
@@ -12,22 +12,15 @@
 #include <omp.h>
 #endif
 
+#include "core/backend/cpu/cpu.h"
+
 #define L2NORM_EPS 1e-12
 /* Below this many elements an elementwise loop runs on one thread (a fork/join costs a few µs). */
 #define PAR_MIN_ELEMS 65536
 
-int nn_threads(void)
-{
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 /* Elementwise loops are split statically into contiguous ranges: no reduction, any split gives the
  * same bits. */
-void relu_forward(float *out, const float *in, size_t n)
+void relu_forward_cpu(float *out, const float *in, size_t n)
 {
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
@@ -35,7 +28,7 @@ void relu_forward(float *out, const float *in, size_t n)
         out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
-void relu_backward(float *din, const float *dout, const float *out, size_t n)
+void relu_backward_cpu(float *din, const float *dout, const float *out, size_t n)
 {
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
@@ -43,7 +36,7 @@ void relu_backward(float *din, const float *dout, const float *out, size_t n)
         din[i] += out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
-void l2norm_forward(float *out, float *norm, const float *in, int N, int D)
+void l2norm_forward_cpu(float *out, float *norm, const float *in, int N, int D)
 {
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * D; /* (D) */
@@ -59,7 +52,7 @@ void l2norm_forward(float *out, float *norm, const float *in, int N, int D)
 }
 
 /* Above eps: d(x/r) = (dy - y (y·dy)) / r. Clamped at eps: r is a constant, so din = dy / eps. */
-void l2norm_backward(float *din, const float *dout, const float *out, const float *norm, int N,
+void l2norm_backward_cpu(float *din, const float *dout, const float *out, const float *norm, int N,
                      int D)
 {
     for (int n = 0; n < N; n++) {
@@ -75,23 +68,9 @@ void l2norm_backward(float *din, const float *dout, const float *out, const floa
     }
 }
 
-void add_inplace(float *y, const float *x, size_t n)
-{
-    const long nn = (long)n;
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
-    for (long i = 0; i < nn; i++)
-        y[i] += x[i];
-}
 
-void add_forward(float *y, const float *a, const float *b, size_t n)
-{
-    const long nn = (long)n;
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
-    for (long i = 0; i < nn; i++)
-        y[i] = a[i] + b[i];
-}
 
-void add_relu_forward(float *y, const float *a, const float *b, size_t n)
+void add_relu_forward_cpu(float *y, const float *a, const float *b, size_t n)
 {
     const long nn = (long)n;
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
@@ -101,7 +80,7 @@ void add_relu_forward(float *y, const float *a, const float *b, size_t n)
     }
 }
 
-void add_relu_backward(float *da, float *db, const float *dout, const float *out, size_t n,
+void add_relu_backward_cpu(float *da, float *db, const float *dout, const float *out, size_t n,
                        int set_a, int set_b)
 {
     const long nn = (long)n;
@@ -113,7 +92,7 @@ void add_relu_backward(float *da, float *db, const float *dout, const float *out
     }
 }
 
-void nn_zero(float *y, size_t n)
+void zero_cpu(float *y, size_t n)
 {
     const int T = n >= PAR_MIN_ELEMS ? nn_threads() : 1;
 #pragma omp parallel num_threads(T)
@@ -126,4 +105,12 @@ void nn_zero(float *y, size_t n)
         const size_t lo = n * t / (size_t)T, hi = n * (t + 1) / (size_t)T;
         memset(y + lo, 0, (hi - lo) * sizeof(float));
     }
+}
+
+void add_inplace_cpu(float *y, const float *x, size_t n)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
+        y[i] += x[i];
 }

@@ -8,9 +8,10 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "core/backend/cpu/cpu.h"
 #include "core/nn/nn.h"
 
-void linear_forward(float *out, const float *in, const float *weight, const float *bias, int N,
+void linear_forward_cpu(float *out, const float *in, const float *weight, const float *bias, int N,
                     int D_in, int D_out)
 {
     float beta = 0.0f;
@@ -23,7 +24,7 @@ void linear_forward(float *out, const float *in, const float *weight, const floa
                 D_in, beta, out, D_out);
 }
 
-void linear_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+void linear_backward_cpu(float *din, float *dweight, float *dbias, const float *dout, const float *in,
                      const float *weight, int N, int D_in, int D_out)
 {
     if (din)

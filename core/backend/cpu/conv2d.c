@@ -33,6 +33,7 @@ static int omp_get_thread_num(void)
 #include "core/backend/blas.h"
 #include "core/backend/cpu/im2col.h"
 #include "core/common.h"
+#include "core/backend/cpu/cpu.h"
 #include "core/nn/nn.h"
 
 /* Target number of GEMM columns per chunk: OpenBLAS's sgemm with very few columns runs well under
@@ -45,21 +46,6 @@ static int omp_get_thread_num(void)
 #define CONV_TARGET_COLS 256
 #endif
 
-int conv2d_shape(ConvShape *s)
-{
-    if (s->N < 1 || s->C_in < 1 || s->H < 1 || s->W < 1 || s->C_out < 1 || s->KH < 1 || s->KW < 1 ||
-        s->stride < 1 || s->pad < 0 || s->H + 2 * s->pad < s->KH || s->W + 2 * s->pad < s->KW) {
-        clft_set_error("conv2d: impossible shape: input (%d,%d,%d,%d), weight (%d,%d,%d,%d), "
-                       "stride %d, pad %d",
-                       s->N, s->C_in, s->H, s->W, s->C_out, s->C_in, s->KH, s->KW, s->stride,
-                       s->pad);
-        return -1;
-    }
-    s->H_out = (s->H + 2 * s->pad - s->KH) / s->stride + 1;
-    s->threads = nn_threads();
-    s->W_out = (s->W + 2 * s->pad - s->KW) / s->stride + 1;
-    return 0;
-}
 
 /* Images per GEMM: enough to reach CONV_TARGET_COLS columns, at most N. */
 static int conv_chunk(const ConvShape *s)
@@ -91,7 +77,7 @@ static size_t conv_thread_floats(const ConvShape *s)
     return (n + 15) & ~(size_t)15; /* keep every thread's slice 64-byte aligned */
 }
 
-size_t conv2d_workspace_floats(const ConvShape *s)
+size_t conv2d_workspace_floats_cpu(const ConvShape *s)
 {
     ASSERT(s->threads >= 1);
     return (size_t)s->threads * conv_thread_floats(s);
@@ -151,7 +137,7 @@ static void conv_forward_chunks(float *out, const float *in, const float *weight
 /* With T > 1 threads, each runs single-threaded sgemm on its own chunks (OpenBLAS's pool is set to
  * one thread meanwhile): im2col, col2im and the layout copies run in parallel too, and the narrow
  * GEMMs (C_out = 32, 64) are not split further. */
-void conv2d_forward(float *out, const float *in, const float *weight, const ConvShape *s, float *ws)
+void conv2d_forward_cpu(float *out, const float *in, const float *weight, const ConvShape *s, float *ws)
 {
     ASSERT(s->H_out >= 1 && s->W_out >= 1 && s->threads >= 1);
     if (s->threads == 1) {
@@ -212,7 +198,7 @@ static void conv_backward_chunks(float *din, float *dweight, const float *dout, 
 
 /* Thread 0 accumulates into dweight itself, thread t > 0 into its private partial; the partials
  * are then added in thread order (a fixed order: bit-reproducible for a fixed thread count). */
-void conv2d_backward(float *din, float *dweight, const float *dout, const float *in,
+void conv2d_backward_cpu(float *din, float *dweight, const float *dout, const float *in,
                      const float *weight, const ConvShape *s, float *ws)
 {
     ASSERT(s->H_out >= 1 && s->W_out >= 1 && s->threads >= 1);
@@ -245,52 +231,4 @@ void conv2d_backward(float *din, float *dweight, const float *dout, const float 
         }
     }
     blas_set_threads(saved);
-}
-
-/* ---- naive twins: direct loops with double accumulation, the tests' reference ---- */
-
-void conv2d_forward_naive(float *out, const float *in, const float *weight, const ConvShape *s)
-{
-    const int Ho = s->H_out, Wo = s->W_out;
-    for (int n = 0; n < s->N; n++)
-        for (int co = 0; co < s->C_out; co++)
-            for (int oh = 0; oh < Ho; oh++)
-                for (int ow = 0; ow < Wo; ow++) {
-                    double acc = 0.0;
-                    for (int ci = 0; ci < s->C_in; ci++)
-                        for (int kh = 0; kh < s->KH; kh++)
-                            for (int kw = 0; kw < s->KW; kw++) {
-                                int ih = oh * s->stride - s->pad + kh;
-                                int iw = ow * s->stride - s->pad + kw;
-                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
-                                acc +=
-                                    (double)
-                                        in[((size_t)(n * s->C_in + ci) * s->H + ih) * s->W + iw] *
-                                    weight[((size_t)(co * s->C_in + ci) * s->KH + kh) * s->KW + kw];
-                            }
-                    out[((size_t)(n * s->C_out + co) * Ho + oh) * Wo + ow] = (float)acc;
-                }
-}
-
-void conv2d_backward_naive(float *din, float *dweight, const float *dout, const float *in,
-                           const float *weight, const ConvShape *s)
-{
-    const int Ho = s->H_out, Wo = s->W_out;
-    for (int n = 0; n < s->N; n++)
-        for (int co = 0; co < s->C_out; co++)
-            for (int oh = 0; oh < Ho; oh++)
-                for (int ow = 0; ow < Wo; ow++) {
-                    float g = dout[((size_t)(n * s->C_out + co) * Ho + oh) * Wo + ow];
-                    for (int ci = 0; ci < s->C_in; ci++)
-                        for (int kh = 0; kh < s->KH; kh++)
-                            for (int kw = 0; kw < s->KW; kw++) {
-                                int ih = oh * s->stride - s->pad + kh;
-                                int iw = ow * s->stride - s->pad + kw;
-                                if (ih < 0 || ih >= s->H || iw < 0 || iw >= s->W) continue;
-                                size_t ii = ((size_t)(n * s->C_in + ci) * s->H + ih) * s->W + iw;
-                                size_t wi = ((size_t)(co * s->C_in + ci) * s->KH + kh) * s->KW + kw;
-                                dweight[wi] += g * in[ii];
-                                if (din) din[ii] += g * weight[wi];
-                            }
-                }
 }

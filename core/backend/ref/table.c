@@ -1,0 +1,47 @@
+/* table.c — the reference backend "cpu-ref": host memory (the CPU backend's allocator) and the
+ * plain kernels of this folder. Slow by design; selectable with --device cpu-ref for whole-run
+ * comparisons, and the second table of the parity tests. */
+#include "core/backend/cpu/cpu.h"
+#include "core/backend/ref/ref.h"
+
+const Backend backend_cpu_ref = {
+    .name = "cpu-ref",
+    .summary = "the reference kernels: plain loops in double (slow; for tests)",
+    BACKEND_HOST_MEMORY,
+    .conv2d_workspace_floats = conv2d_workspace_floats_ref,
+    .conv2d_forward = conv2d_forward_ref,
+    .conv2d_backward = conv2d_backward_ref,
+    .batchnorm_forward = batchnorm_forward_ref,
+    .batchnorm_backward = batchnorm_backward_ref,
+    .relu_forward = relu_forward_ref,
+    .relu_backward = relu_backward_ref,
+    .maxpool_forward = maxpool_forward_ref,
+    .maxpool_backward = maxpool_backward_ref,
+    .avgpool_forward = avgpool_forward_ref,
+    .avgpool_backward = avgpool_backward_ref,
+    .linear_forward = linear_forward_ref,
+    .linear_backward = linear_backward_ref,
+    .l2norm_forward = l2norm_forward_ref,
+    .l2norm_backward = l2norm_backward_ref,
+    .add_relu_forward = add_relu_forward_ref,
+    .add_relu_backward = add_relu_backward_ref,
+    .add_inplace = add_inplace_ref,
+    .zero = zero_ref,
+    .gather_rows = gather_rows_ref,
+    .scatter_rows = scatter_rows_ref,
+    .infonce_forward = infonce_forward_ref,
+    .infonce_backward = infonce_backward_ref,
+    .scores_compute = scores_compute_ref,
+    .scores_pre_compute = scores_pre_compute_ref,
+    .scores_pre_hist = scores_pre_hist_ref,
+    .pair_mix_forward = pair_mix_forward_ref,
+    .pair_mix_backward = pair_mix_backward_ref,
+    .row_mix = row_mix_ref,
+    .topk_rows = topk_rows_ref,
+    .mix_picked = mix_picked_ref,
+    .sgd_step = sgd_step_ref,
+    .ema_update = ema_update_ref,
+    .gemm = gemm_ref,
+    .softmax_xent = softmax_xent_ref,
+    .nonfinite = nonfinite_ref,
+};

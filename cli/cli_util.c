@@ -31,6 +31,8 @@ int cli_run_arg(CliRun *r, int argc, char **argv, int *i)
     else if (!strcmp(a, "--preset")) r->preset = cli_value(argc, argv, i);
     else if (!strcmp(a, "--out")) r->out = cli_value(argc, argv, i);
     else if (!strcmp(a, "--device")) r->device = cli_value(argc, argv, i);
+    else if (!strcmp(a, "--precision")) r->precision = cli_value(argc, argv, i);
+    else if (!strcmp(a, "--deterministic")) r->deterministic = 1;
     else if (!strcmp(a, "--seed")) {
         const char *v = cli_value(argc, argv, i);
         if (parse_int(v, 0, 2147483647L, &r->seed) != CLFT_OK)
@@ -80,6 +82,8 @@ void cli_run_resolve(const CliRun *r, Config *cfg)
             clft_die("--device %s: not built into this clft (built: %s)", r->device, backend_names());
         set_or_die(cfg, "run", "device", r->device, "--device");
     }
+    if (r->precision) set_or_die(cfg, "run", "precision", r->precision, "--precision");
+    if (r->deterministic) set_or_die(cfg, "run", "deterministic", "1", "--deterministic");
     for (int i = 0; i < r->n_sets; i++)
         if (config_set(cfg, r->sets[i]) != CLFT_OK) clft_die("%s", clft_last_error());
     if (!cfg->variant.name[0]) snprintf(cfg->variant.name, sizeof cfg->variant.name, "none");

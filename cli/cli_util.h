@@ -1,5 +1,6 @@
 /* cli_util.h — argument handling shared by the subcommands that describe a run (pretrain,
- * reproduce): --baseline --variant --data --preset --seed --out --device --set. */
+ * reproduce): --baseline --variant --data --preset --seed --out --device --precision
+ * --deterministic --set. */
 #ifndef CLFT_CLI_UTIL_H
 #define CLFT_CLI_UTIL_H
 
@@ -8,7 +9,8 @@
 #define CLI_MAX_SETS 64
 
 typedef struct {
-    const char *baseline, *variant, *data, *preset, *out, *device;
+    const char *baseline, *variant, *data, *preset, *out, *device, *precision;
+    int deterministic;
     long seed;
     int has_seed;
     const char *sets[CLI_MAX_SETS];

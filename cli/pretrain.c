@@ -16,8 +16,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: clft pretrain --baseline moco_v1|moco_v2 [--variant NAME] [--data SPEC]\n"
             "                     [--preset smoke|mini|in100|in1k|FILE.ini] [--seed N] [--out DIR]\n"
-            "                     [--device NAME] [--set section.key=value ...] [--resume auto|never]\n"
-            "                     [--quiet]\n"
+            "                     [--device NAME] [--precision fp32|tf32|bf16] [--deterministic]\n"
+            "                     [--set section.key=value ...] [--resume auto|never] [--quiet]\n"
             "       clft pretrain --help-config     every config key with its default and range\n"
             "variants:");
     for (const Variant *const *v = variant_all(); *v; v++) fprintf(f, " %s", (*v)->name);
@@ -71,7 +71,7 @@ int cmd_pretrain(int argc, char **argv)
     /* The device first: a run it cannot serve stops here, before anything is created. */
     int needs = BACKEND_NEEDS_TRAIN | (strcmp(variant->name, "none") ? BACKEND_NEEDS_MIX : 0) |
                 (cfg.run.knn_every > 0 ? BACKEND_NEEDS_EVAL : 0);
-    const Backend *be = backend_select(config_enum_name("run", "device", cfg.run.device), needs);
+    const Backend *be = train_backend(&cfg, needs);
     if (!be) clft_die("%s", clft_last_error());
     TrainOptions topt = {.be = be, .resume = resume, .quiet = quiet};
     /* Test hook for exact-resume tests (tests/test_pretrain.sh): die by SIGKILL after step N. */

@@ -151,8 +151,9 @@ ClftStatus eval_run_open(EvalRun *r, const char *dir, const EvalOptions *opt)
     config_defaults(&r->cfg);
     ClftStatus st = config_load_ini(&r->cfg, path);
     if (st != CLFT_OK) return st;
-    const char *device = opt->device ? opt->device : config_enum_name("run", "device", r->cfg.run.device);
-    if (!(r->be = backend_select(device, BACKEND_NEEDS_EVAL))) return CLFT_ERR_VALUE;
+    if (opt->device && config_set_kv(&r->cfg, "run", "device", opt->device, "--device") != CLFT_OK)
+        return CLFT_ERR_VALUE;
+    if (!(r->be = train_backend(&r->cfg, BACKEND_NEEDS_EVAL))) return CLFT_ERR_VALUE;
     r->spec = opt->data ? opt->data : r->cfg.data.spec;
     r->threads = r->cfg.data.workers > 0 ? r->cfg.data.workers : 1;
     if ((st = open_ckpt(r, opt)) != CLFT_OK) return st;

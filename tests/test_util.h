@@ -48,7 +48,11 @@ static inline int test_parity_backends(int argc, char **argv, const Backend *be[
             printf("skip: backend '%s' is not built (built: %s)\n", name[s], backend_names());
             return 77;
         }
-        if (be[s]->open && be[s]->open() != CLFT_OK) {
+        const char *prec = getenv("CLFT_PARITY_PRECISION");
+        BackendOptions o = {.precision = s == 0 && prec && !strcmp(prec, "bf16")   ? PRECISION_BF16
+                                         : s == 0 && prec && !strcmp(prec, "tf32") ? PRECISION_TF32
+                                                                                  : PRECISION_FP32};
+        if (be[s]->open && be[s]->open(&o) != CLFT_OK) {
             printf("skip: backend '%s' cannot open here: %s\n", name[s], clft_last_error());
             return 77;
         }

@@ -75,15 +75,28 @@ static const char *missing_op(const Backend *be, const OpEntry *ops)
     return NULL;
 }
 
-const Backend *backend_select(const char *name, int needs)
+static BackendOptions selected_options;
+
+const BackendOptions *backend_options(void) { return &selected_options; }
+
+static const char *const precision_names[] = {"fp32", "tf32", "bf16"};
+
+const Backend *backend_select(const char *name, int needs, const BackendOptions *opt)
 {
+    const BackendOptions defaults = {.precision = PRECISION_FP32};
+    if (!opt) opt = &defaults;
     const Backend *be = backend_find(name);
     if (!be) {
         clft_set_error("device '%s' is not built into this clft (built: %s)", name ? name : "",
                        backend_names());
         return NULL;
     }
-    if (be->open && be->open() != CLFT_OK) {
+    if (!be->open && opt->precision != PRECISION_FP32) {
+        clft_set_error("device '%s' computes in fp32 only (precision %s asked for)", be->name,
+                       precision_names[opt->precision]);
+        return NULL;
+    }
+    if (be->open && be->open(opt) != CLFT_OK) {
         char why[512];
         snprintf(why, sizeof why, "%s", clft_last_error());
         clft_set_error("device '%s' is not usable here: %s", be->name, why);
@@ -97,6 +110,7 @@ const Backend *backend_select(const char *name, int needs)
         clft_set_error("device '%s' does not implement the op '%s' this run needs", be->name, op);
         return NULL;
     }
+    selected_options = *opt;
     return be;
 }
 

@@ -54,13 +54,26 @@ enum {
     STEP_STAT_COUNT = 12
 };
 
+/* Arithmetic of the convolutions and GEMMs (everything else — BN statistics, InfoNCE, FT, the
+ * score statistics, SGD, the master weights and the queue — is fp32 whatever the precision).
+ * tf32: GPU tensor cores with 10-bit mantissa inputs; bf16: bf16 inputs, fp32 accumulation. */
+typedef enum { PRECISION_FP32, PRECISION_TF32, PRECISION_BF16 } Precision;
+
+/* How a process uses its backend, fixed when it is opened. */
+typedef struct {
+    Precision precision;
+    int deterministic; /* 1: only deterministic algorithms (cuDNN), bit-reproducible runs */
+    int device;        /* which device of the machine (a GPU ordinal; one per MPI rank) */
+} BackendOptions;
+
 typedef struct Backend {
     const char *name;    /* "cpu", "cpu-ref", "cuda" */
     const char *summary; /* one line for --version */
     int host_memory;     /* 1: its buffers are host memory (see above) */
-    /* Opens the device for this process: CLFT_OK, or a status with clft_last_error() saying why it
-     * is not usable (no GPU, no driver). NULL: always usable. */
-    ClftStatus (*open)(void);
+    /* Opens the device for this process with these options: CLFT_OK, or a status with
+     * clft_last_error() saying why it is not usable (no GPU, no driver, a precision it does not
+     * offer). NULL: always usable, fp32 only. */
+    ClftStatus (*open)(const BackendOptions *opt);
 
     /* ---- memory ---- */
     void *(*alloc)(size_t bytes); /* 64-byte aligned, zero-filled; NULL when it cannot */
@@ -74,6 +87,11 @@ typedef struct Backend {
     void (*synchronize)(void);
 
     /* ---- layers (core/nn/nn.h) ---- */
+    /* Plans a convolution of shape s once, at model init (the primitives / algorithms a backend
+     * chooses for it), storing the backend's handle in s->plan; NULL entry: nothing to plan. The
+     * workspace size is asked after planning. conv2d_unplan releases s->plan. */
+    ClftStatus (*conv2d_plan)(ConvShape *s);
+    void (*conv2d_unplan)(ConvShape *s);
     size_t (*conv2d_workspace_floats)(const ConvShape *s);
     void (*conv2d_forward)(float *out, const float *in, const float *weight, const ConvShape *s,
                            float *ws);
@@ -183,10 +201,13 @@ typedef enum {
     BACKEND_NEEDS_EVAL = 4,  /* feature extraction and fine-tuning */
 } BackendNeeds;
 
-/* The backend for --device `name`, opened and checked to implement what `needs` says. On failure
- * returns NULL with clft_last_error() one line naming the device and why (not built — listing the
- * built ones —, not usable here, or an op it lacks). */
-const Backend *backend_select(const char *name, int needs);
+/* The backend for --device `name`, opened with `opt` (NULL: fp32, defaults) and checked to
+ * implement what `needs` says. On failure returns NULL with clft_last_error() one line naming the
+ * device and why (not built — listing the built ones —, not usable here, a precision it does not
+ * offer, or an op it lacks). */
+const Backend *backend_select(const char *name, int needs, const BackendOptions *opt);
+/* The options the last backend_select opened with (fp32 before any). */
+const BackendOptions *backend_options(void);
 
 /* Checked memory of a backend: die with file:line and the size when the backend cannot. */
 void *backend_alloc_impl(const Backend *be, size_t bytes, const char *file, int line);

@@ -143,14 +143,33 @@ static ClftStatus check_options(const Dataset *ds, const LoaderOptions *o)
     return CLFT_OK;
 }
 
+/* A view's batch buffer: pinned memory from the consuming device's backend when it offers it. */
+static float *batch_alloc(const Loader *l, size_t bytes)
+{
+    const Backend *be = l->opt.pinned;
+    if (!be || !be->host_alloc) return xaligned_alloc(bytes);
+    float *p = be->host_alloc(bytes);
+    if (!p) clft_die("out of pinned host memory for the loader's batches (%zu bytes, %s)", bytes, be->name);
+    return p;
+}
+
+static void batch_free(const Loader *l, float *p)
+{
+    const Backend *be = l->opt.pinned;
+    if (be && be->host_alloc)
+        be->host_free(p);
+    else
+        free(p);
+}
+
 static void alloc_slots(Loader *l)
 {
     size_t chw = (size_t)l->C * l->S * l->S;
     l->slots = xcalloc((size_t)l->R, sizeof(Slot));
     for (int k = 0; k < l->R; k++) {
         Slot *s = &l->slots[k];
-        s->x1 = xaligned_alloc(sizeof(float) * l->N * chw);
-        s->x2 = l->opt.views == 2 ? xaligned_alloc(sizeof(float) * l->N * chw) : NULL;
+        s->x1 = batch_alloc(l, sizeof(float) * l->N * chw);
+        s->x2 = l->opt.views == 2 ? batch_alloc(l, sizeof(float) * l->N * chw) : NULL;
         s->labels = xmalloc(sizeof(int) * (size_t)l->N);
         s->indices = xmalloc(sizeof(int) * (size_t)l->N);
         s->seq = -1;
@@ -236,7 +255,8 @@ void loader_free(Loader *l)
         aug_scratch_free(&l->workers[t].scratch);
     }
     for (int k = 0; k < l->R; k++) {
-        free(l->slots[k].x1), free(l->slots[k].x2);
+        batch_free(l, l->slots[k].x1);
+        if (l->slots[k].x2) batch_free(l, l->slots[k].x2);
         free(l->slots[k].labels), free(l->slots[k].indices);
     }
     free(l->slots), free(l->perm), free(l->workers);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/common.h"
+#include "core/backend/backend.h"
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 
@@ -33,6 +34,9 @@ typedef struct {
     LoaderOrder order;
     LoaderTail tail;
     int ring;              /* ready batches kept ahead; 0 = 2 */
+    const Backend *pinned; /* the batches' memory from pinned->host_alloc (page-locked memory for
+                              fast uploads to that device); NULL, or a backend without one: plain
+                              host memory */
 } LoaderOptions;
 
 typedef struct {

@@ -20,6 +20,9 @@ static void format_double(double x, char *out, size_t cap);
 _Static_assert(sizeof(ConfigArch) == sizeof(int), "enum settings are stored through int *");
 
 static const char *const devices[] = {"cpu", "cpu-ref", "cuda", NULL};
+static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL}; /* Precision's order */
+_Static_assert(PRECISION_FP32 == 0 && PRECISION_TF32 == 1 && PRECISION_BF16 == 2,
+               "run.precision's words follow the Precision enum");
 static const char *const archs[] = {"resnet18", "resnet34", "resnet50", "resnet_small", NULL};
 static const char *const stems[] = {"imagenet", "small", NULL};
 static const char *const heads[] = {"linear", "mlp", NULL};
@@ -47,6 +50,10 @@ static const ConfigKey schema[] = {
     ROW(run, out, S_, "", 0, 0, NULL, "run directory; empty = runs/<name>"),
     ROW(run, device, E_, "cpu", 0, 0, devices,
         "compute backend (--device); clft --version lists the ones built"),
+    ROW(run, precision, E_, "fp32", 0, 0, precisions,
+        "convolutions and GEMMs: fp32, tf32 (GPU) or bf16 (fp32 accumulation, fp32 master weights)"),
+    ROW(run, deterministic, I_, "0", 0, 1, NULL,
+        "1 = deterministic algorithms only (GPU convolutions): bit-reproducible runs"),
     ROW(run, threads, I_, "0", 0, 1024, NULL, "compute (BLAS) threads; 0 = all cores"),
     ROW(run, log_every, I_, "10", 1, BIG, NULL,
         "steps between train.csv/scores.csv rows and progress lines"),

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "core/backend/backend.h"
 #include "core/common.h"
 
 #define CONFIG_STR 160        /* capacity of a string setting (an INI line must fit in 200 chars) */
@@ -65,6 +66,8 @@ typedef struct {
         int seed;
         char out[CONFIG_STR]; /* run directory; "" = runs/<name> */
         ConfigDevice device;
+        Precision precision; /* core/backend's enum: the key's words are in its order */
+        int deterministic;
         int threads;    /* BLAS/compute threads; 0 = all cores */
         int log_every;  /* steps between train.csv/scores.csv rows and progress lines */
         int ckpt_every; /* epochs between checkpoints */

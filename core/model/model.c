@@ -120,8 +120,6 @@ static int conv(Model *m, int x, const char *name, int c_out, int k, int stride,
         shape_error(m, name);
         s->H_out = s->W_out = 1;
     }
-    size_t ws = m->be->conv2d_workspace_floats(s);
-    if (ws > m->ws_floats) m->ws_floats = ws;
     int shape[4] = {c_out, in.c, k, k};
     op->w = add_param(m, name, ".weight", TENSOR_CONV_WEIGHT, 4, shape);
     op->out = add_act(m, in.n, c_out, s->H_out, s->W_out);
@@ -375,6 +373,23 @@ static void plan_gradient_writes(Model *m)
     free(seen);
 }
 
+/* The backend plans each convolution once (its primitives or algorithms for that shape); the
+ * shared workspace is the largest any of them needs. */
+static ClftStatus plan_convolutions(Model *m)
+{
+    for (int i = 0; i < m->n_ops; i++) {
+        ConvShape *s = &m->ops[i].s.conv;
+        if (m->ops[i].kind != OP_CONV) continue;
+        if (m->be->conv2d_plan) {
+            ClftStatus st = m->be->conv2d_plan(s);
+            if (st != CLFT_OK) return st;
+        }
+        size_t ws = m->be->conv2d_workspace_floats(s);
+        if (ws > m->ws_floats) m->ws_floats = ws;
+    }
+    return CLFT_OK;
+}
+
 static void reset_plan(Model *m)
 {
     m->n_ops = m->n_acts = m->n_params = m->n_buffers = 0;
@@ -417,6 +432,10 @@ ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N
     reset_plan(m);
     resnet_build(m); /* the real pass: same sequence, real pointers */
     plan_gradient_writes(m);
+    if ((st = plan_convolutions(m)) != CLFT_OK) {
+        model_free(m);
+        return st;
+    }
     m->ws = backend_alloc(be, m->ws_floats * sizeof(float));
     /* BN running variance starts at 1, as torch (the running means at 0: the arena is zeroed). */
     const size_t bytes = m->buffer_arena.cap * sizeof(float);
@@ -430,6 +449,8 @@ ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N
 
 void model_free(Model *m)
 {
+    for (int i = 0; m->be && m->be->conv2d_unplan && i < m->n_ops; i++)
+        if (m->ops[i].kind == OP_CONV && m->ops[i].s.conv.plan) m->be->conv2d_unplan(&m->ops[i].s.conv);
     arena_free(&m->param_arena);
     arena_free(&m->grad_arena);
     arena_free(&m->buffer_arena);

@@ -49,6 +49,7 @@ typedef struct {
     int H_out, W_out;     /* filled by conv2d_shape() */
     int threads;          /* filled by conv2d_shape(): nn_threads() then; the CPU workspace is
                              sized for it and the work split statically over it */
+    void *plan;           /* the backend's plan of this shape (be->conv2d_plan), or NULL */
 } ConvShape;
 
 /* Fills H_out/W_out; returns 0 on success, -1 (with clft_set_error) for an impossible shape. */

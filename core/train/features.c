@@ -21,7 +21,7 @@ ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, i
     }
     LoaderOptions lo = {.batch = m->N, .threads = threads > 0 ? threads : 1, .seed = seed,
                         .views = 1, .aug1 = aug, .aug2 = aug, .order = LOADER_SEQUENTIAL,
-                        .tail = LOADER_KEEP_LAST};
+                        .tail = LOADER_KEEP_LAST, .pinned = m->be};
     Loader *l;
     ClftStatus st = loader_init(&l, ds, &lo);
     if (st != CLFT_OK) return st;

@@ -61,6 +61,12 @@ ModelConfig train_model_config(const Config *cfg, int in_channels)
     return m;
 }
 
+const Backend *train_backend(const Config *cfg, int needs)
+{
+    BackendOptions o = {.precision = cfg->run.precision, .deterministic = cfg->run.deterministic};
+    return backend_select(config_enum_name("run", "device", cfg->run.device), needs, &o);
+}
+
 DatasetOptions train_dataset_options(const Config *cfg)
 {
     DatasetOptions o = {.subset = cfg->data.subset == CONFIG_SUBSET_IMAGENET100
@@ -121,7 +127,7 @@ static ClftStatus open_data(Run *r)
     AugConfig a = train_aug(cfg, size, r->ds->C);
     LoaderOptions lo = {.batch = cfg->optim.batch, .threads = cfg->data.workers > 0 ? cfg->data.workers : 1,
                         .seed = (uint64_t)cfg->run.seed, .views = 2, .aug1 = &a, .aug2 = &a,
-                        .order = LOADER_SHUFFLE, .tail = LOADER_DROP_LAST};
+                        .order = LOADER_SHUFFLE, .tail = LOADER_DROP_LAST, .pinned = r->opt->be};
     st = loader_init(&r->loader, r->ds, &lo);
     if (st != CLFT_OK) return st;
     r->steps_per_epoch = loader_steps_per_epoch(r->loader);

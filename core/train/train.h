@@ -50,6 +50,11 @@ ClftStatus train_run(const Config *cfg, const TrainOptions *opt);
 /* The dataset options of a run's training data (subset, data.classes, data.train_limit, seed). */
 DatasetOptions train_dataset_options(const Config *cfg);
 
+/* The backend a run of `cfg` asks for (run.device, run.precision, run.deterministic), opened and
+ * checked for the op groups `needs` (BackendNeeds); NULL with clft_last_error() set when it cannot
+ * serve the run. */
+const Backend *train_backend(const Config *cfg, int needs);
+
 /* The model configuration that `cfg` describes, for `in_channels` input channels. */
 ModelConfig train_model_config(const Config *cfg, int in_channels);
 

@@ -2,9 +2,9 @@
 # deps.sh — install the Debian packages clft needs that this machine lacks.
 # As root it runs apt-get; otherwise it prints the exact command to run. Nothing else is downloaded.
 set -euo pipefail
-# Build and run: compiler, CMake, OpenBLAS, zlib, libjpeg-turbo, libpng, inih, cJSON, libcsv,
+# Build and run: compiler, CMake, OpenBLAS, oneDNN, zlib, libjpeg-turbo, libpng, inih, cJSON, libcsv,
 # cmocka, gnuplot, the embedded Fashion-MNIST data.
-PKGS="build-essential cmake pkg-config libopenblas-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
+PKGS="build-essential cmake pkg-config libopenblas-dev libdnnl-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
 libinih-dev libcjson-dev libcsv-dev libcmocka-dev gnuplot-nox dataset-fashion-mnist"
 # Optional extras: CLFT_DEPS_EXTRA="python3-torch python3-torchvision" make deps
 PKGS="$PKGS ${CLFT_DEPS_EXTRA:-}"

@@ -44,9 +44,27 @@ static Rng rng;
 
 typedef struct {
     size_t bytes;
-    void *host;   /* the uploaded values */
+    void *host;   /* the uploaded values, NCHW */
     void *dev[2]; /* on BE[0], BE[1] */
+    int act[3];   /* a 4-D activation (N, C, HW): stored channels-last on an nhwc backend */
 } Twin;
+
+/* 4-byte elements (N, C, HW) ↔ (N, HW, C); to_nhwc selects the direction. */
+static void transpose(uint32_t *dst, const uint32_t *src, const int act[3], int to_nhwc)
+{
+    const int N = act[0], C = act[1], HW = act[2];
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < HW; i++) {
+                size_t a = ((size_t)n * C + c) * HW + i, b = ((size_t)n * HW + i) * C + c;
+                if (to_nhwc)
+                    dst[b] = src[a];
+                else
+                    dst[a] = src[b];
+            }
+}
+
+static int in_layout(const Twin *t, int s) { return t->act[0] && BE[s]->nhwc; }
 
 static Twin twin_of(const void *host, size_t bytes)
 {
@@ -55,6 +73,35 @@ static Twin twin_of(const void *host, size_t bytes)
     for (int s = 0; s < 2; s++) {
         t.dev[s] = backend_alloc(BE[s], bytes);
         BE[s]->upload(t.dev[s], host, bytes);
+    }
+    return t;
+}
+
+/* Reads backend s's copy of t back in NCHW. */
+static void twin_read(const Twin *t, int s, void *out)
+{
+    if (!in_layout(t, s)) {
+        BE[s]->download(out, t->dev[s], t->bytes);
+        return;
+    }
+    uint32_t *tmp = xmalloc(t->bytes);
+    BE[s]->download(tmp, t->dev[s], t->bytes);
+    transpose(out, tmp, t->act, 0);
+    free(tmp);
+}
+
+/* t (4-byte elements, host NCHW) marked as the activation (N, C, HW), re-uploaded to each
+ * channels-last backend in its layout. */
+static Twin as_act(Twin t, int N, int C, int HW)
+{
+    ASSERT((size_t)N * C * HW * 4 == t.bytes);
+    t.act[0] = N, t.act[1] = C, t.act[2] = HW;
+    for (int s = 0; s < 2; s++) {
+        if (!in_layout(&t, s)) continue;
+        uint32_t *tmp = xmalloc(t.bytes);
+        transpose(tmp, t.host, t.act, 1);
+        BE[s]->upload(t.dev[s], tmp, t.bytes);
+        free(tmp);
     }
     return t;
 }
@@ -103,9 +150,10 @@ static double norm_err(const float *a, const float *b, size_t n)
 /* Downloads both copies of t (n floats) and fails when they differ by more than k·tol. */
 static void expect_close(const Twin *t, size_t n, double k, const char *what)
 {
-    float *a = xmalloc(n * sizeof(float)), *b = xmalloc(n * sizeof(float));
-    BE[0]->download(a, t->dev[0], n * sizeof(float));
-    BE[1]->download(b, t->dev[1], n * sizeof(float));
+    float *a = xmalloc(t->bytes), *b = xmalloc(t->bytes);
+    ASSERT(n * sizeof(float) <= t->bytes);
+    twin_read(t, 0, a);
+    twin_read(t, 1, b);
     double e = norm_err(a, b, n);
     if (verbose) printf("  %-44s %.2e (bound %.0e)\n", what, e, k * tol);
     if (!(e <= k * tol))
@@ -117,8 +165,8 @@ static void expect_close(const Twin *t, size_t n, double k, const char *what)
 static void expect_equal_bytes(const Twin *t, const char *what)
 {
     char *a = xmalloc(t->bytes), *b = xmalloc(t->bytes);
-    BE[0]->download(a, t->dev[0], t->bytes);
-    BE[1]->download(b, t->dev[1], t->bytes);
+    twin_read(t, 0, a);
+    twin_read(t, 1, b);
     if (memcmp(a, b, t->bytes)) fail_msg("%s: %s and %s differ", what, BE[0]->name, BE[1]->name);
     free(a), free(b);
 }
@@ -162,27 +210,38 @@ static void test_memory(void **state)
 
 /* ---- layers ---- */
 
+/* with_din: 0 = weights' gradient only, 1 = din accumulated, 2 = din written (its first writer) */
 static void conv_case(ConvShape s, int with_din)
 {
     assert_int_equal(conv2d_shape(&s), 0);
+    s.grads = with_din ? CONV_GRADS_ALL : CONV_GRADS_WEIGHT;
+    s.din_set = with_din == 2;
     size_t ni = (size_t)s.N * s.C_in * s.H * s.W, nw = (size_t)s.C_out * s.C_in * s.KH * s.KW;
     size_t no = (size_t)s.N * s.C_out * s.H_out * s.W_out;
-    Twin in = twin_normal(ni, 1), w = twin_normal(nw, 0.3), out = twin_zero(no * sizeof(float));
-    Twin dout = twin_normal(no, 1), din = twin_normal(ni, 1), dw = twin_normal(nw, 1);
+    const int hwi = s.H * s.W, hwo = s.H_out * s.W_out;
+    Twin in = as_act(twin_normal(ni, 1), s.N, s.C_in, hwi), w = twin_normal(nw, 0.3);
+    Twin out = as_act(twin_zero(no * sizeof(float)), s.N, s.C_out, hwo);
+    Twin dout = as_act(twin_normal(no, 1), s.N, s.C_out, hwo);
+    Twin din = as_act(twin_normal(ni, 1), s.N, s.C_in, hwi), dw = twin_normal(nw, 1);
     float *ws[2];
+    ConvShape sb[2] = {s, s}; /* each backend plans its own copy */
     for (int b = 0; b < 2; b++) {
-        ws[b] = backend_alloc(BE[b], BE[b]->conv2d_workspace_floats(&s) * sizeof(float) + 64);
-        BE[b]->conv2d_forward(F(out, b), F(in, b), F(w, b), &s, ws[b]);
+        if (BE[b]->conv2d_plan) assert_int_equal(BE[b]->conv2d_plan(&sb[b]), CLFT_OK);
+        ws[b] = backend_alloc(BE[b], BE[b]->conv2d_workspace_floats(&sb[b]) * sizeof(float) + 64);
+        BE[b]->conv2d_forward(F(out, b), F(in, b), F(w, b), &sb[b], ws[b]);
         BE[b]->conv2d_backward(with_din ? F(din, b) : NULL, F(dw, b), F(dout, b), F(in, b), F(w, b),
-                               &s, ws[b]);
+                               &sb[b], ws[b]);
     }
     char what[128];
-    snprintf(what, sizeof what, "conv %dx%d k%d s%d p%d C%d->%d", s.H, s.W, s.KH, s.stride, s.pad,
-             s.C_in, s.C_out);
+    snprintf(what, sizeof what, "conv %dx%d k%d s%d p%d C%d->%d din%d", s.H, s.W, s.KH, s.stride,
+             s.pad, s.C_in, s.C_out, with_din);
     expect_close(&out, no, 1, what);
     expect_close(&dw, nw, 1, what);
     if (with_din) expect_close(&din, ni, 1, what);
-    for (int b = 0; b < 2; b++) backend_free(BE[b], ws[b]);
+    for (int b = 0; b < 2; b++) {
+        backend_free(BE[b], ws[b]);
+        if (BE[b]->conv2d_unplan) BE[b]->conv2d_unplan(&sb[b]);
+    }
     twin_free(&in), twin_free(&w), twin_free(&out), twin_free(&dout), twin_free(&din), twin_free(&dw);
 }
 
@@ -194,13 +253,15 @@ static void test_conv(void **state)
     conv_case((ConvShape){.N = 2, .C_in = 4, .H = 10, .W = 10, .C_out = 6, .KH = 3, .KW = 3,
                           .stride = 2, .pad = 1}, 1);
     conv_case((ConvShape){.N = 4, .C_in = 8, .H = 6, .W = 6, .C_out = 16, .KH = 1, .KW = 1,
-                          .stride = 1, .pad = 0}, 1);
+                          .stride = 1, .pad = 0}, 2);
     conv_case((ConvShape){.N = 3, .C_in = 8, .H = 7, .W = 7, .C_out = 4, .KH = 1, .KW = 1,
                           .stride = 2, .pad = 0}, 1);
     conv_case((ConvShape){.N = 2, .C_in = 3, .H = 20, .W = 20, .C_out = 8, .KH = 7, .KW = 7,
                           .stride = 2, .pad = 3}, 0); /* a stem: no input gradient */
     conv_case((ConvShape){.N = 33, .C_in = 16, .H = 4, .W = 4, .C_out = 32, .KH = 3, .KW = 3,
                           .stride = 1, .pad = 1}, 1); /* many images per GEMM chunk */
+    conv_case((ConvShape){.N = 8, .C_in = 1, .H = 12, .W = 12, .C_out = 8, .KH = 3, .KW = 3,
+                          .stride = 1, .pad = 1}, 0); /* a one-channel stem */
 }
 
 static void bn_case(int N, int C, int HW, int G, int relu, int din_set, BnMode mode)
@@ -208,12 +269,13 @@ static void bn_case(int N, int C, int HW, int G, int relu, int din_set, BnMode m
     BnShape s = {.N = N, .C = C, .HW = HW, .groups = G, .eps = 1e-5f, .momentum = 0.1f,
                  .relu = relu, .din_set = din_set};
     size_t n = (size_t)N * C * HW;
-    Twin in = twin_normal(n, 2), gamma = twin_normal(C, 1), beta = twin_normal(C, 1);
+    Twin in = as_act(twin_normal(n, 2), N, C, HW), gamma = twin_normal(C, 1), beta = twin_normal(C, 1);
     float *rv0 = xmalloc(C * sizeof(float));
     for (int c = 0; c < C; c++) rv0[c] = 0.5f + (float)c / C;
     Twin rm = twin_normal(C, 0.5), rv = twin_of(rv0, C * sizeof(float));
     Twin mean = twin_zero((size_t)G * C * sizeof(float)), rstd = twin_zero((size_t)G * C * sizeof(float));
-    Twin out = twin_zero(n * sizeof(float)), dout = twin_normal(n, 1), din = twin_normal(n, 1);
+    Twin out = as_act(twin_zero(n * sizeof(float)), N, C, HW);
+    Twin dout = as_act(twin_normal(n, 1), N, C, HW), din = as_act(twin_normal(n, 1), N, C, HW);
     Twin dg = twin_normal(C, 1), db = twin_normal(C, 1);
     for (int b = 0; b < 2; b++) {
         BE[b]->batchnorm_forward(F(out, b), F(mean, b), F(rstd, b), F(in, b), F(gamma, b),
@@ -286,8 +348,11 @@ static void test_pools(void **state)
     PoolShape p = {.N = 3, .C = 4, .H = 11, .W = 9, .k = 3, .stride = 2, .pad = 1};
     assert_int_equal(maxpool_shape(&p), 0);
     size_t ni = (size_t)p.N * p.C * p.H * p.W, no = (size_t)p.N * p.C * p.H_out * p.W_out;
-    Twin in = twin_normal(ni, 1), out = twin_zero(no * sizeof(float)), arg = twin_zero(no * sizeof(int));
-    Twin dout = twin_normal(no, 1), din = twin_normal(ni, 1);
+    const int hwi = p.H * p.W, hwo = p.H_out * p.W_out;
+    Twin in = as_act(twin_normal(ni, 1), p.N, p.C, hwi);
+    Twin out = as_act(twin_zero(no * sizeof(float)), p.N, p.C, hwo);
+    Twin arg = as_act(twin_zero(no * sizeof(int)), p.N, p.C, hwo);
+    Twin dout = as_act(twin_normal(no, 1), p.N, p.C, hwo), din = as_act(twin_normal(ni, 1), p.N, p.C, hwi);
     for (int b = 0; b < 2; b++) {
         BE[b]->maxpool_forward(F(out, b), I(arg, b), F(in, b), &p);
         BE[b]->maxpool_backward(F(din, b), F(dout, b), I(arg, b), &p);
@@ -296,8 +361,9 @@ static void test_pools(void **state)
     expect_equal_bytes(&arg, "maxpool argmax");
     expect_close(&din, ni, 0.1, "maxpool_backward");
     const int N = 5, C = 6, HW = 13;
-    Twin x = twin_normal((size_t)N * C * HW, 1), a = twin_zero((size_t)N * C * sizeof(float));
-    Twin g = twin_normal((size_t)N * C, 1), dx = twin_normal((size_t)N * C * HW, 1);
+    Twin x = as_act(twin_normal((size_t)N * C * HW, 1), N, C, HW);
+    Twin a = twin_zero((size_t)N * C * sizeof(float)), g = twin_normal((size_t)N * C, 1);
+    Twin dx = as_act(twin_normal((size_t)N * C * HW, 1), N, C, HW);
     for (int b = 0; b < 2; b++) {
         BE[b]->avgpool_forward(F(a, b), F(x, b), N, C, HW);
         BE[b]->avgpool_backward(F(dx, b), F(g, b), N, C, HW);
@@ -465,7 +531,7 @@ static void infonce_case(int N, int Dm, int K, int E, float T)
     }
     char what[96];
     snprintf(what, sizeof what, "infonce N%d D%d K%d E%d T%g", N, Dm, K, E, (double)T);
-    Twin lg = {.dev = {w[0].logits, w[1].logits}};
+    Twin lg = {.bytes = (size_t)N * (1 + K + E) * sizeof(float), .dev = {w[0].logits, w[1].logits}};
     expect_close(&lg, (size_t)N * (1 + K + E), 1, what);
     expect_doubles(&stats, STEP_STAT_COUNT, what);
     expect_close(&dq, (size_t)N * Dm, 1, what);

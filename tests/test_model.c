@@ -173,8 +173,8 @@ static void test_bad_shapes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TEST_ON(test_golden_small_stem, "cpu"), TEST_ON(test_golden_small_stem, "cpu-ref"),
-        TEST_ON(test_golden_imagenet_stem, "cpu"), TEST_ON(test_golden_imagenet_stem, "cpu-ref"),
+        TEST_ON(test_golden_small_stem, "cpu"), TEST_ON(test_golden_small_stem, "cpu-im2col"), TEST_ON(test_golden_small_stem, "cpu-ref"),
+        TEST_ON(test_golden_imagenet_stem, "cpu"), TEST_ON(test_golden_imagenet_stem, "cpu-im2col"), TEST_ON(test_golden_imagenet_stem, "cpu-ref"),
         cmocka_unit_test(test_torchvision_names),
         cmocka_unit_test(test_bad_shapes),
     };

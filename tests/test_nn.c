@@ -33,7 +33,9 @@
 #include "core/nn/nn.h"
 #include "core/rng.h"
 
-/* The backend under test (the group runs on "cpu", then on "cpu-ref") and the reference. */
+/* The backend under test and the reference. The layer tests here hand NCHW buffers to the ops,
+ * so they run on the NCHW tables: "cpu-im2col", then "cpu-ref"; the channels-last "cpu" table is
+ * held against "cpu-ref" by tests/test_backend_parity.c, which converts layouts. */
 static const Backend *be, *ref;
 
 #define FD_EPS 1e-2f
@@ -971,10 +973,11 @@ static void test_backend_table(void **state)
     assert_non_null(backend_find("cpu-ref"));
     assert_null(backend_find("no-such-backend"));
     assert_null(backend_find(NULL));
-    assert_non_null(strstr(backend_names(), "cpu cpu-ref"));
+    assert_non_null(strstr(backend_names(), "cpu cpu-im2col cpu-ref"));
     /* entries a backend may leave empty: pinned host memory and convolution plans */
     const size_t optional[] = {offsetof(Backend, host_alloc), offsetof(Backend, host_free),
-                               offsetof(Backend, conv2d_plan), offsetof(Backend, conv2d_unplan)};
+                               offsetof(Backend, conv2d_plan), offsetof(Backend, conv2d_unplan),
+                               offsetof(Backend, from_nchw)};
     for (const Backend *const *b = backend_all(); *b; b++) {
         if (!(*b)->host_memory) continue; /* a device table is checked by its own tests */
         for (size_t off = offsetof(Backend, alloc); off < sizeof(Backend); off += sizeof(void *)) {
@@ -986,7 +989,7 @@ static void test_backend_table(void **state)
     }
     assert_null(backend_select("no-such-backend", BACKEND_NEEDS_TRAIN, NULL));
     assert_non_null(strstr(clft_last_error(), "device 'no-such-backend' is not built"));
-    assert_non_null(strstr(clft_last_error(), "(built: cpu cpu-ref"));
+    assert_non_null(strstr(clft_last_error(), "(built: cpu cpu-im2col cpu-ref"));
     assert_ptr_equal(backend_select("cpu", BACKEND_NEEDS_TRAIN | BACKEND_NEEDS_MIX, NULL), cpu);
     BackendOptions bf16 = {.precision = PRECISION_BF16};
     assert_null(backend_select("cpu-ref", BACKEND_NEEDS_TRAIN, &bf16)); /* fp32 only */
@@ -1006,8 +1009,8 @@ int main(void)
     };
     int failed = 0;
     ref = backend_find("cpu-ref");
-    be = backend_find("cpu");
-    failed += cmocka_run_group_tests_name("layers on cpu", tests, NULL, NULL);
+    be = backend_find("cpu-im2col");
+    failed += cmocka_run_group_tests_name("layers on cpu-im2col", tests, NULL, NULL);
     be = backend_find("cpu-ref");
     failed += cmocka_run_group_tests_name("layers on cpu-ref", tests, NULL, NULL);
     return failed;

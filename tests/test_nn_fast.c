@@ -1,4 +1,4 @@
-/* test_nn_fast.c — the CPU backend's threaded layer paths (OpenMP): conv2d's static split of image
+/* test_nn_fast.c — cpu-im2col's threaded layer paths (OpenMP): conv2d's static split of image
  * chunks over T threads (single-threaded sgemm each, dW partials summed in thread order) against
  * the naive double-accumulating twin for T = 1, 2, 3 (more threads than this machine's cores is
  * fine: the split is static), including chunks that do not divide evenly among threads; and
@@ -12,7 +12,7 @@
 #include "core/nn/nn.h"
 #include "core/rng.h"
 
-/* The CPU backend's convolution, and the reference it is held against. */
+/* The im2col convolution of the "cpu-im2col" table, and the reference it is held against. */
 static const Backend *be, *ref;
 
 static float *alloc_normal(Rng *r, size_t n)
@@ -118,7 +118,7 @@ int main(void)
         cmocka_unit_test(test_conv_threads_vs_naive),
         cmocka_unit_test(test_threads_reported),
     };
-    be = backend_find("cpu");
+    be = backend_find("cpu-im2col");
     ref = backend_find("cpu-ref");
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

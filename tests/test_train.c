@@ -161,8 +161,8 @@ static void test_golden_moco_v2_ft_step(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        TEST_ON(test_golden_moco_v2_step, "cpu"), TEST_ON(test_golden_moco_v2_step, "cpu-ref"),
-        TEST_ON(test_golden_moco_v2_ft_step, "cpu"), TEST_ON(test_golden_moco_v2_ft_step, "cpu-ref"),
+        TEST_ON(test_golden_moco_v2_step, "cpu"), TEST_ON(test_golden_moco_v2_step, "cpu-im2col"), TEST_ON(test_golden_moco_v2_step, "cpu-ref"),
+        TEST_ON(test_golden_moco_v2_ft_step, "cpu"), TEST_ON(test_golden_moco_v2_ft_step, "cpu-im2col"), TEST_ON(test_golden_moco_v2_ft_step, "cpu-ref"),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,13 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const Backend backend_cpu, backend_cpu_ref;
+extern const Backend backend_cpu, backend_cpu_im2col, backend_cpu_ref;
 #ifdef CLFT_HAVE_CUDA
 extern const Backend backend_cuda;
 #endif
 
 static const Backend *const backend_list[] = {
     &backend_cpu,
+    &backend_cpu_im2col,
     &backend_cpu_ref,
 #ifdef CLFT_HAVE_CUDA
     &backend_cuda,

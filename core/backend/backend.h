@@ -70,6 +70,7 @@ typedef struct Backend {
     const char *name;    /* "cpu", "cpu-ref", "cuda" */
     const char *summary; /* one line for --version */
     int host_memory;     /* 1: its buffers are host memory (see above) */
+    int nhwc;            /* 1: its 4-D activations are channels-last (core/nn/nn.h "Layout") */
     /* Opens the device for this process with these options: CLFT_OK, or a status with
      * clft_last_error() saying why it is not usable (no GPU, no driver, a precision it does not
      * offer). NULL: always usable, fp32 only. */
@@ -122,6 +123,9 @@ typedef struct Backend {
                               int set_a, int set_b);
     void (*add_inplace)(float *y, const float *x, size_t n); /* y += x */
     void (*zero)(float *y, size_t n); /* y = 0 (an activation gradient before its first adder) */
+    /* out (N, C, H, W) in this backend's layout ← in (N, C, H, W) in NCHW, the loader's layout (the
+     * network input; NULL entry on an NCHW backend) */
+    void (*from_nchw)(float *out, const float *in, int N, int C, int HW);
 
     /* ---- rows: the key shuffle (shuffle-BN) ---- */
     /* out[i] = in[idx[i]] and out[idx[i]] = in[i], for rows of `row` floats, i < N */

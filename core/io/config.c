@@ -19,7 +19,7 @@ static void format_double(double x, char *out, size_t cap);
 
 _Static_assert(sizeof(ConfigArch) == sizeof(int), "enum settings are stored through int *");
 
-static const char *const devices[] = {"cpu", "cpu-ref", "cuda", NULL};
+static const char *const devices[] = {"cpu", "cpu-im2col", "cpu-ref", "cuda", NULL};
 static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL}; /* Precision's order */
 _Static_assert(PRECISION_FP32 == 0 && PRECISION_TF32 == 1 && PRECISION_BF16 == 2,
                "run.precision's words follow the Precision enum");

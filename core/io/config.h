@@ -26,7 +26,7 @@
 #define CONFIG_VARIANT_MAX 32 /* free [variant] keys */
 #define CONFIG_VKEY 48        /* capacity of a free [variant] key */
 
-typedef enum { CONFIG_DEVICE_CPU, CONFIG_DEVICE_CPU_REF, CONFIG_DEVICE_CUDA } ConfigDevice;
+typedef enum { CONFIG_DEVICE_CPU, CONFIG_DEVICE_CPU_IM2COL, CONFIG_DEVICE_CPU_REF, CONFIG_DEVICE_CUDA } ConfigDevice;
 typedef enum {
     CONFIG_ARCH_RESNET18,
     CONFIG_ARCH_RESNET34,

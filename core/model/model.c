@@ -348,7 +348,7 @@ static ClftStatus check_config(const ModelConfig *c, int N, int C, int H, int W,
  * first-written input gradient zeroed just before they run). */
 static int writes_set(const Op *op)
 {
-    return op->kind == OP_BN || op->kind == OP_ADD_RELU;
+    return op->kind == OP_BN || op->kind == OP_ADD_RELU || op->kind == OP_CONV;
 }
 
 /* After building: which op gives each activation its first gradient in backward order (set_in,
@@ -367,6 +367,12 @@ static void plan_gradient_writes(Model *m)
             if (op->in2 > 0) seen[op->in2] = 1;
         }
         if (op->kind == OP_BN) op->s.bn.din_set = op->set_in;
+        if (op->kind == OP_CONV) {
+            op->s.conv.din_set = op->set_in;
+            op->s.conv.grads = !m->opt.with_grads ? CONV_GRADS_NONE
+                               : op->in == 0      ? CONV_GRADS_WEIGHT
+                                                  : CONV_GRADS_ALL;
+        }
     }
     for (int a = 1; a < m->n_acts - 1; a++)
         ASSERT(seen[a]); /* every activation but the output feeds an op */
@@ -437,6 +443,15 @@ ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N
         return st;
     }
     m->ws = backend_alloc(be, m->ws_floats * sizeof(float));
+    if (be->nhwc && C > 1) {
+        if (!be->from_nchw) {
+            clft_set_error("model: device '%s' is channels-last but cannot transpose its input",
+                           be->name);
+            model_free(m);
+            return CLFT_ERR_VALUE;
+        }
+        m->in_layout = backend_alloc(be, (size_t)N * C * H * W * sizeof(float));
+    }
     /* BN running variance starts at 1, as torch (the running means at 0: the arena is zeroed). */
     const size_t bytes = m->buffer_arena.cap * sizeof(float);
     float *host = backend_stage_begin(be, m->buffer_arena.base, bytes);
@@ -461,6 +476,7 @@ void model_free(Model *m)
     free(m->params);
     free(m->buffers);
     if (m->be) backend_free(m->be, m->ws);
+    if (m->be) backend_free(m->be, m->in_layout);
     free(m->save_mirror);
     memset(m, 0, sizeof *m);
 }
@@ -509,6 +525,10 @@ static float *B(Model *m, long off) { return off < 0 ? NULL : m->buffer_arena.ba
 const float *model_forward(Model *m, const float *in, ModelMode mode)
 {
     const Backend *be = m->be;
+    if (m->in_layout) { /* the NCHW batch in the backend's channels-last layout */
+        be->from_nchw(m->in_layout, in, m->N, m->C, m->H * m->W);
+        in = m->in_layout;
+    }
     m->acts[0].data = (float *)in; /* read-only: no op writes its input */
     m->mode = mode;
     BnMode bn_mode = mode == MODEL_TRAIN ? BN_TRAIN : BN_EVAL;

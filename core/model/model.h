@@ -117,6 +117,8 @@ typedef struct {
     size_t ws_floats;
     ClftStatus build_status; /* the first impossible layer shape met while building */
     float *save_mirror; /* host copy of the arenas for model_save on a device backend */
+    float *in_layout;   /* (N, C, H, W) the input in the backend's layout (channels-last backends
+                           with C > 1; NULL when the caller's NCHW batch is used as it is) */
 } Model;
 
 /* Plans and allocates a model on backend `be` for batches of (N, C, H, W). Returns
@@ -128,9 +130,10 @@ void model_free(Model *m);
 /* torchvision init: kaiming-normal fan_out for convs, BN γ=1 β=0, nn.Linear default for heads;
  * drawn on the host from `rng`, uploaded once. */
 void model_init_weights(Model *m, Rng *rng);
-/* Runs all ops on `in` (N, C, H, W), a buffer on the model's backend that is read and never
- * written (acts[0] points at it: no copy); returns the output (N, out_dim) on the backend, which
- * is L2-normalised when the model has a head. */
+/* Runs all ops on `in` (N, C, H, W) in NCHW (the loader's layout), a buffer on the model's backend
+ * that is read and never written (acts[0] points at it: no copy, except on a channels-last backend
+ * with C > 1, which transposes it once into in_layout); returns the output (N, out_dim) on the
+ * backend, which is L2-normalised when the model has a head. */
 const float *model_forward(Model *m, const float *in, ModelMode mode);
 /* Backward from dout (N, out_dim, on the backend) through every op; accumulates into the grad
  * arena, which the caller zeroes (model_zero_grads) once per step. */

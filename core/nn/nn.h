@@ -11,10 +11,16 @@
  *   - GEMM convention: row-major C(M,N) = A(M,K) · B(K,N), pinned by tests/test_nn.c;
  *   - linear weights are (out, in) and conv weights (C_out, C_in, KH, KW), as PyTorch.
  *
+ * Layout: a 4-D activation (N, C, H, W) is stored in its backend's layout, NCHW or, where
+ * be->nhwc, NHWC (channels last: (N, H, W, C) in memory); shapes and comments always name the
+ * logical (N, C, H, W). Weights are always (C_out, C_in, KH, KW) and 2-D tensors (N, D) row-major,
+ * whatever the backend, so checkpoints, the EMA and the optimiser never see a layout.
+ *
  * The layers (the backend ops of the same names):
  *   conv2d_forward (out (N,C_out,H_out,W_out), in (N,C_in,H,W), weight (C_out,C_in,KH,KW)) — the
  *     cross-correlation of torch.nn.functional.conv2d, no bias; conv2d_backward (din or NULL,
- *     dweight, dout, in, weight); both use a scratch of conv2d_workspace_floats(s) floats.
+ *     dweight, dout, in, weight): dweight accumulates, din accumulates or, with s->din_set, is
+ *     written; both use a scratch of conv2d_workspace_floats(s) floats.
  *   batchnorm_forward / _backward — see BnShape below.
  *   relu_forward (out = max(0, in); in place allowed), relu_backward (din += dout · [out > 0]).
  *   maxpool_forward (out, argmax (N,C,H_out,W_out), in) — torch.nn.MaxPool2d: padding acts as −inf,
@@ -42,6 +48,9 @@
 int nn_threads(void);
 
 /* ---- conv2d ---- */
+/* The gradients a convolution's backward computes (its plan is made for them): none (inference,
+ * the key encoder), the weights' only (the first layer: its input needs no gradient), or both. */
+typedef enum { CONV_GRADS_NONE, CONV_GRADS_WEIGHT, CONV_GRADS_ALL } ConvGrads;
 typedef struct {
     int N, C_in, H, W;    /* input (N, C_in, H, W) */
     int C_out, KH, KW;    /* weight (C_out, C_in, KH, KW), no bias (ResNets use BN) */
@@ -49,6 +58,8 @@ typedef struct {
     int H_out, W_out;     /* filled by conv2d_shape() */
     int threads;          /* filled by conv2d_shape(): nn_threads() then; the CPU workspace is
                              sized for it and the work split statically over it */
+    ConvGrads grads;      /* what backward computes (din is NULL unless CONV_GRADS_ALL) */
+    int din_set;          /* backward: 1 = din = the gradient (its first writer), 0 = din += it */
     void *plan;           /* the backend's plan of this shape (be->conv2d_plan), or NULL */
 } ConvShape;
 

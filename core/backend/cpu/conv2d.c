@@ -202,6 +202,8 @@ void conv2d_backward_cpu(float *din, float *dweight, const float *dout, const fl
                      const float *weight, const ConvShape *s, float *ws)
 {
     ASSERT(s->H_out >= 1 && s->W_out >= 1 && s->threads >= 1);
+    if (din && s->din_set) /* the first writer: col2im adds, so start from zeros */
+        memset(din, 0, (size_t)s->N * s->C_in * s->H * s->W * sizeof(float));
     if (s->threads == 1) {
         int lo, hi;
         thread_images(s, 0, &lo, &hi);

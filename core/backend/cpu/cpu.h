@@ -49,6 +49,28 @@ void add_relu_backward_cpu(float *da, float *db, const float *dout, const float 
 void add_inplace_cpu(float *y, const float *x, size_t n);
 void zero_cpu(float *y, size_t n);
 
+/* channels-last layers (nhwc.c) and oneDNN convolutions (dnnl_conv.c) of the "cpu" table; the
+ * NCHW ones above are the "cpu-im2col" table's */
+ClftStatus dnnl_open(const BackendOptions *opt);
+ClftStatus conv2d_plan_dnnl(ConvShape *s);
+void conv2d_unplan_dnnl(ConvShape *s);
+size_t conv2d_workspace_floats_dnnl(const ConvShape *s);
+void conv2d_forward_dnnl(float *out, const float *in, const float *weight, const ConvShape *s,
+                         float *ws);
+void conv2d_backward_dnnl(float *din, float *dweight, const float *dout, const float *in,
+                          const float *weight, const ConvShape *s, float *ws);
+void batchnorm_forward_nhwc(float *out, float *save_mean, float *save_rstd, const float *in,
+                            const float *gamma, const float *beta, float *running_mean,
+                            float *running_var, const BnShape *s, BnMode mode);
+void batchnorm_backward_nhwc(float *din, float *dgamma, float *dbeta, const float *dout,
+                             const float *in, const float *save_mean, const float *save_rstd,
+                             const float *gamma, const float *out, const BnShape *s, BnMode mode);
+void maxpool_forward_nhwc(float *out, int *argmax, const float *in, const PoolShape *s);
+void maxpool_backward_nhwc(float *din, const float *dout, const int *argmax, const PoolShape *s);
+void avgpool_forward_nhwc(float *out, const float *in, int N, int C, int HW);
+void avgpool_backward_nhwc(float *din, const float *dout, int N, int C, int HW);
+void from_nchw_cpu(float *out, const float *in, int N, int C, int HW);
+
 void gather_rows_cpu(float *out, const float *in, const int *idx, int N, size_t row);
 void scatter_rows_cpu(float *out, const float *in, const int *idx, int N, size_t row);
 

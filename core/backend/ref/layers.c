@@ -50,6 +50,7 @@ void conv2d_backward_ref(float *din, float *dweight, const float *dout, const fl
 {
     (void)ws;
     const int Ho = s->H_out, Wo = s->W_out;
+    if (din && s->din_set) memset(din, 0, (size_t)s->N * s->C_in * s->H * s->W * sizeof(float));
     for (int n = 0; n < s->N; n++)
         for (int co = 0; co < s->C_out; co++)
             for (int oh = 0; oh < Ho; oh++)

@@ -1,5 +1,7 @@
 /* bench_moco.c — one MoCo v2 training step (core/train/moco.c, variant `none`) in clft against the
- * same step in PyTorch (bench/bench_moco_torch.py), interleaved in one run, 2 threads each.
+ * same step in PyTorch 2.15 from PyPI (bench/bench_moco_torch.py in .venv-bench/, set up by
+ * scripts/bench.sh; MoCo's own SplitBatchNorm), interleaved in one run, 2 threads each, at each
+ * precision: fp32, and bf16 (clft --precision bf16 against torch autocast + channels_last).
  *
  * Networks (both with MoCo v2's MLP head feat -> feat -> ReLU -> 128, split-BN over 8 contiguous
  * groups in both encoders, batch 256, K 4096, T 0.2, SGD momentum 0.9 + wd 1e-4):
@@ -8,16 +10,17 @@
  *   mini32    the same at widths 32/64/128 (the network issue 4's speed bar was first set on);
  *   resnet18  resnet18 with the small-image stem (3x3/1 conv, no max-pool), 32x32x3.
  * Each side runs in its own process (so its peak RSS is its own): clft re-executes this program as
- * `bench_moco --child NET WARMUP STEPS`, torch is `/usr/bin/python3 bench/bench_moco_torch.py`.
+ * `bench_moco --child NET WARMUP STEPS [--precision bf16] [--device NAME]`, torch is
+ * `$CLFT_TORCH_PYTHON bench/bench_moco_torch.py` (default .venv-bench/bin/python3).
  * Rounds alternate clft, torch, clft, torch, ...; each round does WARMUP untimed steps and STEPS
  * timed ones; a side's img/s is the best of its rounds (the machine is shared with other jobs that
  * come and go: the best round is the one least disturbed, for both sides alike; every round is
  * printed on stderr); RSS is the largest ru_maxrss of its rounds. Output, per
  * network:
- *   moco_step net=NAME clft_img_s=X torch_img_s=Y ratio=Z clft_rss_mb=A torch_rss_mb=B
+ *   moco_step net=NAME precision=P clft_img_s=X torch_img_s=Y ratio=Z clft_rss_mb=A torch_rss_mb=B
  *
- * Usage: bench_moco [--net mini|mini32|resnet18|all] [--rounds R]   (from the repository root, or with
- * CLFT_SOURCE_DIR's bench/ script; the torch side is skipped with torch_img_s=nan if it fails.)
+ * Usage: bench_moco [--net mini|mini32|resnet18|all] [--precision fp32|bf16|all] [--rounds R]
+ *        [--device NAME]   (the torch side is skipped with torch_img_s=nan if it fails.)
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/backend/backend.h"
 #include "core/backend/blas.h"
 #include "core/common.h"
 #include "core/train/moco.h"
@@ -81,10 +85,14 @@ static double now_s(void)
 }
 
 /* The clft side, in a child process: prints `img_s=X rss_mb=Y`. */
-static int run_child(const BenchNet *net, int warmup, int steps)
+static int run_child(const BenchNet *net, int warmup, int steps, const char *device,
+                     Precision precision)
 {
     ASSERT(steps > 0);
     blas_set_threads(2);
+    BackendOptions bo = {.precision = precision};
+    const Backend *be = backend_select(device, BACKEND_NEEDS_TRAIN, &bo);
+    if (!be) clft_die("bench_moco: %s", clft_last_error());
     MocoOptions opt = {.N = BATCH,
                        .C = net->C,
                        .H = net->H,
@@ -100,7 +108,7 @@ static int run_child(const BenchNet *net, int warmup, int steps)
     VariantOptions vopt;
     variant_options_default(&vopt);
     variant_options_preset(&vopt, "none");
-    opt.be = backend_find("cpu");
+    opt.be = be;
     opt.variant = variant_instantiate(v, &vopt, opt.be, opt.N, net->model.head_dim, opt.K);
     Moco mc;
     if (moco_init(&mc, &opt) != CLFT_OK) clft_die("bench_moco: %s", clft_last_error());
@@ -160,34 +168,45 @@ static double best(const double *v, int n)
 
 #define MAX_ROUNDS 16
 
-static void bench_net(const BenchNet *net, const char *self, int rounds)
+static const char *const precision_names[] = {"fp32", "tf32", "bf16"};
+
+static void bench_net(const BenchNet *net, const char *self, int rounds, const char *device,
+                      Precision precision)
 {
     double ci[MAX_ROUNDS], ti[MAX_ROUNDS], crss = 0.0, trss = 0.0;
     int nc = 0, nt = 0;
     char ccmd[4400], tcmd[4400];
-    snprintf(ccmd, sizeof ccmd, "'%s' --child %s %d %d", self, net->name, net->warmup, net->steps);
+    const char *pname = precision_names[precision];
+    const char *py = getenv("CLFT_TORCH_PYTHON");
+    char venv_py[4200];
+    snprintf(venv_py, sizeof venv_py, "%s/.venv-bench/bin/python3", CLFT_SOURCE_DIR);
+    snprintf(ccmd, sizeof ccmd, "'%s' --child %s %d %d --precision %s --device %s", self,
+             net->name, net->warmup, net->steps, pname, device);
     snprintf(tcmd, sizeof tcmd,
-             "/usr/bin/python3 %s/bench/bench_moco_torch.py --net %s --warmup %d --steps %d "
-             "--batch %d --K %d --groups %d",
-             CLFT_SOURCE_DIR, net->name, net->warmup, net->steps, BATCH, QUEUE_K, BN_GROUPS);
+             "'%s' %s/bench/bench_moco_torch.py --net %s --warmup %d --steps %d --batch %d --K %d "
+             "--groups %d --precision %s",
+             py ? py : venv_py, CLFT_SOURCE_DIR, net->name, net->warmup, net->steps, BATCH, QUEUE_K,
+             BN_GROUPS, pname);
     for (int r = 0; r < rounds; r++) {
         double v, rss;
         if (measure(ccmd, &v, &rss) == 0) {
             ci[nc++] = v;
             if (rss > crss) crss = rss;
-            fprintf(stderr, "  %s round %d: clft %.1f img/s (%.0f MB)\n", net->name, r, v, rss);
+            fprintf(stderr, "  %s %s round %d: clft %.1f img/s (%.0f MB)\n", net->name, pname, r, v,
+                    rss);
         }
         if (measure(tcmd, &v, &rss) == 0) {
             ti[nt++] = v;
             if (rss > trss) trss = rss;
-            fprintf(stderr, "  %s round %d: torch %.1f img/s (%.0f MB)\n", net->name, r, v, rss);
+            fprintf(stderr, "  %s %s round %d: torch %.1f img/s (%.0f MB)\n", net->name, pname, r,
+                    v, rss);
         }
     }
     if (nc == 0) clft_die("bench_moco: the clft child failed for net %s", net->name);
     double c = best(ci, nc), t = best(ti, nt);
-    printf("moco_step net=%s clft_img_s=%.1f torch_img_s=%.1f ratio=%.3f clft_rss_mb=%.0f "
-           "torch_rss_mb=%.0f\n",
-           net->name, c, t, c / t, crss, nt ? trss : NAN);
+    printf("moco_step net=%s precision=%s clft_img_s=%.1f torch_img_s=%.1f ratio=%.3f "
+           "clft_rss_mb=%.0f torch_rss_mb=%.0f\n",
+           net->name, pname, c, t, c / t, crss, nt ? trss : NAN);
     fflush(stdout);
 }
 
@@ -206,22 +225,35 @@ static const BenchNet *find_net(const char *name)
     clft_die("bench_moco: unknown net '%s' (mini, mini32, resnet18, all)", name);
 }
 
+static Precision precision_arg(const char *s)
+{
+    for (int p = 0; p < 3; p++)
+        if (!strcmp(s, precision_names[p])) return (Precision)p;
+    clft_die("bench_moco: --precision '%s': expected fp32, tf32 or bf16", s);
+}
+
 int main(int argc, char **argv)
 {
     blas_setup(argv);
-    if (argc == 5 && !strcmp(argv[1], "--child"))
-        return run_child(find_net(argv[2]), int_arg(argv[3], "warmup"), int_arg(argv[4], "steps"));
-    const char *which = "all";
-    int rounds = 3;
-    for (int i = 1; i < argc; i++) {
+    const char *which = "all", *prec = "all", *device = "cpu";
+    int rounds = 3, child = argc >= 5 && !strcmp(argv[1], "--child");
+    for (int i = child ? 5 : 1; i < argc; i++) {
         if (!strcmp(argv[i], "--net") && i + 1 < argc) {
             which = argv[++i];
         } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             rounds = int_arg(argv[++i], "--rounds");
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            prec = argv[++i];
+        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            device = argv[++i];
         } else {
-            clft_die("usage: bench_moco [--net mini|mini32|resnet18|all] [--rounds R]");
+            clft_die("usage: bench_moco [--net mini|mini32|resnet18|all] [--precision "
+                     "fp32|bf16|all] [--rounds R] [--device NAME]");
         }
     }
+    if (child)
+        return run_child(find_net(argv[2]), int_arg(argv[3], "warmup"), int_arg(argv[4], "steps"),
+                         device, strcmp(prec, "all") ? precision_arg(prec) : PRECISION_FP32);
     if (rounds > MAX_ROUNDS) clft_die("bench_moco: --rounds must be at most %d", MAX_ROUNDS);
     char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -231,7 +263,10 @@ int main(int argc, char **argv)
            blas_core_origin(), BATCH, QUEUE_K, BN_GROUPS);
     fflush(stdout);
     for (int i = 0; i < N_NETS; i++)
-        if (!strcmp(which, "all") || !strcmp(which, nets[i].name))
-            bench_net(&nets[i], self, rounds);
+        for (int p = 0; p < 3; p++) {
+            if (strcmp(which, "all") && strcmp(which, nets[i].name)) continue;
+            if (!strcmp(prec, "all") ? p == PRECISION_TF32 : p != (int)precision_arg(prec)) continue;
+            bench_net(&nets[i], self, rounds, device, (Precision)p);
+        }
     return 0;
 }

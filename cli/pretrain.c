@@ -7,6 +7,7 @@
 #include "baselines/baseline.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "core/io/atomic.h"
 #include "core/train/train.h"
 #include "downstream/monitor.h"
 #include "variants/variant.h"
@@ -78,6 +79,15 @@ int cmd_pretrain(int argc, char **argv)
     const char *kill_at = getenv("CLFT_TEST_KILL_AT_STEP");
     if (kill_at && parse_int(kill_at, 1, 1L << 40, &topt.kill_at_step) != CLFT_OK)
         clft_die("CLFT_TEST_KILL_AT_STEP = '%s' is not a step number", kill_at);
+    /* ... and of the NaN guard: a NaN weight after step N (tests/test_pretrain.sh). */
+    const char *poison_at = getenv("CLFT_TEST_POISON_AT_STEP");
+    if (poison_at && parse_int(poison_at, 1, 1L << 40, &topt.poison_at_step) != CLFT_OK)
+        clft_die("CLFT_TEST_POISON_AT_STEP = '%s' is not a step number", poison_at);
+    const char *kill_ckpt = getenv("CLFT_TEST_KILL_IN_CKPT_WRITE");
+    long kill_write = 0;
+    if (kill_ckpt && parse_int(kill_ckpt, 1, 1L << 20, &kill_write) != CLFT_OK)
+        clft_die("CLFT_TEST_KILL_IN_CKPT_WRITE = '%s' is not a count", kill_ckpt);
+    atomic_test_kill_before_rename((int)kill_write);
     topt.variant = variant_instantiate(variant, &vopt, be, cfg.optim.batch, cfg.head.dim, cfg.moco.K);
     KnnMonitor mon;
     if (cfg.run.knn_every > 0) {

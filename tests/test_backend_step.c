@@ -185,7 +185,7 @@ static void test_moco_ft_step(void **state)
     MocoOptions o = options(BE[1], copy_hook);
     assert_int_equal(moco_init(&copy, &o), CLFT_OK);
     TrainPosition got;
-    assert_int_equal(checkpoint_load(path, &copy, &got), CLFT_OK);
+    assert_int_equal(checkpoint_load(path, &copy, NULL, &got), CLFT_OK);
     unlink(path);
     assert_int_equal(got.step, 3);
     assert_memory_equal(copy.rng_ft.s, mc[0].rng_ft.s, sizeof copy.rng_ft.s);

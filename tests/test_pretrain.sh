@@ -72,9 +72,16 @@ expect_error "lr" "$clft" pretrain "${args[@]}" --set optim.lr=abc --out "$tmp/x
 expect_error "/proc/clft-run" "$clft" pretrain "${args[@]}" --out /proc/clft-run
 expect_error "nosuchdata" "$clft" pretrain "${args[@]}" --data fashion-mnist:/nosuchdata --out "$tmp/x"
 # NaN: lr·wd = 1e4 makes every SGD step multiply the weights by -9999: the loss turns NaN within a
-# few steps; training stops naming the last good checkpoint, which stays as it was.
-cp -r "$tmp/a" "$tmp/nan"
-expect_error "loss is" "$clft" pretrain "${args[@]}" --set optim.epochs=5 --set optim.lr=1e4 \
-    --set optim.weight_decay=1 --out "$tmp/nan"
-"$st_diff" "$(last_ckpt "$tmp/a")" "$(last_ckpt "$tmp/nan")" elapsed_s || fail "NaN run damaged the last checkpoint"
+# few steps; training stops, and no checkpoint was written.
+expect_error "loss is\|non-finite value" "$clft" pretrain "${args[@]}" --set optim.lr=1e4 --set optim.weight_decay=1 \
+    --out "$tmp/nan"
+[ ! -d "$tmp/nan/ckpt" ] || [ -z "$(ls "$tmp/nan/ckpt")" ] || fail "the NaN run wrote a checkpoint"
+# A NaN weight (injected after step 11, past the epoch-0 checkpoint) while the loss of that step
+# is still finite: the weights' guard stops the run at the next logged step, naming the epoch-0
+# checkpoint as the last good one; that checkpoint stays as it was.
+CLFT_TEST_KILL_AT_STEP=10 "$clft" pretrain "${args[@]}" --out "$tmp/poison" && fail "should have been killed"
+cp "$(last_ckpt "$tmp/poison")" "$tmp/epoch0.safetensors"
+CLFT_TEST_POISON_AT_STEP=11 expect_error "non-finite value at epoch 1, step 11.*epoch0001-step000000008" \
+    "$clft" pretrain "${args[@]}" --out "$tmp/poison"
+"$st_diff" "$tmp/epoch0.safetensors" "$(last_ckpt "$tmp/poison")" || fail "the NaN guard damaged the last checkpoint"
 echo "ok 5 bad input and NaN guard"

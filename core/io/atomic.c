@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,13 +39,19 @@ static void fsync_dir(const char *path)
     }
 }
 
+static int kill_at_commit; /* atomic_test_kill_before_rename */
+
+void atomic_test_kill_before_rename(int n) { kill_at_commit = n; }
+
 ClftStatus atomic_commit(AtomicFile *af)
 {
+    static int commits;
     int err = 0;
     if (ferror(af->fp) || fflush(af->fp) != 0) err = errno ? errno : EIO;
     if (!err && fsync(fileno(af->fp)) != 0) err = errno;
     if (fclose(af->fp) != 0 && !err) err = errno ? errno : EIO;
     af->fp = NULL;
+    if (kill_at_commit && ++commits == kill_at_commit) raise(SIGKILL); /* the temporary stays */
     if (!err && rename(af->tmp, af->path) != 0) err = errno;
     if (err) {
         unlink(af->tmp);

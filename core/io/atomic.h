@@ -22,5 +22,8 @@ ClftStatus atomic_open(AtomicFile *af, const char *path);
 ClftStatus atomic_commit(AtomicFile *af);
 /* Abandons the write: closes and removes the temporary. */
 void atomic_abort(AtomicFile *af);
+/* Tests of crash safety: the n-th atomic_commit of this process (n ≥ 1; 0 = never) raises SIGKILL
+ * after the temporary is written and fsync'ed, before the rename (a kill mid-checkpoint). */
+void atomic_test_kill_before_rename(int n);
 
 #endif

@@ -767,3 +767,49 @@ const char *config_enum_name(const char *section, const char *key, int value)
         if (i == value) return k->choices[i];
     return "?";
 }
+
+/* "section.key" is in the NULL-terminated list `keys`. */
+static int listed(const char *section, const char *key, const char *const *keys)
+{
+    char name[96];
+    snprintf(name, sizeof name, "%s.%s", section, key);
+    for (int i = 0; keys && keys[i]; i++)
+        if (!strcmp(keys[i], name)) return 1;
+    return 0;
+}
+
+/* Appends "section.key (a -> b)" to out (cap), comma-separated; counts it. */
+static void note_diff(char *out, size_t cap, int *n, const char *section, const char *key,
+                      const char *a, const char *b)
+{
+    size_t len = strlen(out);
+    if (len + 8 >= cap) return;
+    snprintf(out + len, cap - len, "%s%s.%s (%s -> %s)", *n ? ", " : "", section, key, a, b);
+    (*n)++;
+}
+
+int config_diff(const Config *a, const Config *b, const char *const *ignore, char *out, size_t cap)
+{
+    char va[CONFIG_LIST_MAX * 26 + 8], vb[CONFIG_LIST_MAX * 26 + 8];
+    int n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n_schema; i++) {
+        const ConfigKey *k = &schema[i];
+        if (listed(k->section, k->key, ignore)) continue;
+        format_value(a, k, va, sizeof va);
+        format_value(b, k, vb, sizeof vb);
+        if (strcmp(va, vb)) note_diff(out, cap, &n, k->section, k->key, va, vb);
+    }
+    /* the free [variant] keys, those of either side */
+    for (int side = 0; side < 2; side++) {
+        const Config *c = side ? b : a, *o = side ? a : b;
+        for (int i = 0; i < c->variant.n; i++) {
+            const char *key = c->variant.pairs[i].key, *other = config_variant_get(o, key);
+            if (side && other) continue; /* a key both have was compared from a's side */
+            if (!other || strcmp(other, c->variant.pairs[i].value))
+                note_diff(out, cap, &n, "variant", key, side ? "(unset)" : c->variant.pairs[i].value,
+                          side ? c->variant.pairs[i].value : other ? other : "(unset)");
+        }
+    }
+    return n;
+}

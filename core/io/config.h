@@ -182,6 +182,11 @@ char *config_to_string(const Config *c);
 /* Writes config_to_string atomically, after a header naming clft's version and commit and each line
  * of `extra_comment` (may be NULL; '\n'-separated, e.g. BLAS core, threads, machine). */
 ClftStatus config_write(const Config *c, const char *path, const char *extra_comment);
+/* The keys whose values differ between a and b (free [variant] keys included), except those named
+ * "section.key" in the NULL-terminated `ignore`: written to out as "section.key (a -> b), ...";
+ * returns how many. */
+int config_diff(const Config *a, const Config *b, const char *const *ignore, char *out, size_t cap);
+
 /* A listing of every section and key: type, default, range or choices, help. */
 void config_print_help(FILE *fp);
 

@@ -3,6 +3,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -94,10 +97,9 @@ static ClftStatus list_ckpts(const char *run, char ***names, int *n)
         if (!rundir_ckpt_parse(ent->d_name, &e, &s)) continue;
         if (*n == cap) {
             cap = cap ? 2 * cap : 16;
-            *names = realloc(*names, (size_t)cap * sizeof **names);
-            if (!*names) clft_die("rundir: out of memory");
+            *names = xrealloc(*names, (size_t)cap * sizeof **names);
         }
-        (*names)[(*n)++] = strdup(ent->d_name);
+        (*names)[(*n)++] = xstrdup(ent->d_name);
     }
     closedir(d);
     /* Insertion sort by (epoch, step): a run holds few checkpoints. */
@@ -153,4 +155,111 @@ ClftStatus rundir_prune_ckpt(const char *run, int keep)
     }
     free_names(names, n);
     return st;
+}
+
+ClftStatus rundir_ckpt_list(const char *run, char ***paths, int *n)
+{
+    char **names;
+    ClftStatus st = list_ckpts(run, &names, n);
+    *paths = NULL;
+    if (st != CLFT_OK || *n == 0) {
+        free_names(names, *n);
+        return st;
+    }
+    *paths = xcalloc((size_t)*n, sizeof **paths);
+    for (int i = 0; i < *n; i++) { /* newest first */
+        char rel[128], path[4096];
+        snprintf(rel, sizeof rel, "ckpt/%s", names[*n - 1 - i]);
+        if ((st = path_join(path, sizeof path, run, rel)) != CLFT_OK) break;
+        (*paths)[i] = xstrdup(path);
+    }
+    free_names(names, *n);
+    return st;
+}
+
+void rundir_ckpt_list_free(char **paths, int n) { free_names(paths, n); }
+
+ClftStatus rundir_lock(const char *run, int *fd_out)
+{
+    char path[4096];
+    ClftStatus st = path_join(path, sizeof path, run, RUNDIR_LOCK);
+    if (st != CLFT_OK) return st;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        clft_set_error("%s: cannot create the run's lock file (%s)", path, strerror(errno));
+        return CLFT_ERR_IO;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
+        pid[got > 0 ? got : 1] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        clft_set_error("%s is in use by another clft process (pid %s holds %s): one process per "
+                       "run directory",
+                       run, pid, path);
+        return CLFT_ERR_IO;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        clft_set_error("%s: cannot write the lock file (%s)", path, strerror(errno));
+        close(fd);
+        return CLFT_ERR_IO;
+    }
+    *fd_out = fd;
+    return CLFT_OK;
+}
+
+void rundir_unlock(const char *run, int fd)
+{
+    (void)run;
+    if (fd >= 0) close(fd); /* the lock file stays: the next run takes it over */
+}
+
+/* Removes the temporaries ("*.tmp.<pid>") of directory `dir`; the count removed. */
+static int remove_temps_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *ent;
+    while ((ent = readdir(d))) {
+        if (!strstr(ent->d_name, ".tmp.")) continue;
+        char path[4096];
+        if (path_join(path, sizeof path, dir, ent->d_name) == CLFT_OK && unlink(path) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
+int rundir_remove_temps(const char *run)
+{
+    char ckpt[4096];
+    int n = remove_temps_in(run);
+    if (path_join(ckpt, sizeof ckpt, run, "ckpt") == CLFT_OK) n += remove_temps_in(ckpt);
+    return n;
+}
+
+ClftStatus rundir_remove_created(const char *run)
+{
+    static const char *const files[] = {"config.ini", "train.csv", "scores.csv", "score_hist.csv",
+                                        "eval.csv", RUNDIR_LOCK, NULL};
+    char path[4096];
+    rundir_remove_temps(run);
+    for (int i = 0; files[i]; i++)
+        if (path_join(path, sizeof path, run, files[i]) == CLFT_OK) unlink(path);
+    if (path_join(path, sizeof path, run, "ckpt") == CLFT_OK) rmdir(path);
+    if (rmdir(run) != 0) {
+        clft_set_error("%s: could not remove the run directory (%s)", run, strerror(errno));
+        return CLFT_ERR_IO;
+    }
+    return CLFT_OK;
+}
+
+int rundir_exists(const char *run)
+{
+    struct stat sb;
+    return stat(run, &sb) == 0;
 }

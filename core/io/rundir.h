@@ -26,5 +26,22 @@ int rundir_ckpt_parse(const char *name, int *epoch, long *step);
 ClftStatus rundir_latest_ckpt(const char *run, char *out, size_t cap);
 /* Deletes all but the newest `keep` checkpoints of `run` (keep 0 = keep all). */
 ClftStatus rundir_prune_ckpt(const char *run, int keep);
+/* The checkpoints of `run` as paths, newest first (*n of them; NULL when none). */
+ClftStatus rundir_ckpt_list(const char *run, char ***paths, int *n);
+void rundir_ckpt_list_free(char **paths, int n);
+
+/* A process uses a run directory alone: rundir_lock takes an exclusive flock on run/.lock (and
+ * writes its pid there), or fails with one line naming the process that holds it. The lock is
+ * the kernel's: a killed process releases it. */
+#define RUNDIR_LOCK ".lock"
+ClftStatus rundir_lock(const char *run, int *fd);
+void rundir_unlock(const char *run, int fd);
+/* Removes the temporaries a killed write left ("*.tmp.<pid>" in run/ and run/ckpt/; call with the
+ * lock held, when no other process can be writing); returns how many. */
+int rundir_remove_temps(const char *run);
+/* Removes what a run creates (config.ini, the CSVs, the lock, an empty ckpt/) and the directory:
+ * for a run that failed before its first step in a directory it created. */
+ClftStatus rundir_remove_created(const char *run);
+int rundir_exists(const char *run);
 
 #endif

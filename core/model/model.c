@@ -700,43 +700,68 @@ static const char *dtype_name(StDtype d)
     return (unsigned)d < 4 ? names[d] : "?";
 }
 
-static ClftStatus load_list(const Backend *be, const NamedTensor *list, int n, float *base,
-                            const StFile *f, const char *prefix)
+/* The tensor of list[i] in f: present, F32, of the model's shape and finite; else NULL with the
+ * reason set (naming the file and the tensor). */
+static const StTensor *checked(const NamedTensor *t, const StFile *f, const char *prefix)
+{
+    char name[160];
+    snprintf(name, sizeof name, "%s%s", prefix, t->name);
+    const StTensor *s = st_find(f, name);
+    if (!s) {
+        clft_set_error("%s: no tensor '%s' (checkpoint of another architecture?)", f->path, name);
+        return NULL;
+    }
+    if (s->dtype != ST_F32) {
+        clft_set_error("%s: tensor '%s' has dtype %s, the model expects F32", f->path, name,
+                       dtype_name(s->dtype));
+        return NULL;
+    }
+    int same = s->ndim == t->ndim;
+    for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
+    if (!same || s->nbytes != t->numel * sizeof(float)) {
+        clft_set_error("%s: tensor '%s' has shape (%lld, %lld, %lld, %lld)[:%d], the model "
+                       "expects (%d, %d, %d, %d)[:%d]",
+                       f->path, name, (long long)s->shape[0], (long long)s->shape[1],
+                       (long long)s->shape[2], (long long)s->shape[3], s->ndim, t->shape[0],
+                       t->shape[1], t->shape[2], t->shape[3], t->ndim);
+        return NULL;
+    }
+    const float *v = s->data;
+    for (size_t j = 0; j < t->numel; j++)
+        if (!isfinite(v[j])) {
+            clft_set_error("%s: tensor '%s' holds a non-finite value (%g at index %zu)", f->path,
+                           name, (double)v[j], j);
+            return NULL;
+        }
+    return s;
+}
+
+ClftStatus model_check(const Model *m, const StFile *f, const char *prefix)
+{
+    for (int i = 0; i < m->n_params; i++)
+        if (!checked(&m->params[i], f, prefix)) return CLFT_ERR_FORMAT;
+    for (int i = 0; i < m->n_buffers; i++)
+        if (!checked(&m->buffers[i], f, prefix)) return CLFT_ERR_FORMAT;
+    return CLFT_OK;
+}
+
+static void upload_list(const Backend *be, const NamedTensor *list, int n, float *base,
+                        const StFile *f, const char *prefix)
 {
     for (int i = 0; i < n; i++) {
-        const NamedTensor *t = &list[i];
         char name[160];
-        snprintf(name, sizeof name, "%s%s", prefix, t->name);
-        const StTensor *s = st_find(f, name);
-        if (!s) {
-            clft_set_error("%s: no tensor '%s' (checkpoint of another architecture?)", f->path, name);
-            return CLFT_ERR_FORMAT;
-        }
-        if (s->dtype != ST_F32) {
-            clft_set_error("%s: tensor '%s' has dtype %s, the model expects F32", f->path, name,
-                           dtype_name(s->dtype));
-            return CLFT_ERR_FORMAT;
-        }
-        int same = s->ndim == t->ndim;
-        for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
-        if (!same) {
-            clft_set_error("%s: tensor '%s' has shape (%lld, %lld, %lld, %lld)[:%d], the model "
-                           "expects (%d, %d, %d, %d)[:%d]",
-                           f->path, name, (long long)s->shape[0], (long long)s->shape[1],
-                           (long long)s->shape[2], (long long)s->shape[3], s->ndim, t->shape[0],
-                           t->shape[1], t->shape[2], t->shape[3], t->ndim);
-            return CLFT_ERR_FORMAT;
-        }
-        be->upload(base + t->offset, s->data, t->numel * sizeof(float));
+        snprintf(name, sizeof name, "%s%s", prefix, list[i].name);
+        be->upload(base + list[i].offset, st_find(f, name)->data, list[i].numel * sizeof(float));
     }
-    return CLFT_OK;
 }
 
 ClftStatus model_load(Model *m, const StFile *f, const char *prefix)
 {
-    ClftStatus st = load_list(m->be, m->params, m->n_params, m->param_arena.base, f, prefix);
-    if (st != CLFT_OK) return st;
-    return load_list(m->be, m->buffers, m->n_buffers, m->buffer_arena.base, f, prefix);
+    ClftStatus st = model_check(m, f, prefix);
+    if (st != CLFT_OK) return st; /* nothing changed */
+    upload_list(m->be, m->params, m->n_params, m->param_arena.base, f, prefix);
+    upload_list(m->be, m->buffers, m->n_buffers, m->buffer_arena.base, f, prefix);
+    return CLFT_OK;
 }
 
 static void save_list(const NamedTensor *list, int n, const float *base, StWriter *w,

@@ -145,9 +145,11 @@ const NamedTensor *model_find_param(const Model *m, const char *name);
 const NamedTensor *model_find_buffer(const Model *m, const char *name);
 void model_print_summary(const Model *m, FILE *f);
 
-/* Loads every parameter and buffer named `<prefix><torchvision name>` from a safetensors file.
- * A missing tensor or a shape mismatch is CLFT_ERR_FORMAT with clft_last_error() naming the tensor,
- * both shapes and the file (e.g. a checkpoint from another architecture). */
+/* Checks that a safetensors file holds every parameter and buffer as `<prefix><torchvision name>`:
+ * present, F32, of the model's shape, finite. Otherwise CLFT_ERR_FORMAT with clft_last_error()
+ * naming the file, the tensor and what is wrong (e.g. both shapes: another architecture). */
+ClftStatus model_check(const Model *m, const StFile *f, const char *prefix);
+/* model_check, then uploads them all; a file that fails the check changes nothing. */
 ClftStatus model_load(Model *m, const StFile *f, const char *prefix);
 /* Adds every parameter and buffer to a writer as `<prefix><name>`: the data are referenced in
  * place on a host-memory backend, else downloaded once into save_mirror. */

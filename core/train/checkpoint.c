@@ -1,6 +1,7 @@
 /* checkpoint.c — see checkpoint.h. */
 #include "core/train/checkpoint.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,77 +32,170 @@ ClftStatus checkpoint_save(const char *path, Moco *mc, const TrainPosition *pos,
     st_writer_add(&w, "elapsed_s", ST_F64, 1, one, &pos->elapsed_s);
     st_writer_meta(&w, "config", config_text ? config_text : "");
     st_writer_meta(&w, "commit", CLFT_GIT_COMMIT);
-    st_writer_meta(&w, "format", "clft-checkpoint-1");
+    st_writer_meta(&w, "format", CHECKPOINT_FORMAT);
     ClftStatus st = st_write(&w, path);
     st_writer_free(&w);
     free(mirror);
     return st;
 }
 
-/* The tensor `name` of exactly `nbytes` bytes and dtype, or NULL with the reason set. */
-static const StTensor *find_exact(const StFile *f, const char *name, StDtype dtype, size_t nbytes)
+/* The tensor `name` of exactly this dtype and shape (ndim dims), or NULL with the reason set. */
+static const StTensor *expect_tensor(const StFile *f, const char *name, StDtype dtype, int ndim,
+                                     const int64_t *shape)
 {
     const StTensor *t = st_find(f, name);
     if (!t) {
         clft_set_error("%s: not a clft checkpoint (no tensor '%s')", f->path, name);
         return NULL;
     }
-    if (t->dtype != dtype || t->nbytes != nbytes) {
-        clft_set_error("%s: tensor '%s' has %zu bytes, this run expects %zu (another configuration?)",
-                       f->path, name, t->nbytes, nbytes);
+    int same = t->dtype == dtype && t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) {
+        char want[96] = "", got[96] = "";
+        for (int d = 0; d < ndim; d++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), d ? ", %lld" : "%lld",
+                     (long long)shape[d]);
+        for (int d = 0; d < t->ndim && d < ST_MAX_DIMS; d++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), d ? ", %lld" : "%lld",
+                     (long long)t->shape[d]);
+        clft_set_error("%s: tensor '%s' is %s (%s), this run expects %s (%s) (another "
+                       "configuration?)",
+                       f->path, name, t->dtype == ST_F32 ? "F32" : t->dtype == ST_F64 ? "F64"
+                                      : t->dtype == ST_I32 ? "I32" : "I64",
+                       got, dtype == ST_F32 ? "F32" : dtype == ST_F64 ? "F64" : "I64", want);
         return NULL;
     }
     return t;
 }
 
-/* Copies tensor `name` into host memory dst. */
-static ClftStatus take(const StFile *f, const char *name, StDtype dtype, void *dst, size_t nbytes)
+static int all_finite(const float *v, size_t n)
 {
-    const StTensor *t = find_exact(f, name, dtype, nbytes);
-    if (!t) return CLFT_ERR_FORMAT;
-    memcpy(dst, t->data, nbytes);
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* The resolved config the checkpoint was written with, against the run's: keys that may change
+ * on resume (where and how fast it runs, not what it computes) are left out. */
+static ClftStatus check_config(const StFile *f, const Config *want)
+{
+    static const char *const may_differ[] = {"run.name",   "run.out",      "run.device",
+                                             "run.precision", "run.deterministic",
+                                             "run.threads", "run.keep_ckpt", "data.workers",
+                                             NULL};
+    const char *text = st_metadata(f, "config");
+    Config have;
+    config_defaults(&have);
+    if (!text || config_load_string(&have, text, f->path) != CLFT_OK) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", text ? clft_last_error() : "no config in its metadata");
+        clft_set_error("%s: the checkpoint's config is unreadable: %s", f->path, why);
+        return CLFT_ERR_FORMAT;
+    }
+    char diff[1500];
+    int n = config_diff(&have, want, may_differ, diff, sizeof diff);
+    if (n > 0) {
+        clft_set_error("%s was written with another configuration (%d key%s: %s); resume "
+                       "with the same settings, or start afresh with --resume never",
+                       f->path, n, n == 1 ? " differs" : "s differ", diff);
+        return CLFT_ERR_VALUE;
+    }
     return CLFT_OK;
 }
 
-/* Uploads tensor `name` into the backend buffer dst. */
-static ClftStatus take_upload(const Backend *be, const StFile *f, const char *name, void *dst,
-                              size_t nbytes)
+/* The position (epochs completed, global steps, steps into the current epoch) of a run of
+ * `e->epochs` epochs of `e->steps_per_epoch` steps. */
+static ClftStatus check_position(const StFile *f, const int64_t *p, const CheckpointExpect *e)
 {
-    const StTensor *t = find_exact(f, name, ST_F32, nbytes);
-    if (!t) return CLFT_ERR_FORMAT;
-    be->upload(dst, t->data, nbytes);
-    return CLFT_OK;
+    const long spe = e->steps_per_epoch;
+    int ok = p[0] >= 0 && p[0] <= e->epochs && p[2] >= 0 && p[2] < spe && p[1] == p[0] * spe + p[2] &&
+             (p[0] < e->epochs || p[2] == 0);
+    if (ok) return CLFT_OK;
+    clft_set_error("%s: position (epoch %lld, step %lld, step in epoch %lld) is impossible for a "
+                   "run of %d epochs of %ld steps",
+                   f->path, (long long)p[0], (long long)p[1], (long long)p[2], e->epochs, spe);
+    return CLFT_ERR_FORMAT;
 }
 
-ClftStatus checkpoint_load(const char *path, Moco *mc, TrainPosition *pos)
+/* Everything checkpoint_load reads, checked before anything is changed. */
+static ClftStatus validate(const StFile *f, const Moco *mc, const CheckpointExpect *e)
+{
+    const char *format = st_metadata(f, "format");
+    if (!format || strcmp(format, CHECKPOINT_FORMAT)) {
+        clft_set_error("%s: format '%s' is not %s (not a clft checkpoint, or one of another "
+                       "version)",
+                       f->path, format ? format : "(none)", CHECKPOINT_FORMAT);
+        return CLFT_ERR_FORMAT;
+    }
+    ClftStatus st = model_check(&mc->q, f, "encoder_q.");
+    if (st == CLFT_OK) st = model_check(&mc->k, f, "encoder_k.");
+    if (st != CLFT_OK) return st;
+    const int64_t n_opt[1] = {(int64_t)mc->q.param_arena.cap}, qs[2] = {mc->queue.K, mc->queue.D};
+    const int64_t one[1] = {1}, three[1] = {3}, four[1] = {4};
+    const StTensor *opt = expect_tensor(f, "optim.momentum_buffer", ST_F32, 1, n_opt);
+    const StTensor *queue = expect_tensor(f, "queue", ST_F32, 2, qs);
+    const StTensor *ptr = expect_tensor(f, "queue_ptr", ST_I64, 1, one);
+    const StTensor *rs = expect_tensor(f, "rng.shuffle", ST_I64, 1, four);
+    const StTensor *rf = expect_tensor(f, "rng.ft", ST_I64, 1, four);
+    const StTensor *pos = expect_tensor(f, "position", ST_I64, 1, three);
+    const StTensor *el = expect_tensor(f, "elapsed_s", ST_F64, 1, one);
+    if (!opt || !queue || !ptr || !rs || !rf || !pos || !el) return CLFT_ERR_FORMAT;
+    if (!all_finite(opt->data, (size_t)n_opt[0]) || !all_finite(queue->data, (size_t)(qs[0] * qs[1]))) {
+        clft_set_error("%s: the %s holds a non-finite value", f->path,
+                       all_finite(opt->data, (size_t)n_opt[0]) ? "queue" : "optimiser state");
+        return CLFT_ERR_FORMAT;
+    }
+    const int64_t p = *(const int64_t *)ptr->data;
+    if (p < 0 || p >= mc->queue.K) {
+        clft_set_error("%s: queue_ptr %lld outside [0, %d)", f->path, (long long)p, mc->queue.K);
+        return CLFT_ERR_FORMAT;
+    }
+    const StTensor *rngs[2] = {rs, rf};
+    for (int i = 0; i < 2; i++) {
+        const uint64_t *w = rngs[i]->data;
+        if (!(w[0] | w[1] | w[2] | w[3])) { /* xoshiro256** never leaves the all-zero state */
+            clft_set_error("%s: random stream %s is all zero (not a state the generator reaches)",
+                           f->path, i ? "rng.ft" : "rng.shuffle");
+            return CLFT_ERR_FORMAT;
+        }
+    }
+    const double elapsed = *(const double *)el->data;
+    if (!(elapsed >= 0.0 && isfinite(elapsed))) {
+        clft_set_error("%s: elapsed_s = %g is not a time", f->path, elapsed);
+        return CLFT_ERR_FORMAT;
+    }
+    if (!e) return CLFT_OK;
+    /* the configuration first: another one also makes a sound position look impossible */
+    if (e->cfg && (st = check_config(f, e->cfg)) != CLFT_OK) return st;
+    return check_position(f, pos->data, e);
+}
+
+ClftStatus checkpoint_load(const char *path, Moco *mc, const CheckpointExpect *e,
+                           TrainPosition *pos)
 {
     StFile f;
     ClftStatus st = st_read(&f, path);
     if (st != CLFT_OK) return st;
-    int64_t ptr = 0, position[3] = {0, 0, 0};
-    if ((st = model_load(&mc->q, &f, "encoder_q.")) != CLFT_OK) goto done;
-    if ((st = model_load(&mc->k, &f, "encoder_k.")) != CLFT_OK) goto done;
-    st = take_upload(mc->be, &f, "optim.momentum_buffer", mc->optim_arena.base,
-                     mc->q.param_arena.cap * sizeof(float));
-    if (st != CLFT_OK) goto done;
-    st = take_upload(mc->be, &f, "queue", mc->queue.data,
-                     (size_t)mc->queue.K * mc->queue.D * sizeof(float));
-    if (st != CLFT_OK) goto done;
-    if ((st = take(&f, "queue_ptr", ST_I64, &ptr, sizeof ptr)) != CLFT_OK) goto done;
-    if ((st = take(&f, "rng.shuffle", ST_I64, mc->rng_shuffle.s, 32)) != CLFT_OK) goto done;
-    if ((st = take(&f, "rng.ft", ST_I64, mc->rng_ft.s, 32)) != CLFT_OK) goto done;
-    if ((st = take(&f, "position", ST_I64, position, sizeof position)) != CLFT_OK) goto done;
-    if ((st = take(&f, "elapsed_s", ST_F64, &pos->elapsed_s, sizeof(double))) != CLFT_OK) goto done;
-    if (ptr < 0 || ptr >= mc->queue.K) {
-        clft_set_error("%s: queue_ptr %lld outside [0, %d)", path, (long long)ptr, mc->queue.K);
-        st = CLFT_ERR_FORMAT;
-        goto done;
+    if ((st = validate(&f, mc, e)) != CLFT_OK) {
+        st_close(&f);
+        return st;
     }
-    mc->queue.ptr = (int)ptr;
-    pos->epoch = (int)position[0];
-    pos->step = (long)position[1];
-    pos->step_in_epoch = (int)position[2];
-done:
+    /* Valid: now, and only now, the state changes. */
+    model_load(&mc->q, &f, "encoder_q.");
+    model_load(&mc->k, &f, "encoder_k.");
+    const Backend *be = mc->be;
+    be->upload(mc->optim_arena.base, st_find(&f, "optim.momentum_buffer")->data,
+               mc->q.param_arena.cap * sizeof(float));
+    be->upload(mc->queue.data, st_find(&f, "queue")->data,
+               (size_t)mc->queue.K * mc->queue.D * sizeof(float));
+    mc->queue.ptr = (int)*(const int64_t *)st_find(&f, "queue_ptr")->data;
+    memcpy(mc->rng_shuffle.s, st_find(&f, "rng.shuffle")->data, sizeof mc->rng_shuffle.s);
+    memcpy(mc->rng_ft.s, st_find(&f, "rng.ft")->data, sizeof mc->rng_ft.s);
+    const int64_t *p = st_find(&f, "position")->data;
+    pos->epoch = (int)p[0];
+    pos->step = (long)p[1];
+    pos->step_in_epoch = (int)p[2];
+    pos->elapsed_s = *(const double *)st_find(&f, "elapsed_s")->data;
     st_close(&f);
-    return st;
+    return CLFT_OK;
 }

@@ -26,7 +26,8 @@ static const char *const HIST_COLS[] = {"epoch", "kind", "bin_lo", "bin_hi", "co
 static const char *const EVAL_COLS[] = {"protocol", "dataset", "split", "metric", "value", "epoch"};
 
 typedef struct {
-    const Config *cfg;
+    const Config *cfg; /* = &cfg_run */
+    Config cfg_run;    /* the run's config, with run.out the directory actually used */
     const TrainOptions *opt;
     Dataset *ds;
     Loader *loader;
@@ -35,6 +36,9 @@ typedef struct {
     CsvWriter train_csv, scores_csv, hist_csv;
     char run[4096];
     char *config_text;
+    int lock_fd;       /* the run directory's lock (rundir_lock), -1 before */
+    int created;       /* 1: this process created the run directory */
+    char last_good[4200]; /* the newest checkpoint known valid (resumed from or written), or "" */
     TrainPosition pos;
     int steps_per_epoch;
     double t_start, t_log;
@@ -179,20 +183,73 @@ static ClftStatus truncate_csv(const Run *r, const char *name, const char *colum
     return csv_truncate_after(path, column, value);
 }
 
+/* The newest checkpoint that validates, loaded. A corrupt one is renamed "<name>.corrupt" (kept
+ * for inspection, out of the checkpoint pattern) and the next older one tried, saying so; a
+ * checkpoint of another configuration stops the run (every older one has that configuration too).
+ */
+static ClftStatus load_newest_valid(Run *r, int *found)
+{
+    char **paths;
+    int n;
+    *found = 0;
+    ClftStatus st = rundir_ckpt_list(r->run, &paths, &n);
+    CheckpointExpect e = {.cfg = r->cfg, .epochs = r->cfg->optim.epochs,
+                          .steps_per_epoch = r->steps_per_epoch};
+    for (int i = 0; st == CLFT_OK && i < n && !*found; i++) {
+        ClftStatus ls = checkpoint_load(paths[i], &r->mc, &e, &r->pos);
+        if (ls == CLFT_OK) {
+            *found = 1;
+            snprintf(r->last_good, sizeof r->last_good, "%s", paths[i]);
+        } else if (ls == CLFT_ERR_VALUE) {
+            st = ls; /* another configuration */
+        } else {
+            char moved[4300];
+            snprintf(moved, sizeof moved, "%s.corrupt", paths[i]);
+            fprintf(stderr, "clft: warning: %s; renamed to %s, %s\n", clft_last_error(), moved,
+                    i + 1 < n ? "resuming from the previous checkpoint" : "no older checkpoint");
+            if (rename(paths[i], moved) != 0) {
+                clft_set_error("%s: cannot set the corrupt checkpoint aside (%s)", paths[i],
+                               strerror(errno));
+                st = CLFT_ERR_IO;
+            }
+        }
+    }
+    if (st == CLFT_OK && !*found && n > 0) {
+        clft_set_error("%s: none of its %d checkpoint%s is usable (set aside as *.corrupt); "
+                       "nothing to resume from",
+                       r->run, n, n == 1 ? "" : "s");
+        st = CLFT_ERR_FORMAT;
+    }
+    rundir_ckpt_list_free(paths, n);
+    return st;
+}
+
+/* A fresh start in a directory with files from a run that never wrote a checkpoint: those rows
+ * will be written again, so the files go (a 0-byte CSV left by a full disk included). */
+static void remove_unanchored_logs(const Run *r)
+{
+    static const char *const logs[] = {"train.csv", "scores.csv", "score_hist.csv", "eval.csv"};
+    for (size_t i = 0; i < sizeof logs / sizeof logs[0]; i++) {
+        char path[4200];
+        path_join(path, sizeof path, r->run, logs[i]);
+        unlink(path);
+    }
+}
+
 static ClftStatus resume_or_start(Run *r)
 {
-    char ckpt[4200] = "";
-    if (r->opt->resume == RESUME_AUTO) {
-        ClftStatus st = rundir_latest_ckpt(r->run, ckpt, sizeof ckpt);
-        if (st != CLFT_OK) return st;
-    }
     memset(&r->pos, 0, sizeof r->pos);
-    if (ckpt[0]) {
-        ClftStatus st = checkpoint_load(ckpt, &r->mc, &r->pos);
+    int found = 0;
+    if (r->opt->resume == RESUME_AUTO) {
+        ClftStatus st = load_newest_valid(r, &found);
         if (st != CLFT_OK) return st;
-        if (!r->opt->quiet)
-            fprintf(stderr, "resuming from %s (epoch %d, step %ld)\n", ckpt, r->pos.epoch,
+        if (found && !r->opt->quiet)
+            fprintf(stderr, "resuming from %s (epoch %d, step %ld)\n", r->last_good, r->pos.epoch,
                     r->pos.step);
+    }
+    if (!found) {
+        remove_unanchored_logs(r);
+        return CLFT_OK;
     }
     ClftStatus st = truncate_csv(r, "train.csv", "step", (double)r->pos.step);
     if (st == CLFT_OK) st = truncate_csv(r, "scores.csv", "step", (double)r->pos.step);
@@ -216,6 +273,13 @@ static ClftStatus open_logs(Run *r)
 
 static double elapsed(const Run *r) { return r->pos.elapsed_s + (clft_now() - r->t_start); }
 
+/* A step with a train.csv row: every run.log_every steps and the last of each epoch. */
+static int logged_step(const Run *r)
+{
+    int every = r->cfg->run.log_every > 0 ? r->cfg->run.log_every : 1;
+    return r->pos.step % every == 0 || r->pos.step_in_epoch == r->steps_per_epoch;
+}
+
 static ClftStatus log_step(Run *r, int epoch)
 {
     const MocoStepResult *s = &r->res;
@@ -225,9 +289,7 @@ static ClftStatus log_step(Run *r, int epoch)
                       s->pre.neg_var};
     ClftStatus st = csv_row(&r->scores_csv, row);
     if (st != CLFT_OK) return st;
-    int every = r->cfg->run.log_every > 0 ? r->cfg->run.log_every : 1;
-    int last = r->pos.step_in_epoch == r->steps_per_epoch;
-    if (r->pos.step % every != 0 && !last) return CLFT_OK;
+    if (!logged_step(r)) return CLFT_OK;
     double now = clft_now();
     double img_s = (double)(r->pos.step - r->step_log) * r->cfg->optim.batch / (now - r->t_log);
     r->t_log = now;
@@ -299,9 +361,22 @@ static ClftStatus run_monitor(Run *r, int epoch)
     return st != CLFT_OK ? st : st2;
 }
 
+/* The NaN guard's second half: the loss is finite, but are the weights, the optimiser state and
+ * the queue? Checked at every logged step and before every checkpoint. */
+static ClftStatus check_state(Run *r, int epoch)
+{
+    if (moco_state_finite(&r->mc)) return CLFT_OK;
+    clft_set_error("the weights, optimiser state or queue hold a non-finite value at epoch %d, step "
+                   "%ld (lr %g); stopped; last good checkpoint: %s",
+                   epoch, r->pos.step, r->lr, r->last_good[0] ? r->last_good : "(none)");
+    return CLFT_ERR_NUMERIC;
+}
+
 static ClftStatus save_checkpoint(Run *r)
 {
-    ClftStatus st = csv_flush(&r->train_csv);
+    ClftStatus st = check_state(r, r->pos.epoch - 1);
+    if (st != CLFT_OK) return st;
+    st = csv_flush(&r->train_csv);
     if (st == CLFT_OK) st = csv_flush(&r->scores_csv);
     if (st == CLFT_OK) st = csv_flush(&r->hist_csv);
     if (st != CLFT_OK) return st;
@@ -312,6 +387,7 @@ static ClftStatus save_checkpoint(Run *r)
     TrainPosition p = r->pos;
     p.elapsed_s = elapsed(r);
     st = checkpoint_save(path, &r->mc, &p, r->config_text);
+    if (st == CLFT_OK) snprintf(r->last_good, sizeof r->last_good, "%s", path);
     if (st == CLFT_OK && r->cfg->run.keep_ckpt > 0) st = rundir_prune_ckpt(r->run, r->cfg->run.keep_ckpt);
     return st;
 }
@@ -329,16 +405,20 @@ static ClftStatus train_epoch(Run *r, int epoch)
         sgd.lr = (float)r->lr;
         moco_step(&r->mc, b.x1, b.x2, &sgd, epoch, &r->res);
         if (!isfinite(r->res.loss)) {
-            char last[4200] = "";
-            rundir_latest_ckpt(r->run, last, sizeof last);
             clft_set_error("loss is %f at epoch %d, step %ld (lr %g); stopped without updating the "
                            "weights; last good checkpoint: %s",
-                           r->res.loss, epoch, r->pos.step + 1, r->lr, last[0] ? last : "(none)");
+                           r->res.loss, epoch, r->pos.step + 1, r->lr,
+                           r->last_good[0] ? r->last_good : "(none)");
             return CLFT_ERR_NUMERIC;
         }
         r->pos.step++;
         r->pos.step_in_epoch++;
+        if (r->opt->poison_at_step && r->pos.step == r->opt->poison_at_step) {
+            const float nan = NAN;
+            r->mc.be->upload(r->mc.q.param_arena.base, &nan, sizeof nan);
+        }
         ClftStatus st = log_step(r, epoch);
+        if (st == CLFT_OK && logged_step(r)) st = check_state(r, epoch);
         if (st != CLFT_OK) return st;
         if (r->opt->kill_at_step && r->pos.step == r->opt->kill_at_step) raise(SIGKILL);
     }
@@ -366,20 +446,69 @@ static ClftStatus train_loop(Run *r)
     return CLFT_OK;
 }
 
+/* A directory that holds a run: its config or checkpoints. */
+static int holds_run(const char *dir)
+{
+    char path[4200];
+    path_join(path, sizeof path, dir, "config.ini");
+    if (access(path, F_OK) == 0) return 1;
+    path_join(path, sizeof path, dir, "ckpt");
+    return access(path, F_OK) == 0;
+}
+
+/* The run directory, once the inputs are known good: created (remembering it) or, with --resume
+ * never where a run already is, a fresh "<out>-2", "-3", ... beside it; locked; the temporaries of
+ * a killed write removed. */
+static ClftStatus prepare_dir(Run *r)
+{
+    if (r->opt->resume == RESUME_NEVER && holds_run(r->run)) {
+        char fresh[sizeof r->cfg_run.run.out];
+        for (int i = 2;; i++) {
+            int n = snprintf(fresh, sizeof fresh, "%s-%d", r->cfg->run.out, i);
+            if (n < 0 || (size_t)n >= sizeof fresh) {
+                clft_set_error("%s holds a run and %s-%d would be too long a name for a fresh one",
+                               r->run, r->cfg->run.out, i);
+                return CLFT_ERR_VALUE;
+            }
+            if (!rundir_exists(fresh)) break;
+        }
+        fprintf(stderr, "clft: %s holds a run; --resume never starts afresh in %s\n", r->run, fresh);
+        snprintf(r->run, sizeof r->run, "%s", fresh);
+        snprintf(r->cfg_run.run.out, sizeof r->cfg_run.run.out, "%s", fresh);
+    }
+    r->created = !rundir_exists(r->run);
+    ClftStatus st = rundir_create(r->run);
+    if (st == CLFT_OK) st = rundir_lock(r->run, &r->lock_fd);
+    if (st != CLFT_OK) {
+        if (r->created) rmdir(r->run);
+        r->created = 0;
+        return st;
+    }
+    int removed = rundir_remove_temps(r->run);
+    if (removed && !r->opt->quiet)
+        fprintf(stderr, "clft: removed %d temporary file%s a killed write left in %s\n", removed,
+                removed == 1 ? "" : "s", r->run);
+    return CLFT_OK;
+}
+
 ClftStatus train_run(const Config *cfg, const TrainOptions *opt)
 {
     Run *r = xcalloc(1, sizeof *r);
-    r->cfg = cfg;
+    r->cfg_run = *cfg;
+    r->cfg = &r->cfg_run;
     r->opt = opt;
+    r->lock_fd = -1;
     r->sched = make_schedule(cfg);
     snprintf(r->run, sizeof r->run, "%s", cfg->run.out);
     if (cfg->run.threads > 0) blas_set_threads(cfg->run.threads);
-    ClftStatus st = rundir_create(r->run);
-    if (st == CLFT_OK) st = open_data(r);
+    /* Nothing is created before the inputs are validated: data, loader and model first. */
+    ClftStatus st = open_data(r);
     if (st == CLFT_OK) st = init_moco(r);
-    if (st == CLFT_OK) st = write_config(r);
+    if (st == CLFT_OK) st = prepare_dir(r);
     if (st == CLFT_OK) st = resume_or_start(r);
+    if (st == CLFT_OK) st = write_config(r);
     if (st == CLFT_OK) st = open_logs(r);
+    const long first_step = r->pos.step;
     if (st == CLFT_OK) st = train_loop(r);
     CsvWriter *logs[3] = {&r->train_csv, &r->scores_csv, &r->hist_csv};
     for (int i = 0; i < 3; i++) {
@@ -387,6 +516,14 @@ ClftStatus train_run(const Config *cfg, const TrainOptions *opt)
         ClftStatus cs = csv_close(logs[i]);
         if (st == CLFT_OK) st = cs;
     }
+    /* A run that failed before its first step in a directory it made leaves nothing behind. */
+    if (st != CLFT_OK && r->created && r->pos.step == first_step && first_step == 0) {
+        char why[2048];
+        snprintf(why, sizeof why, "%s", clft_last_error());
+        rundir_remove_created(r->run);
+        clft_set_error("%s", why);
+    }
+    rundir_unlock(r->run, r->lock_fd);
     if (r->loader) loader_free(r->loader);
     if (r->mc.q.ops) moco_free(&r->mc);
     if (r->ds) dataset_free(r->ds);

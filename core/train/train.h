@@ -40,6 +40,8 @@ typedef struct {
     TrainMonitor monitor;  /* optional (knn == NULL: none) */
     long kill_at_step;     /* tests of exact resume: raise SIGKILL right after this global step
                               (nothing flushed, like a real kill); 0 = never */
+    long poison_at_step;   /* tests of the NaN guard: a NaN written into the query encoder's
+                              first weight right after this global step; 0 = never */
 } TrainOptions;
 
 /* Runs (or resumes) the pre-training of `cfg` in cfg->run.out. Returns CLFT_OK, or a status with

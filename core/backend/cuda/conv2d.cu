@@ -16,7 +16,9 @@
  *   bf16  bf16 NCHW tensors, fp32 compute (PSEUDO_BFLOAT16_CONFIG), CUDNN_TENSOR_OP_MATH; the
  *         fp32 operands are rounded into bf16 copies in the workspace and the bf16 results
  *         converted back (cuda.h).
- * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (fp32 → fp16 behind our back) is never accepted.
+ * CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION (fp32 → fp16 behind our back) is never accepted. A shape
+ * with no bf16 algorithm at all falls back to tf32 (the closest tensor-core arithmetic) rather than
+ * failing the run. CLFT_CUDA_VERBOSE=1 prints every plan (algorithms, math types, workspace).
  *
  * Semantics as the CPU: forward writes out; backward ACCUMULATES into dweight and, when din is
  * not NULL, into din (beta = 1; in bf16 the bf16 gradients are converted and added).
@@ -30,6 +32,7 @@
  * tests') finds or makes the plan of its shape in that list, where it stays.
  */
 #include <cuda_bf16.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,7 +45,8 @@ typedef struct ConvPlanCuda {
     struct ConvPlanCuda *next;
     int refs; /* conv2d_plan calls not yet undone by conv2d_unplan */
     int N, C_in, H, W, C_out, KH, KW, stride, pad, H_out, W_out;
-    Precision precision;
+    Precision asked;     /* the run's precision when planned (the key) */
+    Precision precision; /* what it computes in: `asked`, or tf32 where cuDNN has no bf16 kernel */
     int deterministic;
     cudnnTensorDescriptor_t x, y; /* (N, C_in, H, W), (N, C_out, H_out, W_out) */
     cudnnFilterDescriptor_t w;    /* (C_out, C_in, KH, KW) */
@@ -64,7 +68,7 @@ static int plan_matches(const ConvPlanCuda *p, const ConvShape *s)
 {
     return p->N == s->N && p->C_in == s->C_in && p->H == s->H && p->W == s->W &&
            p->C_out == s->C_out && p->KH == s->KH && p->KW == s->KW && p->stride == s->stride &&
-           p->pad == s->pad && p->precision == cuda_ctx.precision &&
+           p->pad == s->pad && p->asked == cuda_ctx.precision &&
            p->deterministic == cuda_ctx.deterministic;
 }
 
@@ -76,19 +80,19 @@ typedef struct {
     cudnnMathType_t math;
 } Candidate;
 
-static cudnnMathType_t base_math(void)
+static cudnnMathType_t base_math(Precision prec)
 {
-    switch (cuda_ctx.precision) {
+    switch (prec) {
     case PRECISION_TF32: return CUDNN_DEFAULT_MATH;
     case PRECISION_BF16: return CUDNN_TENSOR_OP_MATH;
     default: return CUDNN_FMA_MATH;
     }
 }
 
-static int math_allowed(cudnnMathType_t m)
+static int math_allowed(Precision prec, cudnnMathType_t m)
 {
     if (m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return 0;
-    return cuda_ctx.precision != PRECISION_FP32 || m == CUDNN_FMA_MATH;
+    return prec != PRECISION_FP32 || m == CUDNN_FMA_MATH;
 }
 
 /* The workspace of `algo` in direction `dir` with the plan's descriptors; a status, as cuDNN
@@ -145,7 +149,7 @@ static ClftStatus choose_algo(ConvPlanCuda *p, int dir, int *algo, size_t *ws)
     Candidate c[16];
     int n = dir_candidates(p, dir, c, 16);
     for (int i = 0; i < n; i++) {
-        if (c[i].status != CUDNN_STATUS_SUCCESS || !math_allowed(c[i].math)) continue;
+        if (c[i].status != CUDNN_STATUS_SUCCESS || !math_allowed(p->precision, c[i].math)) continue;
         if (p->deterministic && c[i].determinism != CUDNN_DETERMINISTIC) continue;
         CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv[dir], c[i].math));
         if (dir_workspace(p, dir, c[i].algo, ws) != CUDNN_STATUS_SUCCESS || *ws > CONV_WS_CAP)
@@ -156,7 +160,7 @@ static ClftStatus choose_algo(ConvPlanCuda *p, int dir, int *algo, size_t *ws)
     static const int fallback[3] = {CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
                                     CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1};
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv[dir], base_math()));
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv[dir], base_math(p->precision)));
     cudnnStatus_t st = dir_workspace(p, dir, fallback[dir], ws);
     if (st != CUDNN_STATUS_SUCCESS) {
         static const char *const names[3] = {"forward", "backward data", "backward filter"};
@@ -198,7 +202,7 @@ static void plan_describe(ConvPlanCuda *p)
         CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv[d], p->pad, p->pad, p->stride,
                                                     p->stride, 1, 1, CUDNN_CROSS_CORRELATION,
                                                     CUDNN_DATA_FLOAT));
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv[d], base_math()));
+        CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv[d], base_math(p->precision)));
     }
     int n, c, h, w; /* cuDNN's output size must be conv2d_shape's */
     CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv[0], p->x, p->w, &n, &c, &h, &w));
@@ -225,14 +229,33 @@ static void plan_layout(ConvPlanCuda *p)
     p->ws_bytes = off + p->dnn_ws;
 }
 
-static ConvPlanCuda *plan_make(const ConvShape *s)
+/* CLFT_CUDA_VERBOSE=1: one line per plan on stderr (the device check logs them). */
+static void plan_report(const ConvPlanCuda *p)
+{
+    static int verbose = -1;
+    if (verbose < 0) verbose = getenv("CLFT_CUDA_VERBOSE") != NULL;
+    if (!verbose) return;
+    static const char *const prec[] = {"fp32", "tf32", "bf16"};
+    cudnnMathType_t m[3];
+    for (int d = 0; d < 3; d++) CUDNN_CHECK(cudnnGetConvolutionMathType(p->conv[d], &m[d]));
+    fprintf(stderr,
+            "cuda: conv N%d %dx%dx%d k%dx%d s%d p%d -> %d: %s%s, algos fwd %d (math %d) bwd-data "
+            "%d (math %d) bwd-filter %d (math %d), workspace %.1f MiB%s\n",
+            p->N, p->C_in, p->H, p->W, p->KH, p->KW, p->stride, p->pad, p->C_out,
+            prec[p->precision], p->precision != p->asked ? " (no bf16 algorithm)" : "", (int)p->fwd,
+            (int)m[0], (int)p->bwd_data, (int)m[1], (int)p->bwd_filter, (int)m[2],
+            (double)p->ws_bytes / (1 << 20), p->deterministic ? ", deterministic" : "");
+}
+
+static ConvPlanCuda *plan_make_as(const ConvShape *s, Precision prec)
 {
     ASSERT(cuda_ctx.opened && s->H_out >= 1 && s->W_out >= 1);
     ConvPlanCuda *p = (ConvPlanCuda *)xcalloc(1, sizeof *p);
     p->N = s->N, p->C_in = s->C_in, p->H = s->H, p->W = s->W, p->C_out = s->C_out;
     p->KH = s->KH, p->KW = s->KW, p->stride = s->stride, p->pad = s->pad;
     p->H_out = s->H_out, p->W_out = s->W_out;
-    p->precision = cuda_ctx.precision;
+    p->asked = cuda_ctx.precision;
+    p->precision = prec;
     p->deterministic = cuda_ctx.deterministic;
     p->n_x = (size_t)s->N * s->C_in * s->H * s->W;
     p->n_w = (size_t)s->C_out * s->C_in * s->KH * s->KW;
@@ -251,6 +274,18 @@ static ConvPlanCuda *plan_make(const ConvShape *s)
     p->dnn_ws = ws[0] > ws[1] ? ws[0] : ws[1];
     if (ws[2] > p->dnn_ws) p->dnn_ws = ws[2];
     plan_layout(p);
+    return p;
+}
+
+/* The plan of s at the run's precision, into the list. A shape cuDNN has no bf16 algorithm for
+ * (e.g. a channel count its bf16 kernels do not take) is planned in tf32 instead, the closest
+ * tensor-core arithmetic, and says so under CLFT_CUDA_VERBOSE. */
+static ConvPlanCuda *plan_make(const ConvShape *s)
+{
+    ConvPlanCuda *p = plan_make_as(s, cuda_ctx.precision);
+    if (!p && cuda_ctx.precision == PRECISION_BF16) p = plan_make_as(s, PRECISION_TF32);
+    if (!p) return NULL;
+    plan_report(p);
     p->next = plans;
     plans = p;
     return p;

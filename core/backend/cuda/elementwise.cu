@@ -237,38 +237,51 @@ extern "C" void avgpool_backward_cuda(float *din, const float *dout, int N, int 
     if (total) LAUNCH(avgpool_backward_kernel, total, din, dout, total, HW);
 }
 
-/* ---- rows: out[i] = in[idx[i]] and out[idx[i]] = in[i] ---- */
+/* ---- rows: out[i] = in[idx[i]] and out[idx[i]] = in[i]; a grid row (y) per row i ---- */
 
-static __global__ void gather_rows_kernel(float *out, const float *in, const int *idx,
-                                          size_t row, size_t total)
+static __global__ void gather_rows_kernel(float *out, const float *in, const int *idx, size_t row)
 {
-    GRID_STRIDE(t, total)
-    {
-        const size_t i = t / row, j = t - i * row;
-        out[t] = in[(size_t)idx[i] * row + j];
-    }
+    const size_t i = blockIdx.y;
+    const float *src = in + (size_t)idx[i] * row;
+    float *dst = out + i * row;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < row;
+         j += (size_t)gridDim.x * blockDim.x)
+        dst[j] = src[j];
 }
 
-static __global__ void scatter_rows_kernel(float *out, const float *in, const int *idx,
-                                           size_t row, size_t total)
+static __global__ void scatter_rows_kernel(float *out, const float *in, const int *idx, size_t row)
 {
-    GRID_STRIDE(t, total)
-    {
-        const size_t i = t / row, j = t - i * row;
-        out[(size_t)idx[i] * row + j] = in[t];
-    }
+    const size_t i = blockIdx.y;
+    const float *src = in + i * row;
+    float *dst = out + (size_t)idx[i] * row;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < row;
+         j += (size_t)gridDim.x * blockDim.x)
+        dst[j] = src[j];
+}
+
+/* Blocks along a row: enough for the device with N rows side by side. */
+static dim3 rows_grid(int N, size_t row)
+{
+    size_t bx = (row + CUDA_BLOCK - 1) / CUDA_BLOCK;
+    const size_t cap = (size_t)cuda_grid((size_t)-1) / (size_t)N + 1;
+    if (bx > cap) bx = cap;
+    return dim3((unsigned)bx, (unsigned)N);
 }
 
 extern "C" void gather_rows_cuda(float *out, const float *in, const int *idx, int N, size_t row)
 {
-    const size_t total = (size_t)N * row;
-    if (total) LAUNCH(gather_rows_kernel, total, out, in, idx, row, total);
+    if (N <= 0 || row == 0) return;
+    ASSERT(N <= 65535); /* grid rows */
+    gather_rows_kernel<<<rows_grid(N, row), CUDA_BLOCK, 0, cuda_ctx.stream>>>(out, in, idx, row);
+    KERNEL_CHECK();
 }
 
 extern "C" void scatter_rows_cuda(float *out, const float *in, const int *idx, int N, size_t row)
 {
-    const size_t total = (size_t)N * row;
-    if (total) LAUNCH(scatter_rows_kernel, total, out, in, idx, row, total);
+    if (N <= 0 || row == 0) return;
+    ASSERT(N <= 65535);
+    scatter_rows_kernel<<<rows_grid(N, row), CUDA_BLOCK, 0, cuda_ctx.stream>>>(out, in, idx, row);
+    KERNEL_CHECK();
 }
 
 /* ---- optimiser ---- */

@@ -147,6 +147,8 @@ static int run_child(const BenchNet *net, const BenchOptions *o)
     opt.variant = variant_instantiate(v, &vopt, opt.be, opt.N, net->model.head_dim, opt.K);
     Moco mc;
     if (moco_init(&mc, &opt) != CLFT_OK) clft_die("bench_moco: %s", clft_last_error());
+    model_print_summary(&mc.q, stderr); /* the arenas: the device memory a GPU run holds */
+    model_print_summary(&mc.k, stderr);
     const size_t n = (size_t)o->batch * net->C * net->H * net->H;
     float *x1 = xmalloc(n * sizeof(float)), *x2 = xmalloc(n * sizeof(float)); /* (N, C, H, W) */
     Rng rng;

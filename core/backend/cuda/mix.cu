@@ -140,10 +140,11 @@ extern "C" void row_mix_cuda(float *out, const float *x, const int *perm, const 
 #define TOPK_THREADS 256
 #define TOPK_SORT_MAX 2048
 
-/* An unsigned key with the order of the floats: larger float, larger key. */
+/* An unsigned key with the order of the floats: larger float, larger key; −0 is +0 (they tie, as
+ * the floats compare). */
 static __device__ __forceinline__ unsigned float_key(float f)
 {
-    const unsigned u = __float_as_uint(f);
+    const unsigned u = __float_as_uint(f == 0.0f ? 0.0f : f);
     return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 

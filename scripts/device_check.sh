@@ -6,6 +6,10 @@
 #
 #     OUT=/some/dir scripts/device_check.sh        (OUT: where the results go; default out/device)
 #
+# From a session with a lent machine: scripts/device_debs.sh here first, then the device tool's run
+# with carry [".debs"] (44 MiB) and a timeout of ~590 s; the files that come back belong in
+# results/device/.
+#
 # Phases, each timed, logged and bounded (a phase that fails or runs out of time is recorded and
 # the next one runs; the whole stays under CLFT_DEVICE_BUDGET seconds, 530 by default, i.e. at most
 # 9 minutes with the summary):
@@ -86,17 +90,36 @@ phase() {
 
 # ---- phases (each runs in its own bash; they share files under $WORK) ----
 
-# One .deb into the prefix.
+# One .deb into the prefix: dpkg-deb, else ar + tar, else Python (a .deb is an ar archive whose
+# data.tar.* member holds the files).
 unpack_deb() {
-  local deb=$1
+  local deb=$1 tmp
   if command -v dpkg-deb >/dev/null 2>&1; then
     dpkg-deb -x "$deb" "$PREFIX"
     return
   fi
-  local tmp
   tmp=$(mktemp -d)
-  (cd "$tmp" && ar x "$deb" && tar -xf data.tar.* -C "$PREFIX")
+  if command -v ar >/dev/null 2>&1 && (cd "$tmp" && ar x "$deb" && tar -xf data.tar.* -C "$PREFIX") 2>/dev/null; then
+    rm -rf "$tmp"
+    return
+  fi
   rm -rf "$tmp"
+  python3 - "$deb" "$PREFIX" <<'PY'
+import io, sys, tarfile
+deb, dest = sys.argv[1], sys.argv[2]
+with open(deb, "rb") as f:
+    assert f.read(8) == b"!<arch>\n", deb
+    while True:
+        h = f.read(60)
+        if len(h) < 60:
+            sys.exit("no data.tar member in " + deb)
+        name, size = h[:16].decode().strip().rstrip("/"), int(h[48:58])
+        body = f.read(size)
+        f.read(size % 2)
+        if name.startswith("data.tar"):
+            tarfile.open(fileobj=io.BytesIO(body)).extractall(dest)
+            break
+PY
 }
 export -f unpack_deb
 
@@ -133,6 +156,16 @@ phase_build() {
         -DOPENBLAS_LIBRARY="$PREFIX/usr/lib/$ARCH/openblas-pthread/libopenblas.so" -DCLFT_MPI=OFF)
   if [ -x "$NVCC" ]; then
     args+=(-DCLFT_CUDA=ON -DCMAKE_CUDA_COMPILER="$NVCC")
+    # No system cuDNN: PyTorch's wheel ships one (nvidia-cudnn-cu*), headers and libraries.
+    cuda_inc=$(dirname "$(dirname "$NVCC")")/include
+    if ! ls "$cuda_inc"/cudnn.h /usr/include/cudnn.h /usr/local/include/cudnn.h >/dev/null 2>&1 &&
+       dn=$(env -u LD_LIBRARY_PATH python3 -c 'import nvidia.cudnn as m, os; print(os.path.dirname(m.__file__) if m.__file__ else list(m.__path__)[0])' 2>/dev/null) &&
+       [ -f "$dn/include/cudnn.h" ]; then
+      lib=$(ls "$dn"/lib/libcudnn.so* | head -1)
+      echo "cuDNN from PyTorch's wheel: $dn ($lib)"
+      args+=(-DCUDNN_INCLUDE_DIR="$dn/include" -DCUDNN_LIBRARY="$lib")
+      echo "export LD_LIBRARY_PATH=\"$dn/lib:\$LD_LIBRARY_PATH\"" >>"$WORK/env.sh"
+    fi
     if [ "$GPU" = 1 ]; then
       cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1 | tr -d ' .')
       [ -n "$cap" ] && args+=(-DCMAKE_CUDA_ARCHITECTURES="$cap")

@@ -11,7 +11,8 @@
  * a fixed function of device, library and shape, so the choice — and a deterministic run's bits —
  * repeat. Each direction gets its own convolution descriptor so that each runs with the math type
  * of its own algorithm (cuDNN 7.4+ picks tensor-core kernels by algorithm AND math type).
- *   fp32  descriptors in CUDNN_FMA_MATH and only FMA algorithms: no TF32 anywhere;
+ *   fp32  descriptors in CUDNN_FMA_MATH and only FMA algorithms: no TF32 anywhere; and only the
+ *         GEMM-like algorithms (no FFT, no Winograd: their transforms lose accuracy);
  *   tf32  CUDNN_DEFAULT_MATH (TF32 tensor cores allowed on sm_80+);
  *   bf16  bf16 NCHW tensors, fp32 compute (PSEUDO_BFLOAT16_CONFIG), CUDNN_TENSOR_OP_MATH; the
  *         fp32 operands are rounded into bf16 copies in the workspace and the bf16 results
@@ -95,6 +96,26 @@ static int math_allowed(Precision prec, cudnnMathType_t m)
     return prec != PRECISION_FP32 || m == CUDNN_FMA_MATH;
 }
 
+/* Strict fp32 takes only the GEMM-like algorithms (implicit / explicit GEMM, direct): FFT and
+ * Winograd transforms trade accuracy for speed (errors near 1e-5 relative, the fp32 parity
+ * budget), which `fp32` does not ask for; tf32 and bf16 allow them. */
+static int algo_allowed(Precision prec, int dir, int algo)
+{
+    if (prec != PRECISION_FP32) return 1;
+    switch (dir) {
+    case DIR_FWD:
+        return algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM ||
+               algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
+               algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
+    case DIR_BWD_DATA:
+        return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+    default:
+        return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 ||
+               algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
+               algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3;
+    }
+}
+
 /* The workspace of `algo` in direction `dir` with the plan's descriptors; a status, as cuDNN
  * refuses a configuration it cannot run here. */
 static cudnnStatus_t dir_workspace(const ConvPlanCuda *p, int dir, int algo, size_t *bytes)
@@ -149,7 +170,9 @@ static ClftStatus choose_algo(ConvPlanCuda *p, int dir, int *algo, size_t *ws)
     Candidate c[16];
     int n = dir_candidates(p, dir, c, 16);
     for (int i = 0; i < n; i++) {
-        if (c[i].status != CUDNN_STATUS_SUCCESS || !math_allowed(p->precision, c[i].math)) continue;
+        if (c[i].status != CUDNN_STATUS_SUCCESS || !math_allowed(p->precision, c[i].math) ||
+            !algo_allowed(p->precision, dir, c[i].algo))
+            continue;
         if (p->deterministic && c[i].determinism != CUDNN_DETERMINISTIC) continue;
         CUDNN_CHECK(cudnnSetConvolutionMathType(p->conv[dir], c[i].math));
         if (dir_workspace(p, dir, c[i].algo, ws) != CUDNN_STATUS_SUCCESS || *ws > CONV_WS_CAP)

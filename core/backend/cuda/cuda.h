@@ -7,7 +7,8 @@
  *   PRECISION_FP32  strict IEEE fp32 everywhere: cuBLAS compute type CUBLAS_COMPUTE_32F with the
  *                   handle in CUBLAS_DEFAULT_MATH (no TF32: its mantissa is narrower than asked),
  *                   cuDNN convolutions with CUDNN_FMA_MATH and only algorithms whose math type is
- *                   FMA (as PyTorch with allow_tf32 = False).
+ *                   FMA (as PyTorch with allow_tf32 = False), and of those only the GEMM-like
+ *                   ones (no FFT or Winograd transforms, conv2d.cu).
  *   PRECISION_TF32  the layer GEMMs (linear, the gemm entry) with CUBLAS_COMPUTE_32F_FAST_TF32 and
  *                   the convolutions with CUDNN_DEFAULT_MATH (tensor cores with TF32 allowed):
  *                   fp32 tensors in memory, 10-bit-mantissa products, fp32 accumulation.

@@ -63,7 +63,8 @@ static __global__ void bn_sum_kernel(double *parts, const float *in, BnDims d)
     unsigned lo, hi;
     bn_slice(d, &lo, &hi);
     double acc = 0.0;
-    for (unsigned j = lo + threadIdx.x; j < hi; j += blockDim.x) acc += in[bn_at(d, blockIdx.x, j)];
+    for (unsigned j = lo + threadIdx.x; j < hi; j += blockDim.x)
+        acc += in[bn_at(d, blockIdx.x, j)];
     acc = block_sum(acc, sh);
     if (threadIdx.x == 0) parts[(size_t)blockIdx.x * d.S + blockIdx.y] = acc;
 }
@@ -77,7 +78,8 @@ static __global__ void bn_sqdev_kernel(double *sq, float *save_mean, const doubl
     const unsigned gc = blockIdx.x;
     if (threadIdx.x == 0) {
         double sum = 0.0;
-        for (unsigned s = 0; s < d.S; s++) sum += sums[(size_t)gc * d.S + s];
+        for (unsigned s = 0; s < d.S; s++)
+            sum += sums[(size_t)gc * d.S + s];
         mean_sh = (float)(sum / d.M);
         if (blockIdx.y == 0) save_mean[gc] = mean_sh;
     }
@@ -107,7 +109,8 @@ static __global__ void bn_finish_kernel(float *save_rstd, float *running_mean, f
     for (unsigned g = 0; g < G; g++) {
         const unsigned gc = g * d.C + c;
         double s2 = 0.0;
-        for (unsigned s = 0; s < d.S; s++) s2 += sq[(size_t)gc * d.S + s];
+        for (unsigned s = 0; s < d.S; s++)
+            s2 += sq[(size_t)gc * d.S + s];
         save_rstd[gc] = (float)(1.0 / sqrt(s2 / M + eps));
         mean_sum += save_mean[gc];
         uvar_sum += s2 / (M - 1.0);
@@ -166,9 +169,8 @@ extern "C" void batchnorm_forward_cuda(float *out, float *save_mean, float *save
         bn_sqdev_kernel<<<grid, CUDA_BLOCK, 0, st>>>(sq, save_mean, sums, in, d);
         KERNEL_CHECK();
         bn_finish_kernel<<<(d.C + 127) / 128, 128, 0, st>>>(save_rstd, running_mean, running_var,
-                                                             save_mean, sq, d,
-                                                             (unsigned)s->groups, s->eps,
-                                                             s->momentum);
+                                                            save_mean, sq, d, (unsigned)s->groups,
+                                                            s->eps, s->momentum);
         KERNEL_CHECK();
     } else {
         bn_eval_stats_kernel<<<(d.GC + 127) / 128, 128, 0, st>>>(save_mean, save_rstd, running_mean,
@@ -262,9 +264,8 @@ extern "C" void batchnorm_backward_cuda(float *din, float *dgamma, float *dbeta,
     float *coef = (float *)(scratch + parts_bytes);
     bn_dsums_kernel<<<dim3(d.GC, d.S), CUDA_BLOCK, 0, st>>>(parts, dout, out, in, save_mean, d);
     KERNEL_CHECK();
-    bn_dfinish_kernel<<<(d.C + 127) / 128, 128, 0, st>>>(dgamma, dbeta, coef, parts, save_rstd,
-                                                          gamma, d, (unsigned)s->groups,
-                                                          mode == BN_TRAIN);
+    bn_dfinish_kernel<<<(d.C + 127) / 128, 128, 0, st>>>(
+        dgamma, dbeta, coef, parts, save_rstd, gamma, d, (unsigned)s->groups, mode == BN_TRAIN);
     KERNEL_CHECK();
     if (!din) return;
     const unsigned total = (unsigned)((size_t)s->N * s->C * s->HW);

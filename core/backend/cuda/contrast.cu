@@ -26,7 +26,7 @@
 #include "core/contrast/infonce.h"
 #include "core/contrast/scores.h"
 
-/* scores_hist_bin (scores.h) on the device: bin of s, −1 (under, NaN) or SCORES_HIST_BINS (over). */
+/* scores_hist_bin (scores.h) on the device: s's bin, −1 (under, NaN) or SCORES_HIST_BINS (over) */
 static __device__ __forceinline__ int hist_bin(double s)
 {
     const double scale = SCORES_HIST_BINS / (SCORES_HIST_HI - SCORES_HIST_LO);
@@ -49,8 +49,7 @@ static __device__ __forceinline__ void sh_count(unsigned *sh, double s)
 }
 
 /* Adds a block's shared histogram into bins / under / over of the device ScoreHist. */
-static __device__ void sh_flush(const unsigned *sh, uint64_t *bins, uint64_t *under,
-                                uint64_t *over)
+static __device__ void sh_flush(const unsigned *sh, uint64_t *bins, uint64_t *under, uint64_t *over)
 {
     __syncthreads();
     for (int b = threadIdx.x; b < SH_BINS; b += blockDim.x) {
@@ -62,7 +61,8 @@ static __device__ void sh_flush(const unsigned *sh, uint64_t *bins, uint64_t *un
 
 static __device__ void sh_clear(unsigned *sh)
 {
-    for (int b = threadIdx.x; b < SH_BINS; b += blockDim.x) sh[b] = 0;
+    for (int b = threadIdx.x; b < SH_BINS; b += blockDim.x)
+        sh[b] = 0;
     __syncthreads();
 }
 
@@ -77,7 +77,8 @@ static __global__ void pos_extra_kernel(float *logits, const float *q, const flo
     for (int t = threadIdx.x >> 5; t <= E; t += nw) {
         const float *v = t == 0 ? k + (size_t)n * D : extra + ((size_t)n * E + (t - 1)) * D;
         float s = 0.0f;
-        for (int d = lane; d < D; d += 32) s += qn[d] * v[d];
+        for (int d = lane; d < D; d += 32)
+            s += qn[d] * v[d];
         s = warp_sum(s);
         if (lane == 0) logits[(size_t)n * L + (t == 0 ? 0 : K + t)] = s * invT;
     }
@@ -95,7 +96,8 @@ static __global__ void softmax_rows_kernel(float *grad, double *row_max, double 
     const float *l = logits + (size_t)n * L; /* (L,) */
     float *e = grad + (size_t)n * L;         /* (L,) */
     float mneg = l[1];
-    for (int j = 1 + threadIdx.x; j < L; j += blockDim.x) mneg = l[j] > mneg ? l[j] : mneg;
+    for (int j = 1 + threadIdx.x; j < L; j += blockDim.x)
+        mneg = l[j] > mneg ? l[j] : mneg;
     mneg = block_max(mneg, shf);
     const float l0 = l[0];
     const float mx = l0 > mneg ? l0 : mneg;
@@ -139,8 +141,8 @@ extern "C" void infonce_forward_cuda(InfoNCE *w, const InfoNCEInput *in, double 
     KERNEL_CHECK();
     cuda_gemm_rm(GEMM_STRICT, 0, 1, N, K, D, invT, in->q, D, in->queue, D, 0.0f, w->logits + 1, L);
     double *rows = (double *)cuda_scratch((size_t)2 * N * sizeof(double));
-    softmax_rows_kernel<<<N, CUDA_BLOCK, 0, st>>>(w->grad, w->row_max, w->neg_sum, w->row_sum,
-                                                  rows, w->logits, L);
+    softmax_rows_kernel<<<N, CUDA_BLOCK, 0, st>>>(w->grad, w->row_max, w->neg_sum, w->row_sum, rows,
+                                                  w->logits, L);
     KERNEL_CHECK();
     infonce_stats_kernel<<<1, 1, 0, st>>>(stats, rows, N);
     KERNEL_CHECK();
@@ -175,7 +177,8 @@ static __global__ void pos_extra_grad_kernel(float *dq, float *dk, const float *
         float acc = dq[i] + g0 * k[i];
         if (E > 0) {
             float s = 0.0f;
-            for (int e = 0; e < E; e++) s += g[1 + K + e] * extra[(n * E + e) * D + d];
+            for (int e = 0; e < E; e++)
+                s += g[1 + K + e] * extra[(n * E + e) * D + d];
             acc += invT * s;
         }
         dq[i] = acc;
@@ -228,8 +231,9 @@ static __global__ void scores_rows_kernel(double *rows, ScoreHist *hist, const f
     const double pos = T * l[0];
     if (hist) {
         const int b = hist_bin(pos);
-        uint64_t *dst = b < 0 ? &hist->pos_under : b >= SCORES_HIST_BINS ? &hist->pos_over
-                                                                          : &hist->pos[b];
+        uint64_t *dst = b < 0                   ? &hist->pos_under
+                        : b >= SCORES_HIST_BINS ? &hist->pos_over
+                                                : &hist->pos[b];
         atomicAdd((u64 *)dst, 1ull);
     }
     double *r = rows + 5 * (size_t)n;
@@ -267,9 +271,8 @@ extern "C" void scores_compute_cuda(double *post, void *hist, const InfoNCE *w)
 {
     const int N = w->N;
     double *rows = (double *)cuda_scratch((size_t)5 * N * sizeof(double));
-    scores_rows_kernel<<<N, CUDA_BLOCK, 0, cuda_ctx.stream>>>(rows, (ScoreHist *)hist, w->logits,
-                                                              w->row_max, w->neg_sum, w->L,
-                                                              (double)w->T);
+    scores_rows_kernel<<<N, CUDA_BLOCK, 0, cuda_ctx.stream>>>(
+        rows, (ScoreHist *)hist, w->logits, w->row_max, w->neg_sum, w->L, (double)w->T);
     KERNEL_CHECK();
     scores_post_kernel<<<1, 1, 0, cuda_ctx.stream>>>(post, rows, N);
     KERNEL_CHECK();
@@ -288,32 +291,36 @@ static __global__ void mu_parts_kernel(double *parts, const float *queue, int D,
     const int lo = (int)((long)K * kb / KB), hi = (int)((long)K * (kb + 1) / KB);
     double s = 0.0;
     if (d < D)
-        for (int j = lo + threadIdx.y; j < hi; j += MU_ROWS) s += queue[(size_t)j * D + d];
+        for (int j = lo + threadIdx.y; j < hi; j += MU_ROWS)
+            s += queue[(size_t)j * D + d];
     sh[threadIdx.y][threadIdx.x] = s;
     __syncthreads();
     if (threadIdx.y != 0 || d >= D) return;
     double t = 0.0;
-    for (int r = 0; r < MU_ROWS; r++) t += sh[r][threadIdx.x];
+    for (int r = 0; r < MU_ROWS; r++)
+        t += sh[r][threadIdx.x];
     parts[(size_t)d * KB + kb] = t;
 }
 
 /* A block per query row n, a thread per dimension a: rows (N, 3) = q·k, q·μ and
  * max(0, (K/(K−1)) (qᵀ M q − (q·μ)²)) with qᵀ M q from M's upper triangle, as the CPU. */
-static __global__ void pre_rows_kernel(double *rows, const float *q, const float *k,
-                                       const float *M, const double *mu, int D, int K)
+static __global__ void pre_rows_kernel(double *rows, const float *q, const float *k, const float *M,
+                                       const double *mu, int D, int K)
 {
     extern __shared__ float qs[]; /* (D) */
     __shared__ double sh[33];
     const int n = blockIdx.x;
     const float *qn = q + (size_t)n * D, *kn = k + (size_t)n * D;
-    for (int a = threadIdx.x; a < D; a += blockDim.x) qs[a] = qn[a];
+    for (int a = threadIdx.x; a < D; a += blockDim.x)
+        qs[a] = qn[a];
     __syncthreads();
     double pos = 0.0, m = 0.0, quad = 0.0;
     for (int a = threadIdx.x; a < D; a += blockDim.x) {
         pos += (double)qs[a] * kn[a];
         m += (double)qs[a] * mu[a];
         double row = 0.0; /* Σ_{b>a} M_ab q_b: the upper triangle only */
-        for (int b = a + 1; b < D; b++) row += (double)M[(size_t)a * D + b] * qs[b];
+        for (int b = a + 1; b < D; b++)
+            row += (double)M[(size_t)a * D + b] * qs[b];
         quad += qs[a] * (2.0 * row + (double)M[(size_t)a * D + a] * qs[a]);
     }
     pos = block_sum(pos, sh);
@@ -374,12 +381,14 @@ static __global__ void pre_pos_hist_kernel(ScoreHist *hist, const float *q, cons
     __shared__ double sh[33];
     const float *qn = q + (size_t)blockIdx.x * D, *kn = k + (size_t)blockIdx.x * D;
     double s = 0.0;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) s += (double)qn[d] * kn[d];
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        s += (double)qn[d] * kn[d];
     s = block_sum(s, sh);
     if (threadIdx.x != 0) return;
     const int b = hist_bin(s);
-    uint64_t *dst = b < 0 ? &hist->pos_under : b >= SCORES_HIST_BINS ? &hist->pos_over
-                                                                      : &hist->pos[b];
+    uint64_t *dst = b < 0                   ? &hist->pos_under
+                    : b >= SCORES_HIST_BINS ? &hist->pos_over
+                                            : &hist->pos[b];
     atomicAdd((u64 *)dst, 1ull);
 }
 

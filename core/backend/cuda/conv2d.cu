@@ -49,13 +49,13 @@ typedef struct ConvPlanCuda {
     Precision asked;     /* the run's precision when planned (the key) */
     Precision precision; /* what it computes in: `asked`, or tf32 where cuDNN has no bf16 kernel */
     int deterministic;
-    cudnnTensorDescriptor_t x, y; /* (N, C_in, H, W), (N, C_out, H_out, W_out) */
-    cudnnFilterDescriptor_t w;    /* (C_out, C_in, KH, KW) */
+    cudnnTensorDescriptor_t x, y;         /* (N, C_in, H, W), (N, C_out, H_out, W_out) */
+    cudnnFilterDescriptor_t w;            /* (C_out, C_in, KH, KW) */
     cudnnConvolutionDescriptor_t conv[3]; /* per direction, with its algorithm's math type */
     cudnnConvolutionFwdAlgo_t fwd;
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
-    size_t dnn_ws;       /* bytes: the largest cuDNN workspace of the three */
+    size_t dnn_ws;        /* bytes: the largest cuDNN workspace of the three */
     size_t n_x, n_w, n_y; /* elements of input, weight, output */
     size_t off_w, off_y, off_dx, off_dw, off_dnn; /* byte offsets in the workspace (bf16 copies) */
     size_t ws_bytes;
@@ -84,9 +84,12 @@ typedef struct {
 static cudnnMathType_t base_math(Precision prec)
 {
     switch (prec) {
-    case PRECISION_TF32: return CUDNN_DEFAULT_MATH;
-    case PRECISION_BF16: return CUDNN_TENSOR_OP_MATH;
-    default: return CUDNN_FMA_MATH;
+    case PRECISION_TF32:
+        return CUDNN_DEFAULT_MATH;
+    case PRECISION_BF16:
+        return CUDNN_TENSOR_OP_MATH;
+    default:
+        return CUDNN_FMA_MATH;
     }
 }
 
@@ -108,7 +111,8 @@ static int algo_allowed(Precision prec, int dir, int algo)
                algo == CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM ||
                algo == CUDNN_CONVOLUTION_FWD_ALGO_GEMM || algo == CUDNN_CONVOLUTION_FWD_ALGO_DIRECT;
     case DIR_BWD_DATA:
-        return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 || algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
+        return algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 ||
+               algo == CUDNN_CONVOLUTION_BWD_DATA_ALGO_1;
     default:
         return algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 ||
                algo == CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 ||
@@ -141,9 +145,8 @@ static int dir_candidates(const ConvPlanCuda *p, int dir, Candidate *c, int cap)
     int got = 0;
     if (dir == DIR_FWD) {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p->x, p->w, p->conv[dir], p->y,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
-                                                           perf));
+        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+            h, p->x, p->w, p->conv[dir], p->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got, perf));
         for (int i = 0; i < got && i < cap; i++)
             c[i] = (Candidate){perf[i].algo, perf[i].status, perf[i].determinism, perf[i].mathType};
     } else if (dir == DIR_BWD_DATA) {
@@ -197,14 +200,18 @@ static ClftStatus choose_algo(ConvPlanCuda *p, int dir, int *algo, size_t *ws)
     return CLFT_OK;
 }
 
-static size_t align256(size_t b) { return (b + 255) & ~(size_t)255; }
+static size_t align256(size_t b)
+{
+    return (b + 255) & ~(size_t)255;
+}
 
 static void plan_destroy(ConvPlanCuda *p)
 {
     CUDNN_CHECK(cudnnDestroyTensorDescriptor(p->x));
     CUDNN_CHECK(cudnnDestroyTensorDescriptor(p->y));
     CUDNN_CHECK(cudnnDestroyFilterDescriptor(p->w));
-    for (int d = 0; d < 3; d++) CUDNN_CHECK(cudnnDestroyConvolutionDescriptor(p->conv[d]));
+    for (int d = 0; d < 3; d++)
+        CUDNN_CHECK(cudnnDestroyConvolutionDescriptor(p->conv[d]));
     free(p);
 }
 
@@ -218,8 +225,8 @@ static void plan_describe(ConvPlanCuda *p)
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, dt, p->N, p->C_in, p->H, p->W));
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, dt, p->N, p->C_out, p->H_out,
                                            p->W_out));
-    CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, dt, CUDNN_TENSOR_NCHW, p->C_out, p->C_in, p->KH,
-                                           p->KW));
+    CUDNN_CHECK(
+        cudnnSetFilter4dDescriptor(p->w, dt, CUDNN_TENSOR_NCHW, p->C_out, p->C_in, p->KH, p->KW));
     for (int d = 0; d < 3; d++) {
         CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&p->conv[d]));
         CUDNN_CHECK(cudnnSetConvolution2dDescriptor(p->conv[d], p->pad, p->pad, p->stride,
@@ -260,7 +267,8 @@ static void plan_report(const ConvPlanCuda *p)
     if (!verbose) return;
     static const char *const prec[] = {"fp32", "tf32", "bf16"};
     cudnnMathType_t m[3];
-    for (int d = 0; d < 3; d++) CUDNN_CHECK(cudnnGetConvolutionMathType(p->conv[d], &m[d]));
+    for (int d = 0; d < 3; d++)
+        CUDNN_CHECK(cudnnGetConvolutionMathType(p->conv[d], &m[d]));
     fprintf(stderr,
             "cuda: conv N%d %dx%dx%d k%dx%d s%d p%d -> %d: %s%s, algos fwd %d (math %d) bwd-data "
             "%d (math %d) bwd-filter %d (math %d), workspace %.1f MiB%s\n",
@@ -419,9 +427,8 @@ extern "C" void conv2d_forward_cuda(float *out, const float *in, const float *we
     from_bf16(out, yb, p->n_y, 0);
 }
 
-extern "C" void conv2d_backward_cuda(float *din, float *dweight, const float *dout,
-                                     const float *in, const float *weight, const ConvShape *s,
-                                     float *ws)
+extern "C" void conv2d_backward_cuda(float *din, float *dweight, const float *dout, const float *in,
+                                     const float *weight, const ConvShape *s, float *ws)
 {
     const ConvPlanCuda *p = plan_of(s);
     const float one = 1.0f, zero = 0.0f;
@@ -448,7 +455,7 @@ extern "C" void conv2d_backward_cuda(float *din, float *dweight, const float *do
     if (!din) return;
     to_bf16(wb, weight, p->n_w);
     CUDNN_CHECK(cudnnConvolutionBackwardData(cuda_ctx.dnn, &one, p->w, wb, p->y, dyb,
-                                             p->conv[DIR_BWD_DATA], p->bwd_data, dnn_ws,
-                                             p->dnn_ws, &zero, p->x, dxb));
+                                             p->conv[DIR_BWD_DATA], p->bwd_data, dnn_ws, p->dnn_ws,
+                                             &zero, p->x, dxb));
     from_bf16(din, dxb, p->n_x, 1);
 }

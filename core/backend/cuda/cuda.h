@@ -76,8 +76,8 @@ void maxpool_backward_cuda(float *din, const float *dout, const int *argmax, con
 void avgpool_forward_cuda(float *out, const float *in, int N, int C, int HW);
 void avgpool_backward_cuda(float *din, const float *dout, int N, int C, int HW);
 void l2norm_forward_cuda(float *out, float *norm, const float *in, int N, int D);
-void l2norm_backward_cuda(float *din, const float *dout, const float *out, const float *norm,
-                          int N, int D);
+void l2norm_backward_cuda(float *din, const float *dout, const float *out, const float *norm, int N,
+                          int D);
 void add_relu_forward_cuda(float *y, const float *a, const float *b, size_t n);
 void add_relu_backward_cuda(float *da, float *db, const float *dout, const float *out, size_t n,
                             int set_a, int set_b);
@@ -92,31 +92,29 @@ void softmax_xent_cuda(double *loss, float *logits, const int *labels, int N, in
 void nonfinite_cuda(int *flag, const float *x, size_t n);
 
 /* gemm.cu */
-void linear_forward_cuda(float *out, const float *in, const float *weight, const float *bias,
-                         int N, int D_in, int D_out);
+void linear_forward_cuda(float *out, const float *in, const float *weight, const float *bias, int N,
+                         int D_in, int D_out);
 void linear_backward_cuda(float *din, float *dweight, float *dbias, const float *dout,
                           const float *in, const float *weight, int N, int D_in, int D_out);
-void gemm_cuda(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A,
-               int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void gemm_cuda(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+               const float *B, int ldb, float beta, float *C, int ldc);
 
 /* contrast.cu */
 void infonce_forward_cuda(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats);
 void infonce_backward_cuda(struct InfoNCE *w, const struct InfoNCEInput *in, float *dq_hat,
                            float *dk_hat);
 void scores_compute_cuda(double *post, void *hist, const struct InfoNCE *w);
-void scores_pre_compute_cuda(double *pre, const float *q, const float *k, const float *queue,
-                             int N, int D, int K, float *M, double *mu);
+void scores_pre_compute_cuda(double *pre, const float *q, const float *k, const float *queue, int N,
+                             int D, int K, float *M, double *mu);
 void scores_pre_hist_cuda(void *hist, const float *q, const float *k, const float *queue, int N,
                           int D, int K, float *block);
 
 /* mix.cu */
-void pair_mix_forward_cuda(float *a_hat, float *b_hat, float *a_norm, float *b_norm,
-                           const float *a, const float *b, const float *lam, float lam0, int N,
-                           int D, int renorm);
-void pair_mix_backward_cuda(float *da, const float *da_hat, const float *db_hat,
-                            const float *a_hat, const float *b_hat, const float *a_norm,
-                            const float *b_norm, const float *lam, float lam0, int N, int D,
-                            int renorm);
+void pair_mix_forward_cuda(float *a_hat, float *b_hat, float *a_norm, float *b_norm, const float *a,
+                           const float *b, const float *lam, float lam0, int N, int D, int renorm);
+void pair_mix_backward_cuda(float *da, const float *da_hat, const float *db_hat, const float *a_hat,
+                            const float *b_hat, const float *a_norm, const float *b_norm,
+                            const float *lam, float lam0, int N, int D, int renorm);
 void row_mix_cuda(float *out, const float *x, const int *perm, const float *lam, float lam0, int K,
                   int D, int renorm);
 void topk_rows_cuda(int *idx, const float *q, const float *x, int N, int D, int K, int k,

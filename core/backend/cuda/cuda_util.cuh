@@ -40,27 +40,27 @@ struct CudaContext {
 };
 extern CudaContext cuda_ctx;
 
-#define CUDA_CHECK(call)                                                                         \
-    do {                                                                                         \
-        cudaError_t e_ = (call);                                                                 \
-        if (e_ != cudaSuccess)                                                                   \
-            clft_die("%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call,                     \
-                     cudaGetErrorName(e_), cudaGetErrorString(e_));                              \
+#define CUDA_CHECK(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
+        if (e_ != cudaSuccess)                                                                     \
+            clft_die("%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call, cudaGetErrorName(e_), \
+                     cudaGetErrorString(e_));                                                      \
     } while (0)
 
-#define CUBLAS_CHECK(call)                                                                       \
-    do {                                                                                         \
-        cublasStatus_t s_ = (call);                                                              \
-        if (s_ != CUBLAS_STATUS_SUCCESS)                                                         \
-            clft_die("%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call,                     \
-                     cublasGetStatusName(s_), cublasGetStatusString(s_));                        \
+#define CUBLAS_CHECK(call)                                                                         \
+    do {                                                                                           \
+        cublasStatus_t s_ = (call);                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                           \
+            clft_die("%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call,                       \
+                     cublasGetStatusName(s_), cublasGetStatusString(s_));                          \
     } while (0)
 
-#define CUDNN_CHECK(call)                                                                        \
-    do {                                                                                         \
-        cudnnStatus_t s_ = (call);                                                               \
-        if (s_ != CUDNN_STATUS_SUCCESS)                                                          \
-            clft_die("%s:%d: %s failed: %s", __FILE__, __LINE__, #call, cudnnGetErrorString(s_)); \
+#define CUDNN_CHECK(call)                                                                          \
+    do {                                                                                           \
+        cudnnStatus_t s_ = (call);                                                                 \
+        if (s_ != CUDNN_STATUS_SUCCESS)                                                            \
+            clft_die("%s:%d: %s failed: %s", __FILE__, __LINE__, #call, cudnnGetErrorString(s_));  \
     } while (0)
 
 /* After every kernel launch: a bad launch configuration or a missing kernel image is reported
@@ -101,7 +101,8 @@ void cuda_gemm_rm(GemmKind kind, int trans_a, int trans_b, int M, int N, int K, 
 
 template <typename T> __device__ __forceinline__ T warp_sum(T v)
 {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    for (int o = 16; o > 0; o >>= 1)
+        v += __shfl_down_sync(0xffffffffu, v, o);
     return v;
 }
 

@@ -10,14 +10,14 @@
 #include "core/backend/cuda/cuda_util.cuh"
 #include "core/optim/optim.h"
 
-#define GRID_STRIDE(i, n)                                                                        \
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);                      \
+#define GRID_STRIDE(i, n)                                                                          \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);                        \
          i += (size_t)gridDim.x * blockDim.x)
 
-#define LAUNCH(kernel, n, ...)                                                                   \
-    do {                                                                                         \
-        kernel<<<cuda_grid(n), CUDA_BLOCK, 0, cuda_ctx.stream>>>(__VA_ARGS__);                   \
-        KERNEL_CHECK();                                                                          \
+#define LAUNCH(kernel, n, ...)                                                                     \
+    do {                                                                                           \
+        kernel<<<cuda_grid(n), CUDA_BLOCK, 0, cuda_ctx.stream>>>(__VA_ARGS__);                     \
+        KERNEL_CHECK();                                                                            \
     } while (0)
 
 /* ---- pointwise ---- */
@@ -98,7 +98,8 @@ static __global__ void l2norm_forward_kernel(float *out, float *norm, const floa
     __shared__ double sh[33];
     const float *x = in + (size_t)blockIdx.x * D; /* (D) */
     double sq = 0.0;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) sq += (double)x[d] * x[d];
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        sq += (double)x[d] * x[d];
     sq = block_sum(sq, sh);
     double r = sqrt(sq);
     if (r < L2NORM_EPS) r = L2NORM_EPS;
@@ -117,13 +118,17 @@ static __global__ void l2norm_backward_kernel(float *din, const float *dout, con
     const int above = norm[blockIdx.x] > (float)L2NORM_EPS; /* in float, as the CPU */
     double dot = 0.0;
     if (above)
-        for (int d = threadIdx.x; d < D; d += blockDim.x) dot += (double)out[o + d] * dout[o + d];
+        for (int d = threadIdx.x; d < D; d += blockDim.x)
+            dot += (double)out[o + d] * dout[o + d];
     dot = block_sum(dot, sh);
     for (int d = threadIdx.x; d < D; d += blockDim.x)
         din[o + d] += (float)((dout[o + d] - out[o + d] * dot) / r);
 }
 
-static int row_threads(int D) { return D >= 256 ? 256 : D > 64 ? 128 : 64; }
+static int row_threads(int D)
+{
+    return D >= 256 ? 256 : D > 64 ? 128 : 64;
+}
 
 extern "C" void l2norm_forward_cuda(float *out, float *norm, const float *in, int N, int D)
 {
@@ -144,8 +149,8 @@ extern "C" void l2norm_backward_cuda(float *din, const float *dout, const float 
 
 /* A thread per output: the window in row-major order, the first maximum wins, a NaN is taken
  * (and a later NaN after it), exactly the CPU's rule; argmax is the index in the (H, W) plane. */
-static __global__ void maxpool_forward_kernel(float *out, int *argmax, const float *in,
-                                              PoolShape s, size_t total)
+static __global__ void maxpool_forward_kernel(float *out, int *argmax, const float *in, PoolShape s,
+                                              size_t total)
 {
     GRID_STRIDE(t, total)
     {
@@ -202,7 +207,8 @@ static __global__ void avgpool_forward_kernel(float *out, const float *in, size_
     {
         const float *x = in + p * HW;
         double sum = 0.0;
-        for (int i = 0; i < HW; i++) sum += x[i];
+        for (int i = 0; i < HW; i++)
+            sum += x[i];
         out[p] = (float)(sum / HW);
     }
 }
@@ -307,8 +313,8 @@ static __global__ void ema_update_kernel(float *theta_k, const float *theta_q, s
 extern "C" void sgd_step_cuda(float *theta, const float *grad, float *buf, size_t n,
                               const SgdOptions *opt)
 {
-    if (n) LAUNCH(sgd_step_kernel, n, theta, grad, buf, n, opt->lr, opt->momentum,
-                  opt->weight_decay);
+    if (n)
+        LAUNCH(sgd_step_kernel, n, theta, grad, buf, n, opt->lr, opt->momentum, opt->weight_decay);
 }
 
 extern "C" void ema_update_cuda(float *theta_k, const float *theta_q, size_t n, float m)
@@ -327,10 +333,12 @@ static __global__ void softmax_xent_kernel(double *loss_rows, float *logits, con
     __shared__ double shd[33];
     float *l = logits + (size_t)blockIdx.x * C; /* (C) */
     float mx = l[0];
-    for (int c = threadIdx.x; c < C; c += blockDim.x) mx = l[c] > mx ? l[c] : mx;
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        mx = l[c] > mx ? l[c] : mx;
     mx = block_max(mx, shf);
     double sum = 0.0;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) sum += exp((double)l[c] - mx);
+    for (int c = threadIdx.x; c < C; c += blockDim.x)
+        sum += exp((double)l[c] - mx);
     sum = block_sum(sum, shd);
     const double lse = mx + log(sum); /* log Σ exp(l) without overflow */
     const int y = labels[blockIdx.x];

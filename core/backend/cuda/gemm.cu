@@ -16,9 +16,12 @@ static cublasComputeType_t compute_type(GemmKind kind)
 {
     if (kind == GEMM_STRICT) return CUBLAS_COMPUTE_32F;
     switch (cuda_ctx.precision) {
-    case PRECISION_TF32: return CUBLAS_COMPUTE_32F_FAST_TF32;
-    case PRECISION_BF16: return CUBLAS_COMPUTE_32F_FAST_16BF;
-    default: return CUBLAS_COMPUTE_32F;
+    case PRECISION_TF32:
+        return CUBLAS_COMPUTE_32F_FAST_TF32;
+    case PRECISION_BF16:
+        return CUBLAS_COMPUTE_32F_FAST_16BF;
+    default:
+        return CUBLAS_COMPUTE_32F;
     }
 }
 
@@ -47,7 +50,8 @@ static __global__ void bias_grad_kernel(float *dbias, const float *dout, int N, 
     const int o = blockIdx.x * blockDim.x + threadIdx.x;
     if (o >= D) return;
     float acc = dbias[o];
-    for (int n = 0; n < N; n++) acc += dout[(size_t)n * D + o];
+    for (int n = 0; n < N; n++)
+        acc += dout[(size_t)n * D + o];
     dbias[o] = acc;
 }
 

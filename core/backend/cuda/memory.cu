@@ -133,7 +133,8 @@ extern "C" void *alloc_cuda(size_t bytes)
         return NULL;
     }
     CUDA_CHECK(e);
-    CUDA_CHECK(cudaMemsetAsync(p, 0, rounded, cuda_ctx.stream)); /* zero-filled, as the table says */
+    CUDA_CHECK(
+        cudaMemsetAsync(p, 0, rounded, cuda_ctx.stream)); /* zero-filled, as the table says */
     return p;
 }
 
@@ -185,8 +186,7 @@ extern "C" void upload_cuda(void *dst, const void *host_src, size_t bytes)
     }
     CUDA_CHECK(cudaEventRecord(cuda_ctx.compute_mark, cuda_ctx.stream));
     CUDA_CHECK(cudaStreamWaitEvent(cuda_ctx.copy_stream, cuda_ctx.compute_mark, 0));
-    CUDA_CHECK(
-        cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cuda_ctx.copy_stream));
+    CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cuda_ctx.copy_stream));
     CUDA_CHECK(cudaEventRecord(cuda_ctx.copy_done, cuda_ctx.copy_stream));
     CUDA_CHECK(cudaStreamWaitEvent(cuda_ctx.stream, cuda_ctx.copy_done, 0));
 }
@@ -228,7 +228,8 @@ static __global__ void sum_parts_kernel(double *out, const double *parts, int ro
     const int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows) return;
     double s = 0.0;
-    for (int i = 0; i < n; i++) s += parts[(size_t)r * n + i];
+    for (int i = 0; i < n; i++)
+        s += parts[(size_t)r * n + i];
     out[r] = s / div;
 }
 

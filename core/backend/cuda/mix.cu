@@ -18,18 +18,23 @@
 
 #include "core/backend/cuda/cuda_util.cuh"
 
-static int row_block(int D) { return D >= 256 ? 256 : D > 64 ? 128 : 64; }
+static int row_block(int D)
+{
+    return D >= 256 ? 256 : D > 64 ? 128 : 64;
+}
 
 /* x (D,) of this block scaled to unit norm (norm clamped at 1e-12, as F.normalize); returns the
  * norm it had, as a float (the CPU's normalise_row). Each thread rescales the entries it wrote. */
 static __device__ float normalise_row(float *x, int D, double *sh)
 {
     double ss = 0.0;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) ss += (double)x[d] * x[d];
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        ss += (double)x[d] * x[d];
     ss = block_sum(ss, sh);
     const float nrm = (float)sqrt(ss);
     const float inv = 1.0f / (nrm > 1e-12f ? nrm : 1e-12f);
-    for (int d = threadIdx.x; d < D; d += blockDim.x) x[d] *= inv;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        x[d] *= inv;
     return nrm;
 }
 
@@ -56,11 +61,10 @@ static __global__ void pair_mix_forward_kernel(float *a_hat, float *b_hat, float
 }
 
 /* Re-normalised, x̂ = x/‖x‖: dx = (dx̂ − x̂ (x̂·dx̂)) / ‖x‖ for both mixes, then through the mix. */
-static __global__ void pair_mix_backward_kernel(float *da, const float *da_hat,
-                                                const float *db_hat, const float *a_hat,
-                                                const float *b_hat, const float *a_norm,
-                                                const float *b_norm, const float *lam, float lam0,
-                                                int D, int renorm)
+static __global__ void pair_mix_backward_kernel(float *da, const float *da_hat, const float *db_hat,
+                                                const float *a_hat, const float *b_hat,
+                                                const float *a_norm, const float *b_norm,
+                                                const float *lam, float lam0, int D, int renorm)
 {
     __shared__ double sh[33];
     const size_t o = (size_t)blockIdx.x * D;
@@ -92,8 +96,8 @@ static __global__ void pair_mix_backward_kernel(float *da, const float *da_hat,
 }
 
 /* out[i] = λ∘x[i] + (1−λ)∘x[perm[i]], a block per row i; renorm: unit rows. */
-static __global__ void row_mix_kernel(float *out, const float *x, const int *perm,
-                                      const float *lam, float lam0, int D, int renorm)
+static __global__ void row_mix_kernel(float *out, const float *x, const int *perm, const float *lam,
+                                      float lam0, int D, int renorm)
 {
     __shared__ double sh[33];
     const size_t i = blockIdx.x;
@@ -184,7 +188,8 @@ static __device__ void radix_select(const float *row, int K, int k, unsigned *T,
     unsigned prefix = 0, mask = 0;
     int remaining = k;
     for (int shift = 24; shift >= 0; shift -= 8) {
-        for (int b = threadIdx.x; b < 256; b += blockDim.x) hist[b] = 0;
+        for (int b = threadIdx.x; b < 256; b += blockDim.x)
+            hist[b] = 0;
         __syncthreads();
         for (int j = threadIdx.x; j < K; j += blockDim.x) {
             const unsigned key = float_key(row[j]);
@@ -193,7 +198,8 @@ static __device__ void radix_select(const float *row, int K, int k, unsigned *T,
         __syncthreads();
         if (threadIdx.x == 0) { /* the digit where the count from the top reaches `remaining` */
             int cum = 0, dgt = 255;
-            for (; dgt > 0 && cum + hist[dgt] < remaining; dgt--) cum += hist[dgt];
+            for (; dgt > 0 && cum + hist[dgt] < remaining; dgt--)
+                cum += hist[dgt];
             prefix_sh = prefix | ((unsigned)dgt << shift);
             remaining_sh = remaining - cum;
         }
@@ -219,7 +225,8 @@ static __device__ void topk_sort(int *out, const float *row, int k)
     __shared__ unsigned skey[TOPK_SORT_MAX];
     __shared__ int sidx[TOPK_SORT_MAX];
     int P = 1;
-    while (P < k) P <<= 1;
+    while (P < k)
+        P <<= 1;
     for (int i = threadIdx.x; i < P; i += blockDim.x) {
         skey[i] = i < k ? float_key(row[out[i]]) : 0u;
         sidx[i] = i < k ? out[i] : INT_MAX; /* padding sorts last */
@@ -242,7 +249,8 @@ static __device__ void topk_sort(int *out, const float *row, int k)
             }
             __syncthreads();
         }
-    for (int i = threadIdx.x; i < k; i += blockDim.x) out[i] = sidx[i];
+    for (int i = threadIdx.x; i < k; i += blockDim.x)
+        out[i] = sidx[i];
 }
 
 /* A block per row of scores (rows, K): the k largest into idx (rows, k). */
@@ -250,7 +258,7 @@ static __global__ void topk_select_kernel(int *idx, const float *scores, int K, 
 {
     __shared__ int sh[33];
     const float *row = scores + (size_t)blockIdx.x * K; /* (K,) */
-    int *out = idx + (size_t)blockIdx.x * k;             /* (k,) */
+    int *out = idx + (size_t)blockIdx.x * k;            /* (k,) */
     unsigned T;
     int take_eq;
     radix_select(row, K, k, &T, &take_eq);
@@ -272,8 +280,8 @@ static __global__ void topk_select_kernel(int *idx, const float *scores, int K, 
     if (k <= TOPK_SORT_MAX) topk_sort(out, row, k);
 }
 
-extern "C" void topk_rows_cuda(int *idx, const float *q, const float *x, int N, int D, int K,
-                               int k, float *scores)
+extern "C" void topk_rows_cuda(int *idx, const float *q, const float *x, int N, int D, int K, int k,
+                               float *scores)
 {
     ASSERT(k >= 1 && k <= K);
     for (int n0 = 0; n0 < N; n0 += TOPK_BLOCK) {
@@ -288,9 +296,9 @@ extern "C" void topk_rows_cuda(int *idx, const float *q, const float *x, int N, 
 }
 
 /* out[n, e] = normalise(c a + (1 − c) b): a block per (n, e). */
-static __global__ void mix_picked_kernel(float *out, const float *q, const float *x,
-                                         const int *idx, int k, const int *pos_a,
-                                         const int *pos_b, const float *coef, int E, int D)
+static __global__ void mix_picked_kernel(float *out, const float *q, const float *x, const int *idx,
+                                         int k, const int *pos_a, const int *pos_b,
+                                         const float *coef, int E, int D)
 {
     __shared__ double sh[33];
     const size_t t = blockIdx.x, n = t / E;
@@ -306,12 +314,13 @@ static __global__ void mix_picked_kernel(float *out, const float *q, const float
     }
     ss = block_sum(ss, sh);
     const float inv = (float)(1.0 / (ss > 1e-24 ? sqrt(ss) : 1e-12));
-    for (int d = threadIdx.x; d < D; d += blockDim.x) o[d] *= inv;
+    for (int d = threadIdx.x; d < D; d += blockDim.x)
+        o[d] *= inv;
 }
 
 extern "C" void mix_picked_cuda(float *out, const float *q, const float *x, const int *idx, int k,
-                                const int *pos_a, const int *pos_b, const float *coef, int N,
-                                int E, int D)
+                                const int *pos_a, const int *pos_b, const float *coef, int N, int E,
+                                int D)
 {
     if (N <= 0 || E <= 0) return;
     mix_picked_kernel<<<(unsigned)((size_t)N * E), row_block(D), 0, cuda_ctx.stream>>>(

@@ -269,7 +269,8 @@ static __global__ void scatter_rows_kernel(float *out, const float *in, const in
 static dim3 rows_grid(int N, size_t row)
 {
     size_t bx = (row + CUDA_BLOCK - 1) / CUDA_BLOCK;
-    const size_t cap = (size_t)cuda_grid((size_t)-1) / (size_t)N + 1;
+    const size_t cap =
+        (size_t)cuda_grid((size_t)CUDA_BLOCK << 30) / (size_t)N + 1; /* the grid cap */
     if (bx > cap) bx = cap;
     return dim3((unsigned)bx, (unsigned)N);
 }

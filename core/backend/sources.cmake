@@ -12,3 +12,33 @@ target_sources(clft_core PRIVATE core/backend/ref/table.c core/backend/ref/layer
 # The per-op parity harness: cpu vs cpu-ref here; `test_backend_parity cpu cuda` on a GPU machine.
 clft_add_test(test_backend_parity tests/test_backend_parity.c)
 set_tests_properties(test_backend_parity PROPERTIES SKIP_RETURN_CODE 77)
+# cuda: cuDNN convolutions, cuBLAS GEMMs, .cu kernels (built when CMakeLists.txt found CUDA).
+if(CLFT_HAVE_CUDA)
+  target_sources(clft_core PRIVATE core/backend/cuda/table.c core/backend/cuda/memory.cu
+    core/backend/cuda/gemm.cu core/backend/cuda/conv2d.cu core/backend/cuda/batchnorm.cu
+    core/backend/cuda/elementwise.cu core/backend/cuda/contrast.cu core/backend/cuda/mix.cu)
+  # --fmad=false: no FMA contraction, so elementwise formulas round as the CPU's (cuda.h).
+  target_compile_options(clft_core PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--fmad=false>)
+  target_include_directories(clft_core PRIVATE ${CUDNN_INCLUDE_DIR})
+  target_link_libraries(clft_core PUBLIC CUDA::cudart CUDA::cublas ${CUDNN_LIBRARY})
+  # backend.c lists backend_cuda only when it is built.
+  set_source_files_properties(core/backend/backend.c PROPERTIES COMPILE_DEFINITIONS CLFT_HAVE_CUDA)
+  # GPU parity: per op and a whole step, cpu vs cuda in fp32 (these skip, exit 77, where no GPU
+  # can be opened); at tf32 and bf16 the cuda side comes first, as the harness applies
+  # CLFT_PARITY_PRECISION to its first backend.
+  add_test(NAME test_backend_parity_cuda COMMAND test_backend_parity cpu cuda
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  add_test(NAME test_backend_step_cuda COMMAND test_backend_step cpu cuda
+           WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(test_backend_parity_cuda test_backend_step_cuda PROPERTIES
+                       SKIP_RETURN_CODE 77 ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR}")
+  foreach(prec tf32 bf16)
+    add_test(NAME test_backend_parity_cuda_${prec} COMMAND test_backend_parity cuda cpu
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    add_test(NAME test_backend_step_cuda_${prec} COMMAND test_backend_step cuda cpu
+             WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(test_backend_parity_cuda_${prec} test_backend_step_cuda_${prec} PROPERTIES
+                         SKIP_RETURN_CODE 77
+                         ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR};CLFT_PARITY_PRECISION=${prec}")
+  endforeach()
+endif()

@@ -42,7 +42,8 @@ typedef struct {
     char protocols[256]; /* the eval step's --protocol list, e.g. "knn,linear" */
     int n_steps, next, failed, skipped;
     pid_t pid;
-    double t_start;
+    double t_start; /* of the step running */
+    double t_run;   /* of the run's first step */
 } Job;
 
 static void usage(FILE *f)
@@ -207,24 +208,110 @@ static void start_step(Job *j, const MatrixPreset *p, const ReproOptions *o, con
     printf("  start  %-44s %s\n", j->name, step_name(step));
 }
 
+/* The last progress line `epoch E/EE  step S/SS` a running pretraining wrote to its log: the
+ * fraction of its steps done, or -1 when it has printed none yet. */
+static double log_progress(const char *log, char *what, size_t cap)
+{
+    FILE *f = fopen(log, "rb");
+    if (!f) return -1;
+    char buf[4097];
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > 4096 ? size - 4096 : 0, SEEK_SET);
+    size_t got = fread(buf, 1, 4096, f);
+    fclose(f);
+    buf[got] = '\0';
+    double frac = -1;
+    for (char *at = buf; (at = strstr(at, "epoch ")); at++) {
+        int e, ee;
+        long st, sst;
+        if (sscanf(at, "epoch %d/%d step %ld/%ld", &e, &ee, &st, &sst) == 4 && sst > 0) {
+            frac = (double)st / sst;
+            snprintf(what, cap, "epoch %d/%d step %ld/%ld", e, ee, st, sst);
+        }
+    }
+    return frac;
+}
+
+/* A line on how far the matrix is, every PROGRESS_EVERY_S seconds: runs done of all, each running
+ * run's epoch and step, and the projected finish — from the pace of the running pre-trainings and
+ * the measured length of the finished runs. */
+#define PROGRESS_EVERY_S 30.0
+static void print_progress(const Job *js, int n, const MatrixPreset *p, const ReproOptions *o,
+                           int done, int todo, double t0, double run_s_sum, int runs_timed,
+                           FILE *log)
+{
+    const double now = clft_now();
+    char line[2048];
+    int len = snprintf(line, sizeof line, "progress: %d/%d runs done", done, todo);
+    double remaining = 0, per_run = runs_timed ? run_s_sum / runs_timed : -1;
+    int queued = 0;
+    for (int i = 0; i < n; i++) {
+        const Job *j = &js[i];
+        if (j->skipped || j->failed) continue;
+        if (!j->pid) {
+            queued += j->t_run == 0; /* not started yet */
+            continue;
+        }
+        char logf[2048], what[96] = "starting";
+        log_path(j, p, o, j->steps[j->next], logf, sizeof logf);
+        const double spent = now - j->t_start;
+        double frac = j->steps[j->next] < 0 ? log_progress(logf, what, sizeof what) : -1;
+        if (j->steps[j->next] >= 0) snprintf(what, sizeof what, "evaluating");
+        if (frac > 0.01) {
+            const double total = spent / frac;
+            remaining += total - spent;
+            if (per_run < 0) per_run = total;
+        }
+        if (len < (int)sizeof line - 200)
+            len += snprintf(line + len, sizeof line - len, "; %s: %s", j->name, what);
+    }
+    /* queued runs take about a finished (or a running) run's time each, o->jobs at a time */
+    if (per_run > 0) {
+        remaining = (remaining + queued * per_run) / (o->jobs > 0 ? o->jobs : 1);
+        time_t eta = time(NULL) + (time_t)remaining;
+        char when[32];
+        strftime(when, sizeof when, "%H:%M", localtime(&eta));
+        snprintf(line + len, sizeof line - len, "; %.0f min elapsed, about %.0f min left (ETA %s)",
+                 (now - t0) / 60, remaining / 60, when);
+    } else {
+        snprintf(line + len, sizeof line - len, "; %.0f min elapsed", (now - t0) / 60);
+    }
+    printf("%s\n", line);
+    if (log) {
+        fprintf(log, "%s\n", line);
+        fflush(log);
+    }
+}
+
 /* Runs every job's steps, `jobs` runs at a time; returns the number of failed runs. */
 static int run_jobs(Job *js, int n, const MatrixPreset *p, const ReproOptions *o, const char *exe,
-                    int threads)
+                    int threads, FILE *progress_log)
 {
-    int running = 0, next = 0, failed = 0, done = 0, todo = 0;
+    int running = 0, next = 0, failed = 0, done = 0, todo = 0, runs_timed = 0;
+    double t0 = clft_now(), last_progress = t0, run_s_sum = 0;
     for (int i = 0; i < n; i++) todo += !js[i].skipped;
     for (;;) {
         while (running < o->jobs && next < n) {
             if (!js[next].skipped) {
                 start_step(&js[next], p, o, exe, threads);
+                js[next].t_run = clft_now();
                 running++;
             }
             next++;
         }
         if (running == 0) break;
         int status;
-        pid_t pid = waitpid(-1, &status, 0);
+        pid_t pid = waitpid(-1, &status, WNOHANG);
         if (pid < 0) clft_die("reproduce: waitpid: %s", strerror(errno));
+        if (pid == 0) { /* nothing finished: report now and then, wait a little */
+            if (clft_now() - last_progress >= PROGRESS_EVERY_S) {
+                print_progress(js, n, p, o, done, todo, t0, run_s_sum, runs_timed, progress_log);
+                last_progress = clft_now();
+            }
+            usleep(200 * 1000);
+            continue;
+        }
         Job *j = NULL;
         for (int i = 0; i < n && !j; i++)
             if (js[i].pid == pid) j = &js[i];
@@ -247,6 +334,7 @@ static int run_jobs(Job *js, int n, const MatrixPreset *p, const ReproOptions *o
         failed += !ok;
         j->failed = !ok;
         running--;
+        if (ok && j->steps[0] < 0) run_s_sum += clft_now() - j->t_run, runs_timed++;
         printf("   [%d/%d runs]\n", ++done, todo);
     }
     return failed;
@@ -446,7 +534,11 @@ int cmd_reproduce(int argc, char **argv)
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (len <= 0) clft_die("reproduce: cannot find this executable (/proc/self/exe)");
     exe[len] = '\0';
-    const int failed = run_jobs(js, n, p, &o, exe, threads);
+    char log_file[1200];
+    snprintf(log_file, sizeof log_file, "%s/reproduce.log", logs);
+    FILE *log = fopen(log_file, "a"); /* the progress lines, also where no one watches stdout */
+    const int failed = run_jobs(js, n, p, &o, exe, threads, log);
+    if (log) fclose(log);
     rc = write_results(js, n, p, &o, seeds, t0);
     printf("reproduce %s: %d runs, %d failed, %.0f s\n", p->name, n, failed, clft_now() - t0);
     free(js);

@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
 # bench.sh — `make bench`: every benchmark, one after another (never in parallel: they time the CPU).
-# Each prints `key=value` lines; nothing here is a pass/fail test.
+# Each prints `key=value` lines; nothing here is a pass/fail test. The speed anchor is PyTorch
+# 2.15.0 from PyPI (what a researcher installs instead of clft), set up here in the ignored folder
+# .venv-bench/ when it is missing — the only download clft ever makes; one line says so when it
+# cannot (no network), and the benchmarks then run without the torch side.
 set -euo pipefail
 build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv-bench"
+TORCH_VERSION=2.15.0
+if ! "$venv/bin/python3" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2> /dev/null; then
+  echo "bench: setting up PyTorch $TORCH_VERSION from PyPI in $venv (once; a few GB)"
+  if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q "torch==$TORCH_VERSION" numpy; } > "$root/.venv-bench.log" 2>&1; then
+    echo "bench: could not install torch $TORCH_VERSION from PyPI (see .venv-bench.log): the torch side is skipped"
+  fi
+fi
 run() {
   local exe=$build/$1; shift
   if [ -x "$exe" ]; then
@@ -13,5 +25,8 @@ run() {
 run bench_conv
 run bench_loader
 run bench_variants
-run bench_moco
+# clft against PyTorch 2.15 at each precision (bf16: clft --precision bf16 vs torch autocast +
+# channels_last), mini, mini32 and resnet18, 3 interleaved rounds each
+run bench_moco --precision fp32
+run bench_moco --precision bf16
 run bench_variant_overhead

@@ -23,8 +23,14 @@ static int add_act(Model *m, int n, int c, int h, int w)
         m->dacts = xrealloc(m->dacts, (size_t)m->cap_acts * sizeof(float *));
     }
     int i = m->n_acts++;
-    m->acts[i] = tensor_take(&m->act_arena, n, c, h, w);
-    m->dacts[i] = m->opt.with_grads ? arena_take(&m->act_arena, tensor_numel(m->acts[i])) : NULL;
+    if (n <= 0 || c <= 0 || h <= 0 || w <= 0)
+        clft_die("internal error: impossible activation shape (%d, %d, %d, %d)", n, c, h, w);
+    m->acts[i] = (Tensor){.n = n, .c = c, .h = h, .w = w};
+    m->dacts[i] = NULL;
+    if (m->tensors && i > 0) { /* the real pass: where model_plan_memory put it */
+        m->acts[i].data = m->tensors + m->act_off[i];
+        if (m->opt.with_grads) m->dacts[i] = m->tensors + m->dact_off[i];
+    }
     return i;
 }
 
@@ -33,9 +39,6 @@ static int add_input(Model *m)
 {
     int i = add_act(m, m->N, m->C, m->H, m->W);
     ASSERT(i == 0);
-    m->act_arena.used = 0; /* give back what add_act took: the input lives in the caller's buffer */
-    m->acts[0].data = NULL;
-    m->dacts[0] = NULL;
     return i;
 }
 
@@ -431,6 +434,11 @@ ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N
         model_free(m);
         return st;
     }
+    /* activations and their gradients: shared where their lifetimes allow (memory.c) */
+    m->act_off = xcalloc((size_t)m->n_acts, sizeof(size_t));
+    m->dact_off = xcalloc((size_t)m->n_acts, sizeof(size_t));
+    m->tensor_floats = model_plan_memory(m, m->act_off, m->dact_off);
+    m->tensors = backend_alloc(be, m->tensor_floats * sizeof(float));
     arena_commit(&m->param_arena);
     if (opt->with_grads) arena_commit(&m->grad_arena);
     arena_commit(&m->buffer_arena);
@@ -475,6 +483,9 @@ void model_free(Model *m)
     free(m->dacts);
     free(m->params);
     free(m->buffers);
+    free(m->act_off);
+    free(m->dact_off);
+    if (m->be) backend_free(m->be, m->tensors);
     if (m->be) backend_free(m->be, m->ws);
     if (m->be) backend_free(m->be, m->in_layout);
     free(m->save_mirror);
@@ -687,11 +698,13 @@ void model_print_summary(const Model *m, FILE *f)
 {
     size_t n = 0;
     for (int i = 0; i < m->n_params; i++) n += m->params[i].numel;
+    const double mib = sizeof(float) / (1024.0 * 1024.0);
     fprintf(f, "model: %d ops, %zu parameters, features %d, output %d; arenas: params %.2f MiB, "
-               "grads %.2f MiB, buffers %.2f MiB, activations %.2f MiB, conv workspace %.2f MiB\n",
+               "grads %.2f MiB, buffers %.2f MiB, activations and their gradients %.2f MiB (+ %.2f "
+               "MiB of statistics), conv workspace %.2f MiB\n",
             m->n_ops, n, m->feat_dim, m->out_dim, arena_mib(&m->param_arena),
-            arena_mib(&m->grad_arena), arena_mib(&m->buffer_arena), arena_mib(&m->act_arena),
-            (double)m->ws_floats * sizeof(float) / (1024.0 * 1024.0));
+            arena_mib(&m->grad_arena), arena_mib(&m->buffer_arena), (double)m->tensor_floats * mib,
+            arena_mib(&m->act_arena), (double)m->ws_floats * mib);
 }
 
 static const char *dtype_name(StDtype d)

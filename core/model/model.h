@@ -10,6 +10,11 @@
  * sizes the activation arena exactly. Two models built from the same ModelConfig have the same
  * parameter layout, so the MoCo key encoder's EMA is one loop over the arena.
  *
+ * Memory: the activations and activation gradients of one step share a buffer where their
+ * lifetimes do not overlap (model_plan_memory, core/model/memory.c): what backward reads is kept,
+ * the rest (and the key encoder's and evaluators' activations) is reused within the step, and the
+ * gradients take about as much as the few alive at any time.
+ *
  * A model lives on a backend: its arenas are that backend's memory and every op is a backend call
  * (be->conv2d_forward, ...). Initial values are computed on the host and uploaded once, so a seed
  * gives the same start on every backend; model_load/model_save are the checkpoint boundary.
@@ -111,7 +116,11 @@ typedef struct {
     float **dacts;    /* their gradients (with_grads), dacts[0] unused */
     int n_params, n_buffers;
     NamedTensor *params, *buffers;
-    Arena param_arena, grad_arena, buffer_arena, act_arena;
+    Arena param_arena, grad_arena, buffer_arena;
+    Arena act_arena;  /* what ops keep between forward and backward: BN statistics, argmax, norms */
+    float *tensors;   /* the activations and their gradients, placed by model_plan_memory */
+    size_t tensor_floats;
+    size_t *act_off, *dact_off; /* (n_acts) where each activation and its gradient lives */
     ModelMode mode;   /* of the last forward: backward of BN depends on it */
     float *ws;        /* conv workspace on the backend, shared by all convs */
     size_t ws_floats;
@@ -127,6 +136,10 @@ typedef struct {
 ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N, int C, int H,
                       int W, const ModelOptions *opt);
 void model_free(Model *m);
+/* Offsets (floats) of every activation and activation gradient of a planned model (after the
+ * planning pass: ops and shapes known), written to act_off / dact_off (n_acts each); returns the
+ * floats the shared buffer needs. */
+size_t model_plan_memory(const Model *m, size_t *act_off, size_t *dact_off);
 /* torchvision init: kaiming-normal fan_out for convs, BN γ=1 β=0, nn.Linear default for heads;
  * drawn on the host from `rng`, uploaded once. */
 void model_init_weights(Model *m, Rng *rng);

@@ -74,14 +74,12 @@ void from_nchw_cpu(float *out, const float *in, int N, int C, int HW);
 void gather_rows_cpu(float *out, const float *in, const int *idx, int N, size_t row);
 void scatter_rows_cpu(float *out, const float *in, const int *idx, int N, size_t row);
 
-void infonce_forward_cpu(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats);
+void infonce_forward_cpu(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats,
+                         void *hist);
 void infonce_backward_cpu(struct InfoNCE *w, const struct InfoNCEInput *in, float *dq_hat,
                           float *dk_hat);
-void scores_compute_cpu(double *post, void *hist, const struct InfoNCE *w);
-void scores_pre_compute_cpu(double *pre, const float *q, const float *k, const float *queue, int N,
-                            int D, int K, float *M, double *mu);
-void scores_pre_hist_cpu(void *hist, const float *q, const float *k, const float *queue, int N,
-                         int D, int K, float *block);
+void scores_pre_cpu(struct PreScores *p, double *pre, void *hist, const float *q, const float *k,
+                    const float *queue, int N, int K);
 
 void pair_mix_forward_cpu(float *a_hat, float *b_hat, float *a_norm, float *b_norm,
                           const float *a, const float *b, const float *lam, float lam0, int N,

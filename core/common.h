@@ -64,6 +64,11 @@ ClftStatus clft_file_open(const char *path, uint64_t max_size, FILE **fp, uint64
  * after the data; free() it. Errors as clft_file_open, and a short read. */
 ClftStatus clft_file_read(const char *path, uint64_t max_size, unsigned char **out, size_t *size);
 
+/* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no surrogates, at
+ * most U+10FFFF), or 0 when there is none. clft_utf8_valid: 1 when all of s[0..n) is UTF-8. */
+size_t clft_utf8_seq(const unsigned char *s, size_t n);
+int clft_utf8_valid(const char *s, size_t n);
+
 /* *out = a * b; returns 1 (and leaves *out unspecified) when the product overflows size_t. */
 static inline int clft_mul_size(size_t a, size_t b, size_t *out)
 {

@@ -164,6 +164,13 @@ ClftStatus ptable_num(const PlotTable *t, int row, int col, PtableNumKind kind, 
 {
     ASSERT(row >= 0 && row < t->n_rows && col >= 0 && col < t->n_cols);
     const char *s = ptable_str(t, row, col);
+    if (kind == PTABLE_NUM_EPOCH || kind == PTABLE_NUM_STEP) {
+        long v;
+        ClftStatus st = ptable_int(t, row, col, 0,
+                                   kind == PTABLE_NUM_EPOCH ? PTABLE_MAX_EPOCH : 1L << 53, &v);
+        if (st == CLFT_OK) *out = (double)v;
+        return st;
+    }
     if (kind == PTABLE_NUM_OPTIONAL && (!*s || !strcmp(s, "nan") || !strcmp(s, "NaN"))) {
         *out = NAN;
         return CLFT_OK;
@@ -177,5 +184,17 @@ ClftStatus ptable_num(const PlotTable *t, int row, int col, PtableNumKind kind, 
         return CLFT_ERR_VALUE;
     }
     *out = v;
+    return CLFT_OK;
+}
+
+ClftStatus ptable_int(const PlotTable *t, int row, int col, long lo, long hi, long *out)
+{
+    ASSERT(row >= 0 && row < t->n_rows && col >= 0 && col < t->n_cols);
+    const char *s = ptable_str(t, row, col);
+    if (parse_int(s, lo, hi, out) != CLFT_OK) {
+        clft_set_error("%s:%d: column '%s': '%s' is not an integer in [%ld, %ld]", t->path,
+                       t->line[row], t->header[col], s, lo, hi);
+        return CLFT_ERR_VALUE;
+    }
     return CLFT_OK;
 }

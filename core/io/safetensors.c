@@ -283,9 +283,33 @@ static ClftStatus parse_table(StFile *f, const cJSON *root, size_t data_size, Sp
     return st == CLFT_OK ? check_tiling(f, spans, data_size) : st;
 }
 
-/* The header of f->bytes: its length, text and JSON; the data section is moved to an 8-byte
- * aligned offset of the buffer (f->bytes has 8 spare bytes) so that tensors whose offsets are
- * multiples of their element size are aligned in memory. */
+/* Points each tensor at its data, 8-byte aligned: the data section is moved to an aligned offset
+ * of f->bytes (which has 8 spare bytes); when a tensor's offset in it is not a multiple of 8 (an
+ * I64 after an odd number of F32 elements, as clft's and st_write.py's files have), every tensor
+ * is copied to an aligned place of its own buffer instead. */
+static void place_data(StFile *f, size_t data_at, size_t data_size, const Span *spans)
+{
+    size_t aligned = (data_at + 7) / 8 * 8, need = 0;
+    int all_aligned = 1;
+    for (int i = 0; i < f->n; i++) {
+        all_aligned &= spans[i].begin % 8 == 0;
+        need += (f->tensors[i].nbytes + 7) / 8 * 8;
+    }
+    if (all_aligned) {
+        memmove(f->bytes + aligned, f->bytes + data_at, data_size);
+        for (int i = 0; i < f->n; i++) f->tensors[i].data = f->bytes + aligned + spans[i].begin;
+        return;
+    }
+    f->aligned = xaligned_alloc(need); /* 64-byte aligned */
+    size_t at = 0;
+    for (int i = 0; i < f->n; i++) {
+        memcpy(f->aligned + at, f->bytes + data_at + spans[i].begin, f->tensors[i].nbytes);
+        f->tensors[i].data = f->aligned + at;
+        at += (f->tensors[i].nbytes + 7) / 8 * 8;
+    }
+}
+
+/* The header of f->bytes: its length, text and JSON, then the tensor table; places the data. */
 static ClftStatus parse_header(StFile *f)
 {
     if (f->size < 8) return fail(f, CLFT_ERR_FORMAT, "too short for a safetensors header");
@@ -321,9 +345,7 @@ static ClftStatus parse_header(StFile *f)
         clft_set_error("%s", msg);
         return st;
     }
-    size_t aligned = (data_at + 7) / 8 * 8;
-    memmove(f->bytes + aligned, f->bytes + data_at, data_size);
-    for (int i = 0; i < f->n; i++) f->tensors[i].data = f->bytes + aligned + spans[i].begin;
+    place_data(f, data_at, data_size, spans);
     free(spans);
     return CLFT_OK;
 }
@@ -363,6 +385,7 @@ void st_close(StFile *f)
     free(f->meta_values);
     free(f->tensors);
     free(f->bytes);
+    free(f->aligned);
     free(f->path);
     free(f->metadata_json);
     memset(f, 0, sizeof *f);

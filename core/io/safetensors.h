@@ -31,15 +31,13 @@ typedef struct {
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     size_t nbytes;
-    /* Points into the file's bytes. The data section starts 8-byte aligned in memory, so data is
-     * aligned for its dtype when the file's offset is a multiple of the element size (always so in
-     * files clft writes); a reader of foreign files should memcpy. */
-    const void *data;
+    const void *data; /* the tensor's bytes, 8-byte aligned (valid until st_close) */
 } StTensor;
 
 typedef struct {
     char *path;
     unsigned char *bytes; /* the whole file (data section moved to an aligned offset) */
+    unsigned char *aligned; /* the tensors copied to aligned offsets, when the file's are not */
     size_t size;
     int n;
     StTensor *tensors;

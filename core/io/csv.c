@@ -115,8 +115,12 @@ static ClftStatus slurp(const char *path, char **out, size_t *size)
     return st;
 }
 
-/* CSV_APPEND on an existing non-empty file: the header must match; a torn tail is cut off.
- * *fresh = 1 when the file held no complete line (then it is rewritten from the header). */
+static ClftStatus check_rows(const char *path, const char *buf, size_t size);
+
+/* CSV_APPEND on an existing non-empty file: the header must match and the complete lines must be
+ * well-formed CSV with the header's field count (rows appended to a damaged log would read back
+ * wrong); a torn tail is cut off. *fresh = 1 when the file held no complete line (then it is
+ * rewritten from the header). */
 static ClftStatus append_prepare(const char *path, const char *header, int *fresh)
 {
     char *buf;
@@ -135,7 +139,9 @@ static ClftStatus append_prepare(const char *path, const char *header, int *fres
         free(buf);
         return CLFT_ERR_FORMAT;
     }
+    st = *fresh ? CLFT_OK : check_rows(path, buf, keep);
     free(buf);
+    if (st != CLFT_OK) return st;
     if (keep != size && truncate(path, (off_t)keep) != 0) {
         clft_set_error("%s: cannot cut a torn last line (%s)", path, strerror(errno));
         return CLFT_ERR_IO;
@@ -327,6 +333,14 @@ static ClftStatus scan_table(const char *path, const char *buf, size_t size, Sca
             return CLFT_ERR_FORMAT;
         }
     return CLFT_OK;
+}
+
+static ClftStatus check_rows(const char *path, const char *buf, size_t size)
+{
+    Scan sc;
+    ClftStatus st = scan_table(path, buf, size, &sc);
+    if (st == CLFT_OK) scan_free(&sc);
+    return st;
 }
 
 ClftStatus csv_read_buffer(const char *name, const char *buf, size_t size, CsvTable *t)

@@ -56,7 +56,8 @@ void *xcalloc_impl(size_t n, size_t size, const char *file, int line)
 
 void *xaligned_alloc_impl(size_t size, const char *file, int line)
 {
-    if (size > SIZE_MAX - 63) clft_die("out of memory allocating %zu bytes at %s:%d", size, file, line);
+    if (size > SIZE_MAX - 63)
+        clft_die("out of memory allocating %zu bytes at %s:%d", size, file, line);
     size_t rounded = (size + 63) / 64 * 64; /* aligned_alloc needs a multiple of the alignment */
     void *p = aligned_alloc(64, rounded ? rounded : 64);
     if (!p) clft_die("out of memory allocating %zu bytes at %s:%d", size, file, line);
@@ -157,7 +158,10 @@ size_t clft_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     if (c < 0x80) return 1;
-    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
     if (len == 0 || len > n) return 0;
     for (size_t i = 1; i < len; i++)
         if ((s[i] & 0xc0) != 0x80) return 0;

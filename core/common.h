@@ -26,9 +26,9 @@ typedef enum {
     CLFT_ERR_NUMERIC, /* NaN or inf where a finite number is required */
 } ClftStatus;
 
-/* Prints "clft: <formatted message>" on one line to stderr and exits with status 1. The exit flushes
- * stdio but skips atexit handlers and library destructors (_exit): OpenBLAS's destructor joins its
- * worker threads, which hangs when they are stuck starting up under a memory limit. */
+/* Prints "clft: <formatted message>" on one line to stderr and exits with status 1. The exit
+ * flushes stdio but skips atexit handlers and library destructors (_exit): OpenBLAS's destructor
+ * joins its worker threads, which hangs when they are stuck starting up under a memory limit. */
 void clft_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 /* Error message buffer: functions that return a ClftStatus leave a one-line reason here. */

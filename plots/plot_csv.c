@@ -166,8 +166,8 @@ ClftStatus ptable_num(const PlotTable *t, int row, int col, PtableNumKind kind, 
     const char *s = ptable_str(t, row, col);
     if (kind == PTABLE_NUM_EPOCH || kind == PTABLE_NUM_STEP) {
         long v;
-        ClftStatus st = ptable_int(t, row, col, 0,
-                                   kind == PTABLE_NUM_EPOCH ? PTABLE_MAX_EPOCH : 1L << 53, &v);
+        ClftStatus st =
+            ptable_int(t, row, col, 0, kind == PTABLE_NUM_EPOCH ? PTABLE_MAX_EPOCH : 1L << 53, &v);
         if (st == CLFT_OK) *out = (double)v;
         return st;
     }

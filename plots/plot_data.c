@@ -321,14 +321,16 @@ ClftStatus pdata_train(PlotRun *r, int i, const char *tmp, int smooth)
 {
     static const char *const need[] = {"epoch", "lr", "loss", "inst_acc", "step", NULL};
     static const PtableNumKind kind[5] = {PTABLE_NUM_EPOCH, PTABLE_NUM_REQUIRED,
-                                          PTABLE_NUM_REQUIRED, PTABLE_NUM_REQUIRED, PTABLE_NUM_STEP};
+                                          PTABLE_NUM_REQUIRED, PTABLE_NUM_REQUIRED,
+                                          PTABLE_NUM_STEP};
     PlotTable t;
     int c[5];
     ClftStatus st = pdata_read_table(&t, r->dir, "train.csv");
     if (st != CLFT_OK) return st;
     double *v[5] = {0}; /* epoch, lr, loss, inst_acc, step (checked, not drawn) */
     st = ptable_require(&t, need, c);
-    for (int k = 0; k < 5 && st == CLFT_OK; k++) st = pdata_read_column(&t, c[k], kind[k], &v[k]);
+    for (int k = 0; k < 5 && st == CLFT_OK; k++)
+        st = pdata_read_column(&t, c[k], kind[k], &v[k]);
     if (st == CLFT_OK) {
         char name[64];
         snprintf(name, sizeof name, "train_%d.dat", i);
@@ -339,7 +341,8 @@ ClftStatus pdata_train(PlotRun *r, int i, const char *tmp, int smooth)
         for (int row = 0; row < t.n_rows; row++) e0 = fmin(e0, v[0][row]);
         st = write_knn(r, i, tmp, e0);
     }
-    for (int k = 0; k < 5; k++) free(v[k]);
+    for (int k = 0; k < 5; k++)
+        free(v[k]);
     ptable_free(&t);
     return st;
 }

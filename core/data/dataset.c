@@ -61,9 +61,10 @@ static ClftStatus synthetic_parse(DatasetImpl *impl, const char *arg, DataSplit 
     if (arg && *arg) {
         int got = parse_fields(arg, "xx::", hi, 5, v);
         if (got < 3 || v[2] == 2) {
-            clft_set_error("synthetic:%s: expected WxHxC[:N[:CLASSES]] with W, H in 1..%d, C 1 or 3, "
-                           "N in 1..%d and CLASSES in 1..%d",
-                           arg, SYNTH_MAX_SIDE, SYNTH_MAX_N, SYNTH_MAX_CLASSES);
+            clft_set_error(
+                "synthetic:%s: expected WxHxC[:N[:CLASSES]] with W, H in 1..%d, C 1 or 3, "
+                "N in 1..%d and CLASSES in 1..%d",
+                arg, SYNTH_MAX_SIDE, SYNTH_MAX_N, SYNTH_MAX_CLASSES);
             return CLFT_ERR_VALUE;
         }
     }

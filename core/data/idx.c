@@ -17,8 +17,8 @@
 
 #define IDX_MAGIC_U8_1D 0x00000801u
 #define IDX_MAGIC_U8_3D 0x00000803u
-#define IDX_MAX_COUNT 10000000u           /* more samples than any IDX dataset clft reads */
-#define IDX_MAX_GZ_BYTES (4ull << 30)     /* compressed file size cap */
+#define IDX_MAX_COUNT 10000000u       /* more samples than any IDX dataset clft reads */
+#define IDX_MAX_GZ_BYTES (4ull << 30) /* compressed file size cap */
 #define IDX_IMAGE_BYTES (28u * 28u)
 _Static_assert(sizeof(size_t) >= 8, "IDX sizes (up to 7.84e9 bytes) need a 64-bit size_t");
 
@@ -32,7 +32,8 @@ static void grow(uint8_t **buf, size_t *cap, size_t need, size_t limit)
 {
     if (need <= *cap) return;
     size_t c = *cap ? *cap : 65536;
-    while (c < need) c = c > SIZE_MAX / 2 ? SIZE_MAX : 2 * c;
+    while (c < need)
+        c = c > SIZE_MAX / 2 ? SIZE_MAX : 2 * c;
     if (c > limit) c = limit;
     uint8_t *p = realloc(*buf, c);
     if (!p) clft_die("out of memory allocating %zu bytes for decompressed IDX data", c);
@@ -75,7 +76,8 @@ static ClftStatus gz_inflate_all(const uint8_t *gz, size_t n, const char *what, 
             }
         } else if (r == Z_BUF_ERROR && z.avail_out > 0) { /* no progress with room to write */
             clft_set_error(left ? "%s: corrupt gzip data (no progress)"
-                                : "%s: truncated gzip data (the stream ends early)", what);
+                                : "%s: truncated gzip data (the stream ends early)",
+                           what);
             st = CLFT_ERR_FORMAT;
         } else if (r != Z_OK && r != Z_BUF_ERROR) {
             clft_set_error("%s: corrupt gzip data (%s)", what, z.msg ? z.msg : zError(r));
@@ -104,7 +106,8 @@ static ClftStatus idx_header(const uint8_t *b, size_t len, const char *what, uin
         clft_set_error("%s: wrong IDX magic 0x%08x (expected 0x%08x)", what, be32(b), magic);
         return CLFT_ERR_FORMAT;
     }
-    for (int d = 0; d < ndim; d++) dims[d] = be32(b + 4 + 4 * d);
+    for (int d = 0; d < ndim; d++)
+        dims[d] = be32(b + 4 + 4 * d);
     return CLFT_OK;
 }
 
@@ -132,13 +135,15 @@ ClftStatus idx_parse_images(DatasetImpl *impl, const uint8_t *gz, size_t n, cons
     if (st != CLFT_OK) return st;
     uint32_t dims[3];
     st = idx_header(b, len, what, IDX_MAGIC_U8_3D, 3, dims);
-    if (st == CLFT_OK && (dims[1] != 28 || dims[2] != 28 || dims[0] == 0 || dims[0] > IDX_MAX_COUNT)) {
+    if (st == CLFT_OK &&
+        (dims[1] != 28 || dims[2] != 28 || dims[0] == 0 || dims[0] > IDX_MAX_COUNT)) {
         clft_set_error("%s: images are %ux%ux%u, expected Nx28x28 with 0 < N <= %u", what, dims[0],
                        dims[1], dims[2], IDX_MAX_COUNT);
         st = CLFT_ERR_FORMAT;
     }
     if (st == CLFT_OK)
-        st = idx_data_size(len - hdr, (size_t)dims[0] * IDX_IMAGE_BYTES, what, "the pixel data", dims[0]);
+        st = idx_data_size(len - hdr, (size_t)dims[0] * IDX_IMAGE_BYTES, what, "the pixel data",
+                           dims[0]);
     if (st != CLFT_OK) {
         free(b);
         return st;
@@ -173,7 +178,8 @@ ClftStatus idx_parse_labels(DatasetImpl *impl, const uint8_t *gz, size_t n, cons
     if (st == CLFT_OK) {
         free(impl->labels);
         impl->labels = xmalloc((size_t)impl->n * sizeof(int));
-        for (int i = 0; i < impl->n; i++) impl->labels[i] = b[hdr + i];
+        for (int i = 0; i < impl->n; i++)
+            impl->labels[i] = b[hdr + i];
     }
     free(b);
     return st;
@@ -181,7 +187,8 @@ ClftStatus idx_parse_labels(DatasetImpl *impl, const uint8_t *gz, size_t n, cons
 
 /* Reads one .gz file and hands its bytes to `parse`. */
 static ClftStatus idx_read(DatasetImpl *impl, const char *path,
-                           ClftStatus (*parse)(DatasetImpl *, const uint8_t *, size_t, const char *))
+                           ClftStatus (*parse)(DatasetImpl *, const uint8_t *, size_t,
+                                               const char *))
 {
     unsigned char *gz;
     size_t n;

@@ -6,9 +6,9 @@
  * the decode at once).
  *
  * Untrusted files (libjpeg-turbo's advice for them, see its TurboJPEG TJPARAM_MAXPIXELS and
- * TJFLAG_LIMITSCANS, and the note on CVE-2019-13960): the header's width x height is checked against
- * a pixel cap before any image buffer is allocated, and a progressive file may have at most a
- * fixed number of scans (a progress monitor stops the decode past it). */
+ * TJFLAG_LIMITSCANS, and the note on CVE-2019-13960): the header's width x height is checked
+ * against a pixel cap before any image buffer is allocated, and a progressive file may have at most
+ * a fixed number of scans (a progress monitor stops the decode past it). */
 #ifndef CLFT_DATA_JPEG_H
 #define CLFT_DATA_JPEG_H
 

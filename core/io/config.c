@@ -697,8 +697,10 @@ static const char *check_threads(const Config *c, char *why, size_t cap)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     if (cpus < 1) cpus = 1;
     if (c->run.threads > 4 * cpus) {
-        snprintf(why, cap, "run.threads %d is more than 4 x the %ld online CPUs (at most %ld; 0 = all "
-                 "cores)", c->run.threads, cpus, 4 * cpus);
+        snprintf(why, cap,
+                 "run.threads %d is more than 4 x the %ld online CPUs (at most %ld; 0 = all "
+                 "cores)",
+                 c->run.threads, cpus, 4 * cpus);
         return why;
     }
     return NULL;
@@ -708,6 +710,7 @@ ClftStatus config_validate(const Config *c)
 {
     char why[256] = "";
     const char *m;
+    int step = c->optim.schedule == CONFIG_SCHEDULE_STEP; /* milestones must be inside the run */
     ConfigAug aug;
     config_aug_resolve(c, &aug);
     if (c->optim.batch % c->moco.shuffle_groups)
@@ -719,8 +722,7 @@ ClftStatus config_validate(const Config *c)
     else if (c->optim.warmup_epochs >= c->optim.epochs)
         snprintf(why, sizeof why, "optim.warmup_epochs %d must be below optim.epochs %d",
                  c->optim.warmup_epochs, c->optim.epochs);
-    else if ((m = check_increasing(&c->optim.milestones,
-                                   c->optim.schedule == CONFIG_SCHEDULE_STEP ? c->optim.epochs : 0)))
+    else if ((m = check_increasing(&c->optim.milestones, step ? c->optim.epochs : 0)))
         snprintf(why, sizeof why, "optim.milestones %s (epochs %d)", m, c->optim.epochs);
     else if ((m = check_increasing(&c->eval.linear_milestones, c->eval.linear_epochs)))
         snprintf(why, sizeof why, "eval.linear_milestones %s (linear_epochs %d)", m,

@@ -99,10 +99,12 @@ static ClftStatus parse_shape(const StFile *f, const cJSON *item, StTensor *t)
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     if (!cJSON_IsObject(item) || !cJSON_IsString(dt) || !cJSON_IsArray(shape))
-        return entry_error(f, item->string, "has a malformed header entry (needs dtype, shape, data_offsets)");
+        return entry_error(f, item->string,
+                           "has a malformed header entry (needs dtype, shape, data_offsets)");
     if (dtype_parse(dt->valuestring, &t->dtype)) {
         char why[96];
-        snprintf(why, sizeof why, "has unsupported dtype %.40s (F32, F64, I32, I64)", dt->valuestring);
+        snprintf(why, sizeof why, "has unsupported dtype %.40s (F32, F64, I32, I64)",
+                 dt->valuestring);
         return entry_error(f, item->string, why);
     }
     if (cJSON_GetArraySize(shape) > ST_MAX_DIMS)
@@ -113,7 +115,8 @@ static ClftStatus parse_shape(const StFile *f, const cJSON *item, StTensor *t)
     for (int d = 0; d < t->ndim; d++) {
         uint64_t v;
         if (!json_uint(cJSON_GetArrayItem(shape, d), ST_MAX_EXACT, &v))
-            return entry_error(f, item->string, "has a dimension that is not an integer in [0, 2^53]");
+            return entry_error(f, item->string,
+                               "has a dimension that is not an integer in [0, 2^53]");
         t->shape[d] = (int64_t)v;
         overflow |= __builtin_mul_overflow(numel, v, &numel);
     }
@@ -136,11 +139,14 @@ static ClftStatus parse_entry(const StFile *f, const cJSON *item, size_t data_si
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 ||
         !json_uint(cJSON_GetArrayItem(offs, 0), ST_MAX_EXACT, &b) ||
         !json_uint(cJSON_GetArrayItem(offs, 1), ST_MAX_EXACT, &e))
-        return entry_error(f, item->string, "has data_offsets that are not two integers in [0, 2^53]");
+        return entry_error(f, item->string,
+                           "has data_offsets that are not two integers in [0, 2^53]");
     if (b > e || e > data_size) {
         char why[160];
-        snprintf(why, sizeof why, "has data offsets [%llu, %llu) outside the %zu-byte data section "
-                 "(file truncated?)", (unsigned long long)b, (unsigned long long)e, data_size);
+        snprintf(why, sizeof why,
+                 "has data offsets [%llu, %llu) outside the %zu-byte data section "
+                 "(file truncated?)",
+                 (unsigned long long)b, (unsigned long long)e, data_size);
         return entry_error(f, item->string, why);
     }
     if (e - b != t->nbytes) {
@@ -190,7 +196,8 @@ static ClftStatus parse_metadata(StFile *f, const cJSON *item)
     return CLFT_OK;
 }
 
-/* ---- the tensor table as a whole: unique names, data section tiled without gaps or overlaps ---- */
+/* ---- the tensor table as a whole: unique names, data section tiled without gaps or overlaps ----
+ */
 
 typedef struct {
     uint64_t begin;
@@ -215,7 +222,8 @@ static int by_name(const void *a, const void *b)
 static ClftStatus check_names(const StFile *f)
 {
     int *idx = xmalloc((size_t)(f->n ? f->n : 1) * sizeof(int));
-    for (int i = 0; i < f->n; i++) idx[i] = i;
+    for (int i = 0; i < f->n; i++)
+        idx[i] = i;
     sort_tensors = f->tensors;
     qsort(idx, (size_t)f->n, sizeof(int), by_name);
     ClftStatus st = CLFT_OK;
@@ -242,8 +250,8 @@ static ClftStatus check_tiling(const StFile *f, const Span *spans_in, size_t dat
     for (int i = 0; i < f->n && st == CLFT_OK; i++) {
         const StTensor *t = &f->tensors[sp[i].idx];
         if (sp[i].begin < at)
-            clft_set_error("%s: tensor '%s' [%llu, %llu) overlaps tensor '%s' ending at %llu", f->path,
-                           t->name, (unsigned long long)sp[i].begin,
+            clft_set_error("%s: tensor '%s' [%llu, %llu) overlaps tensor '%s' ending at %llu",
+                           f->path, t->name, (unsigned long long)sp[i].begin,
                            (unsigned long long)(sp[i].begin + t->nbytes),
                            f->tensors[sp[i - 1].idx].name, (unsigned long long)at);
         else if (sp[i].begin > at)
@@ -297,7 +305,8 @@ static void place_data(StFile *f, size_t data_at, size_t data_size, const Span *
     }
     if (all_aligned) {
         memmove(f->bytes + aligned, f->bytes + data_at, data_size);
-        for (int i = 0; i < f->n; i++) f->tensors[i].data = f->bytes + aligned + spans[i].begin;
+        for (int i = 0; i < f->n; i++)
+            f->tensors[i].data = f->bytes + aligned + spans[i].begin;
         return;
     }
     f->aligned = xaligned_alloc(need); /* 64-byte aligned */
@@ -314,7 +323,8 @@ static ClftStatus parse_header(StFile *f)
 {
     if (f->size < 8) return fail(f, CLFT_ERR_FORMAT, "too short for a safetensors header");
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->bytes[i];
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | f->bytes[i];
     if (hlen > f->size - 8)
         return fail(f, CLFT_ERR_FORMAT, "header length past end of file (truncated?)");
     if (hlen > ST_MAX_HEADER) return fail(f, CLFT_ERR_FORMAT, "header longer than 100 MB");
@@ -328,8 +338,9 @@ static ClftStatus parse_header(StFile *f)
         trailing |= !strchr(" \t\r\n", *p) || !*p;
     if (!cJSON_IsObject(root) || trailing) {
         cJSON_Delete(root);
-        return fail(f, CLFT_ERR_FORMAT, trailing ? "header has text after its JSON object"
-                                                 : "header is not a JSON object");
+        return fail(f, CLFT_ERR_FORMAT,
+                    trailing ? "header has text after its JSON object"
+                             : "header is not a JSON object");
     }
     size_t data_at = 8 + (size_t)hlen, data_size = f->size - data_at;
     int count = cJSON_GetArraySize(root);
@@ -380,7 +391,8 @@ ClftStatus st_read(StFile *f, const char *path)
 void st_close(StFile *f)
 {
     for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
-    for (int i = 0; i < f->n_meta; i++) free(f->meta_keys[i]), free(f->meta_values[i]);
+    for (int i = 0; i < f->n_meta; i++)
+        free(f->meta_keys[i]), free(f->meta_values[i]);
     free(f->meta_keys);
     free(f->meta_values);
     free(f->tensors);
@@ -428,7 +440,8 @@ ClftStatus st_check(const StFile *f, const char *name, StDtype dtype, int ndim,
         return CLFT_ERR_FORMAT;
     }
     int same = t->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    for (int d = 0; same && d < ndim; d++)
+        same = t->shape[d] == shape[d];
     if (!same) {
         char have[200], want[200];
         st_format_shape(have, sizeof have, t->ndim, t->shape);

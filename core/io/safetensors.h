@@ -1,7 +1,8 @@
 /* safetensors.h — read and write the safetensors format (8-byte little-endian header length, a
- * JSON header parsed with cJSON, then raw little-endian tensor data). Used for checkpoints, exported
- * backbones and the golden test fixtures. Reference: huggingface/safetensors format description.
- * Only F32, F64, I32 and I64 tensors are supported (all clft writes); "__metadata__" holds strings.
+ * JSON header parsed with cJSON, then raw little-endian tensor data). Used for checkpoints,
+ * exported backbones and the golden test fixtures. Reference: huggingface/safetensors format
+ * description. Only F32, F64, I32 and I64 tensors are supported (all clft writes); "__metadata__"
+ * holds strings.
  *
  * The reader validates the whole format before a byte of tensor data is trusted: a regular file;
  * a header of at most 100 MB that is valid UTF-8 JSON (what Python's json and the safetensors
@@ -36,7 +37,7 @@ typedef struct {
 
 typedef struct {
     char *path;
-    unsigned char *bytes; /* the whole file (data section moved to an aligned offset) */
+    unsigned char *bytes;   /* the whole file (data section moved to an aligned offset) */
     unsigned char *aligned; /* the tensors copied to aligned offsets, when the file's are not */
     size_t size;
     int n;

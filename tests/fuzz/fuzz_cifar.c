@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ASSERT((size_t)(impl.n - before) * (size_t)(label_bytes + 3072) == size - 1);
         ASSERT(impl.n <= cap);
     }
-    for (int i = 0; i < impl.n; i++) ASSERT(impl.labels[i] >= 0 && impl.labels[i] < impl.n_classes);
+    for (int i = 0; i < impl.n; i++)
+        ASSERT(impl.labels[i] >= 0 && impl.labels[i] < impl.n_classes);
     free(impl.pixels);
     free(impl.labels);
     return 0;

@@ -40,7 +40,8 @@ static void read_memory(const uint8_t *data, size_t size)
         return;
     }
     ASSERT(t.ncol >= 1);
-    for (int c = 0; c < t.ncol; c++) ASSERT(csv_col(&t, t.header[c]) <= c);
+    for (int c = 0; c < t.ncol; c++)
+        ASSERT(csv_col(&t, t.header[c]) <= c);
     for (int r = 0; r < t.nrow; r++)
         for (int c = 0; c < t.ncol; c++) {
             double v;

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         impl.n = data[0] >> 1;
         st = idx_parse_labels(&impl, data + 1, size - 1, "fuzz.gz");
         if (st == CLFT_OK)
-            for (int i = 0; i < impl.n; i++) ASSERT(impl.labels[i] >= 0 && impl.labels[i] < 10);
+            for (int i = 0; i < impl.n; i++)
+                ASSERT(impl.labels[i] >= 0 && impl.labels[i] < 10);
     } else {
         st = idx_parse_images(&impl, data + 1, size - 1, "fuzz.gz");
         if (st == CLFT_OK) {

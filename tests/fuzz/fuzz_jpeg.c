@@ -13,8 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2) return 0;
-    JpegOptions opt = {.channels = (data[0] & 1) ? 1 : 3, .min_side = data[1],
-                       .max_pixels = 1 << 16};
+    JpegOptions opt = {
+        .channels = (data[0] & 1) ? 1 : 3, .min_side = data[1], .max_pixels = 1 << 16};
     DataImage img;
     memset(&img, 0, sizeof img);
     ClftStatus st = jpeg_decode(data + 2, size - 2, "fuzz.jpg", &opt, &img);

@@ -55,13 +55,14 @@ static void reset_run(void)
     }
     put_text(run, "train.csv", valid_train);
     put_text(run, "eval.csv", valid_eval);
-    put_text(run, "config.ini", "[moco]\nbaseline = moco_v2\n[variant]\nname = ft\n[run]\nseed = 1\n");
+    put_text(run, "config.ini",
+             "[moco]\nbaseline = moco_v2\n[variant]\nname = ft\n[run]\nseed = 1\n");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const files[6] = {"scores.csv", "train.csv", "score_hist.csv",
-                                         "summary.csv", "eval.csv", "config.ini"};
+    static const char *const files[6] = {"scores.csv",  "train.csv", "score_hist.csv",
+                                         "summary.csv", "eval.csv",  "config.ini"};
     if (size < 2) return 0;
     int which = data[0] % 6;
     reset_run();
@@ -72,17 +73,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ClftStatus st = pdata_run_info(&r, run);
     if (st == CLFT_OK) {
         switch (which) {
-        case 0: st = pdata_scores(&r, 0, out, opt.smooth); break;
+        case 0:
+            st = pdata_scores(&r, 0, out, opt.smooth);
+            break;
         case 1:
-        case 4: st = pdata_train(&r, 0, out, opt.smooth); break;
-        case 2: st = pdata_hist(&r, 0, out, &opt); break;
+        case 4:
+            st = pdata_train(&r, 0, out, opt.smooth);
+            break;
+        case 2:
+            st = pdata_hist(&r, 0, out, &opt);
+            break;
         case 3: {
             char p[256];
             snprintf(p, sizeof p, "%s/summary.csv", run);
             st = pdata_summary(p, out);
             break;
         }
-        default: break; /* config.ini: pdata_run_info above */
+        default:
+            break; /* config.ini: pdata_run_info above */
         }
     }
     if (st != CLFT_OK) ASSERT(clft_last_error()[0]);

@@ -2,7 +2,8 @@
  * 8-byte length, the JSON header, the tensor table and its tiling of the data section,
  * __metadata__). Input: a whole file.
  * Properties of every accepted file: each tensor's bytes are readable (ASan) and 8-byte aligned,
- * and tensors do not share bytes; names are unique (st_find finds each one itself); every metadata key reads back. */
+ * and tensors do not share bytes; names are unique (st_find finds each one itself); every metadata
+ * key reads back. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ASSERT(st_check(&f, t->name, t->dtype, t->ndim, t->shape, &c) == CLFT_OK && c == t);
     }
     ASSERT(total <= size); /* tiled: no byte counted twice */
-    for (int i = 0; i < f.n_meta; i++) ASSERT(st_metadata(&f, f.meta_keys[i]) != NULL);
+    for (int i = 0; i < f.n_meta; i++)
+        ASSERT(st_metadata(&f, f.meta_keys[i]) != NULL);
     st_close(&f);
     return 0;
 }

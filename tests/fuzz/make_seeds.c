@@ -15,8 +15,8 @@
 
 static const char *root;
 
-static void seed(const char *target, const char *name, const void *sel, size_t nsel,
-                 const void *b, size_t n)
+static void seed(const char *target, const char *name, const void *sel, size_t nsel, const void *b,
+                 size_t n)
 {
     char p[512];
     snprintf(p, sizeof p, "%s/%s", root, target);
@@ -51,14 +51,16 @@ static size_t gz(const uint8_t *b, size_t n, uint8_t *out, size_t cap)
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+    p[3] = (uint8_t)v;
 }
 
 static void idx_seeds(void)
 {
     static uint8_t raw[16 + 2 * 784], z[8192], z2[8192];
     put_be32(raw, 0x803), put_be32(raw + 4, 2), put_be32(raw + 8, 28), put_be32(raw + 12, 28);
-    for (int i = 0; i < 2 * 784; i++) raw[16 + i] = (uint8_t)(i * 7);
+    for (int i = 0; i < 2 * 784; i++)
+        raw[16 + i] = (uint8_t)(i * 7);
     size_t n = gz(raw, sizeof raw, z, sizeof z);
     uint8_t img = 0, lab = 1 | (2 << 1);
     seed("fuzz_idx", "images2", &img, 1, z, n);
@@ -77,7 +79,8 @@ static void idx_seeds(void)
 static void cifar_seeds(void)
 {
     static uint8_t rec[3074];
-    for (int i = 0; i < 3074; i++) rec[i] = (uint8_t)(i * 13);
+    for (int i = 0; i < 3074; i++)
+        rec[i] = (uint8_t)(i * 13);
     rec[0] = 7;
     uint8_t c10 = 0, c100 = 1;
     seed("fuzz_cifar", "cifar10_one", &c10, 1, rec, 3073);
@@ -107,7 +110,8 @@ static void jpeg_seed(const char *name, int W, int H, JKind kind, uint8_t mode, 
     uint8_t row[4 * 64];
     while (c.next_scanline < c.image_height) {
         int y = (int)c.next_scanline;
-        for (int x = 0; x < W * c.input_components; x++) row[x] = (uint8_t)(x * 9 + y * 17);
+        for (int x = 0; x < W * c.input_components; x++)
+            row[x] = (uint8_t)(x * 9 + y * 17);
         JSAMPROW rp = row;
         jpeg_write_scanlines(&c, &rp, 1);
     }
@@ -207,9 +211,10 @@ static void plot_seeds(void)
               "p_value\nmoco_v2,none,fashion-mnist,knn,top1,3,83.8,0.1,0.2,,\n"
               "moco_v2,ft,fashion-mnist,knn,top1,3,81.7,0.6,1.4,-2.1,0.01\n"
               "moco_v2,ft,fashion-mnist,knn_pixels,top1,1,82.1,nan,nan,nan,nan\n");
-    seed_text("fuzz_plot_csv", "eval", "\x04\x00", 2,
-              "protocol,dataset,split,metric,value,epoch\nknn_monitor,fashion-mnist,test,top1,49.7,1\n"
-              "linear,fashion-mnist,test,top1,85.0,\nknn,fashion-mnist,test,top5,99.1,3\n");
+    seed_text(
+        "fuzz_plot_csv", "eval", "\x04\x00", 2,
+        "protocol,dataset,split,metric,value,epoch\nknn_monitor,fashion-mnist,test,top1,49.7,1\n"
+        "linear,fashion-mnist,test,top1,85.0,\nknn,fashion-mnist,test,top5,99.1,3\n");
     seed_text("fuzz_plot_csv", "config", "\x05\x00", 2,
               "# clft\n[run]\nname = mini run\nseed = 2\n[moco]\nbaseline = moco_v1\n[variant]\n"
               "name = ft_pos\n");

@@ -151,6 +151,9 @@ static void test_load_errors(void **state)
     config_defaults(&c);
     assert_int_equal(config_load_ini(&c, "/nonexistent/x.ini"), CLFT_ERR_IO);
     ASSERT_ERR_HAS("/nonexistent/x.ini");
+    /* a directory is not an empty config */
+    assert_int_equal(config_load_ini(&c, test_tmpdir()), CLFT_ERR_IO);
+    ASSERT_ERR_HAS("not a regular file (a directory)");
 }
 
 static void test_set(void **state)

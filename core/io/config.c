@@ -508,15 +508,20 @@ static ClftStatus ini_run(IniLoad *ld)
     return st;
 }
 
+#define CONFIG_MAX_FILE (16u << 20) /* a config file is a few KB */
+
 ClftStatus config_load_ini(Config *c, const char *path)
 {
     IniLoad ld = {.c = c, .name = path};
-    ld.fp = fopen(path, "r");
-    if (!ld.fp) {
-        clft_set_error("%s: cannot read config (%s)", path, strerror(errno));
-        return CLFT_ERR_IO;
+    uint64_t size;
+    ClftStatus st = clft_file_open(path, CONFIG_MAX_FILE, &ld.fp, &size); /* not a directory */
+    if (st != CLFT_OK) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", clft_last_error());
+        clft_set_error("cannot read config %s", why);
+        return st;
     }
-    ClftStatus st = ini_run(&ld);
+    st = ini_run(&ld);
     fclose(ld.fp);
     return st;
 }

@@ -101,19 +101,20 @@ static ClftStatus feed_lines(Reader *r, struct csv_parser *p, FILE *f)
     return st;
 }
 
+#define PTABLE_MAX_FILE (4ull << 30)
+
 ClftStatus ptable_read(PlotTable *t, const char *path)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->path, sizeof t->path, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        clft_set_error("%s: cannot open (%s)", path, strerror(errno));
-        return CLFT_ERR_IO;
-    }
+    FILE *f;
+    uint64_t size;
+    ClftStatus st = clft_file_open(path, PTABLE_MAX_FILE, &f, &size); /* not a directory */
+    if (st != CLFT_OK) return st;
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0) clft_die("csv_init failed");
     Reader r = {.t = t};
-    ClftStatus st = feed_lines(&r, &p, f);
+    st = feed_lines(&r, &p, f);
     csv_free(&p);
     fclose(f);
     for (int i = 0; i < r.rec_n; i++) free(r.rec[i]); /* a record cut short by an error */

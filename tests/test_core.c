@@ -2,8 +2,12 @@
  * safetensors round trip and atomic writes. */
 #include "tests/test_util.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/backend/blas.h"
 #include "core/common.h"
 #include "core/io/atomic.h"
 #include "core/io/safetensors.h"
@@ -285,6 +289,45 @@ static void test_safetensors_files(void **state)
     st_writer_free(&w);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+
+/* clft_die under a memory limit with many OpenBLAS threads still starting up exits at once: with
+ * exit(), OpenBLAS's destructor joined those threads and hung (> 60 s here; 0.06 s with _exit). */
+static void test_die_does_not_wait_for_blas_threads(void **state)
+{
+    (void)state;
+#ifdef TEST_UNDER_ASAN
+    skip(); /* ASan reserves terabytes of address space: no RLIMIT_AS under it */
+#endif
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {3ul << 30, 3ul << 30};
+        setrlimit(RLIMIT_AS, &lim);
+        if (!freopen("/dev/null", "w", stderr)) _exit(3);
+        blas_set_threads(1024); /* each thread takes a 128 MiB buffer as it starts */
+        clft_die("test: dying with OpenBLAS threads starting");
+    }
+    int status = 0;
+    double t0 = clft_now();
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        if (clft_now() - t0 > 30) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            fail_msg("clft_die did not exit within 30 s (hung in OpenBLAS's thread shutdown?)");
+        }
+        usleep(10000);
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+}
+
 /* A failed atomic write leaves the previous file intact and no temporary behind. */
 static void test_atomic_write_failure_keeps_previous(void **state)
 {
@@ -326,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_safetensors_round_trip_and_corruption),
         cmocka_unit_test(test_safetensors_rejects),
         cmocka_unit_test(test_safetensors_files),
+        cmocka_unit_test(test_die_does_not_wait_for_blas_threads),
         cmocka_unit_test(test_atomic_write_failure_keeps_previous),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

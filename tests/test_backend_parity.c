@@ -309,6 +309,15 @@ static void test_batchnorm(void **state)
     bn_case(6, 7, 1, 2, 0, 1, BN_TRAIN); /* BatchNorm1d */
     bn_case(4, 6, 16, 1, 1, 0, BN_EVAL);
     bn_case(4, 6, 16, 2, 0, 1, BN_EVAL);
+    /* the CPU kernels' fixed-width copies (16, 32, 64, 128 channels), two tiles (128 + 72), and
+     * groups taken a chunk at a time (16 groups x 1024 channels > BN_MAX_GC) */
+    bn_case(8, 16, 9, 2, 1, 1, BN_TRAIN);
+    bn_case(4, 32, 4, 4, 0, 0, BN_TRAIN);
+    bn_case(4, 64, 4, 2, 1, 0, BN_TRAIN);
+    bn_case(4, 128, 4, 1, 1, 1, BN_TRAIN);
+    bn_case(4, 200, 4, 2, 1, 0, BN_TRAIN);
+    bn_case(32, 1024, 1, 16, 0, 1, BN_TRAIN);
+    bn_case(4, 64, 4, 2, 1, 0, BN_EVAL);
 }
 
 static void test_pointwise(void **state)

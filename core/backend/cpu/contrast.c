@@ -60,16 +60,10 @@ static inline float exp_nonpos(float x)
     return p * two_n.f;
 }
 
-/* The row loops below are memory- or exp-bound over 1+K+E floats: compiled for AVX-512 and AVX2
- * as well as the baseline, picked at load time (GCC target_clones). */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define ROW_KERNEL
-#endif
+/* The row loops below are memory- or exp-bound over 1+K+E floats: CPU_KERNEL (cpu.h). */
 
 /* max over l[1..L) (the negatives), 16 lanes */
-ROW_KERNEL static float row_max_neg(const float *l, int L)
+CPU_KERNEL static float row_max_neg(const float *l, int L)
 {
     float m[16];
     for (int u = 0; u < 16; u++) m[u] = l[1];
@@ -89,7 +83,7 @@ typedef struct {
     double s1, s2; /* Σ T·l_j and Σ (T·l_j)² over the negatives */
 } RowMoments;
 
-ROW_KERNEL static double row_exp(float *restrict g, const float *restrict l, int L, float mx,
+CPU_KERNEL static double row_exp(float *restrict g, const float *restrict l, int L, float mx,
                                  float T, RowMoments *m)
 {
     float se[16] = {0}, s1[16] = {0}, s2[16] = {0};
@@ -117,7 +111,7 @@ ROW_KERNEL static double row_exp(float *restrict g, const float *restrict l, int
     return sum;
 }
 
-ROW_KERNEL static void row_scale(float *g, int L, float scale)
+CPU_KERNEL static void row_scale(float *g, int L, float scale)
 {
     for (int j = 0; j < L; j++) g[j] *= scale;
 }
@@ -126,7 +120,7 @@ ROW_KERNEL static void row_scale(float *g, int L, float scale)
  * (under, NaN included) or SCORES_HIST_BINS + 1 (over) — scores_hist_bin's rule, in double, as a
  * loop that vectorises. */
 #define HIST_SLOTS (SCORES_HIST_BINS + 2)
-ROW_KERNEL static void row_slots(int *restrict slot, const float *restrict l, int n, float T)
+CPU_KERNEL static void row_slots(int *restrict slot, const float *restrict l, int n, float T)
 {
     const double scale = SCORES_HIST_BINS / (SCORES_HIST_HI - SCORES_HIST_LO);
     for (int j = 0; j < n; j++) {
@@ -283,7 +277,7 @@ void infonce_backward_cpu(InfoNCE *w, const InfoNCEInput *in, float *dq_hat, flo
 /* ---- score statistics ---- */
 
 /* Σ x and Σ x² over x[0..m), 16 float lanes per block of 16, then double */
-ROW_KERNEL static void row_sums(double *restrict s1, double *restrict s2, const float *restrict x,
+CPU_KERNEL static void row_sums(double *restrict s1, double *restrict s2, const float *restrict x,
                                 int m)
 {
     float a[16] = {0}, b[16] = {0};

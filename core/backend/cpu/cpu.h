@@ -7,6 +7,17 @@
 
 #include "core/backend/backend.h"
 
+/* A row loop that is memory- or arithmetic-bound in plain C: compiled for AVX-512 and AVX2 as
+ * well as the baseline, the variant picked at load time (GCC target_clones). ISO C mode
+ * (-std=c11) keeps -ffp-contract=off, so every variant rounds the same: the same bits on any CPU. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CPU_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_KERNEL
+#endif
+/* Inlined into a CPU_KERNEL caller, so compiled once per variant. */
+#define CPU_INLINE static inline __attribute__((always_inline))
+
 /* memory: host memory, 64-byte aligned */
 void *alloc_cpu(size_t bytes);
 void free_cpu(void *p);

@@ -45,17 +45,12 @@ int main(int argc, char **argv)
         !strcmp(argv[1], "help")) {
         printf("usage: clft <command> [options]   (clft <command> --help for its options)\n\n");
         for (int i = 0; i < n; i++)
-            printf("  %-10s %s%s\n", commands[i].name, commands[i].summary,
-                   commands[i].run ? "" : " [not built yet]");
+            printf("  %-10s %s\n", commands[i].name, commands[i].summary);
         printf("  %-10s %s\n", "--version", "version, commit and BLAS kernels");
         return argc < 2 ? 2 : 0;
     }
     for (int i = 0; i < n; i++) {
         if (strcmp(argv[1], commands[i].name) != 0) continue;
-        if (!commands[i].run) {
-            fprintf(stderr, "clft: '%s' is not built in this version\n", argv[1]);
-            return 2;
-        }
         return commands[i].run(argc - 1, argv + 1);
     }
     fprintf(stderr, "clft: unknown command '%s' (see clft --help)\n", argv[1]);

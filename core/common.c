@@ -83,11 +83,7 @@ char *xstrdup_impl(const char *s, const char *file, int line)
 FILE *xfopen_impl(const char *path, const char *mode, const char *file, int line)
 {
     FILE *f = fopen(path, mode);
-    if (!f) {
-        (void)file;
-        (void)line;
-        clft_die("%s: cannot open (%s)", path, strerror(errno));
-    }
+    if (!f) clft_die("%s: cannot open (%s) at %s:%d", path, strerror(errno), file, line);
     return f;
 }
 

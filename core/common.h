@@ -3,8 +3,10 @@
  * Conventions (STYLE.md rules 15-17):
  *   - clft_die(): a user-facing one-line error "clft: <what>: <why>" and exit(1). For bad input.
  *   - ASSERT(): an always-on invariant check that prints file:line and the failed expression.
- *   - xmalloc()/xcalloc()/xfopen(): checked wrappers that name file:line on failure.
- *   - parse_int()/parse_float(): strtol/strtof with end and range checks; return CLFT_OK or an error.
+ *   - xmalloc()/xcalloc()/xrealloc()/xstrdup()/xfopen(): checked wrappers that name file:line on
+ *     failure.
+ *   - parse_int()/parse_float(): strtol/strtof with end and range checks; return CLFT_OK or
+ *     an error.
  *   - clft_file_open()/clft_file_read(): a regular file and its size, checked before any byte is
  *     trusted (a directory, a FIFO or an oversized file is a one-line error naming the path).
  *   - clft_mul_size(): size arithmetic with an overflow check, for sizes that come from files.

@@ -38,8 +38,7 @@ void eval_results_add(EvalResults *res, const char *protocol, const char *datase
 {
     if (res->n == res->cap) {
         res->cap = res->cap ? 2 * res->cap : 16;
-        res->rows = realloc(res->rows, (size_t)res->cap * sizeof *res->rows);
-        if (!res->rows) clft_die("out of memory (eval rows)");
+        res->rows = xrealloc(res->rows, (size_t)res->cap * sizeof *res->rows);
     }
     EvalRow *row = &res->rows[res->n++];
     memset(row, 0, sizeof *row);

@@ -24,8 +24,7 @@ static void on_field(void *s, size_t len, void *user)
     if (r->bad) return;
     if (r->rec_n == r->rec_cap) {
         r->rec_cap = r->rec_cap ? 2 * r->rec_cap : 16;
-        r->rec = realloc(r->rec, (size_t)r->rec_cap * sizeof *r->rec);
-        ASSERT(r->rec);
+        r->rec = xrealloc(r->rec, (size_t)r->rec_cap * sizeof *r->rec);
     }
     char *f = xmalloc(len + 1);
     if (len) memcpy(f, s, len);
@@ -47,13 +46,11 @@ static void take_row(Reader *r)
     size_t need = (size_t)(t->n_rows + 1) * (size_t)t->n_cols;
     if (need > r->cells_cap) {
         r->cells_cap = need * 2;
-        t->cells = realloc(t->cells, r->cells_cap * sizeof *t->cells);
-        ASSERT(t->cells);
+        t->cells = xrealloc(t->cells, r->cells_cap * sizeof *t->cells);
     }
     if (t->n_rows == r->rows_cap) {
         r->rows_cap = r->rows_cap ? 2 * r->rows_cap : 64;
-        t->line = realloc(t->line, (size_t)r->rows_cap * sizeof *t->line);
-        ASSERT(t->line);
+        t->line = xrealloc(t->line, (size_t)r->rows_cap * sizeof *t->line);
     }
     memcpy(t->cells + (size_t)t->n_rows * (size_t)t->n_cols, r->rec,
            (size_t)t->n_cols * sizeof *t->cells);

@@ -384,7 +384,7 @@ static void test_missing_gnuplot_says_how_to_install(void **state)
     char out[256], empty[256];
     make_temp_dir(out, sizeof out);
     make_temp_dir(empty, sizeof empty);
-    char *old = strdup(getenv("PATH") ? getenv("PATH") : "");
+    char *old = xstrdup(getenv("PATH") ? getenv("PATH") : "");
     setenv("PATH", empty, 1);
     PlotOptions o = {.out_dir = out, .quiet = 1};
     ClftStatus st = plot_runs(two_runs, 1, &o);

@@ -52,13 +52,8 @@ ClftStatus cifar_parse(DatasetImpl *impl, const uint8_t *bytes, size_t size, int
     }
     if (impl->n + count > *cap) {
         int c = (impl->n + count) * 2;
-        uint8_t *px = realloc(impl->pixels, (size_t)c * CIFAR_PIXELS);
-        if (px) impl->pixels = px;
-        int *lb = px ? realloc(impl->labels, (size_t)c * sizeof(int)) : NULL;
-        if (!px || !lb)
-            clft_die("%s: out of memory for %d CIFAR images (%zu bytes)", what, c,
-                     (size_t)c * CIFAR_PIXELS);
-        impl->labels = lb;
+        impl->pixels = xrealloc(impl->pixels, (size_t)c * CIFAR_PIXELS);
+        impl->labels = xrealloc(impl->labels, (size_t)c * sizeof(int));
         *cap = c;
     }
     for (int r = 0; r < count; r++) {

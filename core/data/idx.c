@@ -35,9 +35,8 @@ static void grow(uint8_t **buf, size_t *cap, size_t need, size_t limit)
     while (c < need)
         c = c > SIZE_MAX / 2 ? SIZE_MAX : 2 * c;
     if (c > limit) c = limit;
-    uint8_t *p = realloc(*buf, c);
-    if (!p) clft_die("out of memory allocating %zu bytes for decompressed IDX data", c);
-    *buf = p, *cap = c;
+    *buf = xrealloc(*buf, c);
+    *cap = c;
 }
 
 /* Inflates every gzip member of gz[0..n) into a fresh buffer, stopping once more than `limit`

@@ -20,10 +20,9 @@ static void names_push(NameList *l, const char *s)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 64;
-        l->v = realloc(l->v, (size_t)l->cap * sizeof(char *));
-        ASSERT(l->v);
+        l->v = xrealloc(l->v, (size_t)l->cap * sizeof(char *));
     }
-    l->v[l->n++] = strdup(s);
+    l->v[l->n++] = xstrdup(s);
 }
 
 static void names_free(NameList *l)
@@ -108,14 +107,12 @@ static void pool_add(DatasetImpl *impl, size_t *pool_cap, int *cap, const char *
     if (impl->n) used += strlen(impl->path_pool + used) + 1;
     if (used + len > *pool_cap) {
         *pool_cap = (used + len) * 2;
-        impl->path_pool = realloc(impl->path_pool, *pool_cap);
-        ASSERT(impl->path_pool);
+        impl->path_pool = xrealloc(impl->path_pool, *pool_cap);
     }
     if (impl->n == *cap) {
         *cap = *cap ? *cap * 2 : 1024;
-        impl->path_off = realloc(impl->path_off, (size_t)*cap * sizeof(size_t));
-        impl->labels = realloc(impl->labels, (size_t)*cap * sizeof(int));
-        ASSERT(impl->path_off && impl->labels);
+        impl->path_off = xrealloc(impl->path_off, (size_t)*cap * sizeof(size_t));
+        impl->labels = xrealloc(impl->labels, (size_t)*cap * sizeof(int));
     }
     memcpy(impl->path_pool + used, path, len);
     impl->path_off[impl->n] = used;

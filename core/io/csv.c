@@ -247,8 +247,7 @@ static void scan_field(void *s, size_t len, void *data)
     if (sc->cur.n == 0) sc->cur.line = sc->line;
     if (sc->cur.n == sc->capfield) {
         sc->capfield = sc->capfield ? 2 * sc->capfield : 16;
-        sc->cur.fields = realloc(sc->cur.fields, (size_t)sc->capfield * sizeof(char *));
-        if (!sc->cur.fields) clft_die("csv: out of memory");
+        sc->cur.fields = xrealloc(sc->cur.fields, (size_t)sc->capfield * sizeof(char *));
     }
     char *f = xmalloc(len + 1);
     if (len) memcpy(f, s, len);
@@ -262,8 +261,7 @@ static void scan_row(int term, void *data)
     (void)term;
     if (sc->nrow == sc->caprow) {
         sc->caprow = sc->caprow ? 2 * sc->caprow : 256;
-        sc->rows = realloc(sc->rows, (size_t)sc->caprow * sizeof *sc->rows);
-        if (!sc->rows) clft_die("csv: out of memory");
+        sc->rows = xrealloc(sc->rows, (size_t)sc->caprow * sizeof *sc->rows);
     }
     sc->cur.start = sc->row_start;
     sc->cur.end = sc->pos;
@@ -349,8 +347,7 @@ ClftStatus csv_read_buffer(const char *name, const char *buf, size_t size, CsvTa
     memset(t, 0, sizeof *t);
     ClftStatus st = scan_table(name, buf, size, &sc);
     if (st != CLFT_OK) return st;
-    t->path = strdup(name);
-    if (!t->path) clft_die("csv: out of memory");
+    t->path = xstrdup(name);
     t->ncol = sc.rows[0].n;
     t->nrow = sc.nrow - 1;
     t->header = sc.rows[0].fields;

@@ -155,8 +155,7 @@ static ClftStatus parse_entry(const StFile *f, const cJSON *item, size_t data_si
                  (unsigned long long)(e - b), t->nbytes);
         return entry_error(f, item->string, why);
     }
-    t->name = strdup(item->string);
-    if (!t->name) clft_die("out of memory");
+    t->name = xstrdup(item->string);
     *begin = b;
     return CLFT_OK;
 }
@@ -187,9 +186,8 @@ static ClftStatus parse_metadata(StFile *f, const cJSON *item)
                 clft_set_error("%s: __metadata__ entry '%s' appears twice", f->path, m->string);
                 return CLFT_ERR_FORMAT;
             }
-        f->meta_keys[f->n_meta] = strdup(m->string);
-        f->meta_values[f->n_meta] = strdup(m->valuestring);
-        if (!f->meta_keys[f->n_meta] || !f->meta_values[f->n_meta]) clft_die("out of memory");
+        f->meta_keys[f->n_meta] = xstrdup(m->string);
+        f->meta_values[f->n_meta] = xstrdup(m->valuestring);
         f->n_meta++;
     }
     f->metadata_json = cJSON_PrintUnformatted(item);
@@ -364,8 +362,8 @@ static ClftStatus parse_header(StFile *f)
 ClftStatus st_parse(StFile *f, const char *name, const unsigned char *bytes, size_t size)
 {
     memset(f, 0, sizeof *f);
-    f->path = strdup(name);
-    if (!f->path || size > SIZE_MAX - 16) clft_die("out of memory");
+    f->path = xstrdup(name);
+    if (size > SIZE_MAX - 16) clft_die("out of memory");
     f->bytes = xmalloc(size + 8);
     if (size) memcpy(f->bytes, bytes, size);
     f->size = size;
@@ -379,11 +377,8 @@ ClftStatus st_read(StFile *f, const char *path)
     size_t size;
     ClftStatus st = clft_file_read(path, ST_MAX_FILE, &bytes, &size);
     if (st != CLFT_OK) return st;
-    f->path = strdup(path);
-    if (!f->path) clft_die("out of memory");
-    unsigned char *b = realloc(bytes, size + 8); /* room to align the data section */
-    if (!b) clft_die("%s: out of memory reading %zu bytes", path, size);
-    f->bytes = b;
+    f->path = xstrdup(path);
+    f->bytes = xrealloc(bytes, size + 8); /* room to align the data section */
     f->size = size;
     return parse_header(f);
 }
@@ -460,12 +455,11 @@ void st_writer_add(StWriter *w, const char *name, StDtype dtype, int ndim, const
     ASSERT(ndim >= 0 && ndim <= ST_MAX_DIMS);
     if (w->n == w->cap) {
         w->cap = w->cap ? 2 * w->cap : 64;
-        w->tensors = realloc(w->tensors, (size_t)w->cap * sizeof(StTensor));
-        ASSERT(w->tensors);
+        w->tensors = xrealloc(w->tensors, (size_t)w->cap * sizeof(StTensor));
     }
     StTensor *t = &w->tensors[w->n++];
     memset(t, 0, sizeof *t);
-    t->name = strdup(name);
+    t->name = xstrdup(name);
     t->dtype = dtype;
     t->ndim = ndim;
     size_t numel = 1;
@@ -479,11 +473,10 @@ void st_writer_add(StWriter *w, const char *name, StDtype dtype, int ndim, const
 
 void st_writer_meta(StWriter *w, const char *key, const char *value)
 {
-    w->meta_keys = realloc(w->meta_keys, (size_t)(w->n_meta + 1) * sizeof(char *));
-    w->meta_values = realloc(w->meta_values, (size_t)(w->n_meta + 1) * sizeof(char *));
-    ASSERT(w->meta_keys && w->meta_values);
-    w->meta_keys[w->n_meta] = strdup(key);
-    w->meta_values[w->n_meta] = strdup(value);
+    w->meta_keys = xrealloc(w->meta_keys, (size_t)(w->n_meta + 1) * sizeof(char *));
+    w->meta_values = xrealloc(w->meta_values, (size_t)(w->n_meta + 1) * sizeof(char *));
+    w->meta_keys[w->n_meta] = xstrdup(key);
+    w->meta_values[w->n_meta] = xstrdup(value);
     w->n_meta++;
 }
 
@@ -510,8 +503,7 @@ static char *build_header(const StWriter *w, size_t *len)
     cJSON_Delete(root);
     /* Pad the header with spaces to a multiple of 8 so tensor data is 8-byte aligned. */
     size_t n = strlen(json), padded = (n + 7) / 8 * 8;
-    json = realloc(json, padded + 1);
-    ASSERT(json);
+    json = xrealloc(json, padded + 1);
     memset(json + n, ' ', padded - n);
     json[padded] = '\0';
     *len = padded;

@@ -30,9 +30,10 @@ static double clft_img_s(const char *spec, int size, int C, int N, int batches, 
     Loader *l;
     if (loader_init(&l, ds, &o) != CLFT_OK) clft_die("%s", clft_last_error());
     LoaderBatch b;
-    loader_next(l, &b);
+    if (loader_next(l, &b) != CLFT_OK) clft_die("%s", clft_last_error());
     double t0 = clft_now();
-    for (int k = 0; k < batches; k++) loader_next(l, &b);
+    for (int k = 0; k < batches; k++)
+        if (loader_next(l, &b) != CLFT_OK) clft_die("%s", clft_last_error());
     double dt = clft_now() - t0;
     loader_free(l);
     dataset_free(ds);

@@ -258,16 +258,16 @@ static ClftStatus pixel_features(const EvalRun *r, const Dataset *ds, float *fea
     if (st != CLFT_OK) return st;
     const size_t D = (size_t)ds->C * r->size * r->size;
     loader_seek(l, 0, 0);
-    for (int s = 0, steps = loader_steps_per_epoch(l); s < steps; s++) {
+    for (int s = 0, steps = loader_steps_per_epoch(l); s < steps && st == CLFT_OK; s++) {
         LoaderBatch b;
-        loader_next(l, &b);
+        if ((st = loader_next(l, &b)) != CLFT_OK) break;
         for (int i = 0; i < b.n; i++) {
             memcpy(feats + (size_t)b.indices[i] * D, b.x1 + (size_t)i * D, D * sizeof(float));
             labels[b.indices[i]] = b.labels[i];
         }
     }
     loader_free(l);
-    return CLFT_OK;
+    return st;
 }
 
 static EvalFeatCache *cache_find(EvalRun *r, EvalSource src, const Dataset *ds)
@@ -606,17 +606,19 @@ ClftStatus eval_finetune(EvalRun *r, const Dataset *train, const Dataset *test, 
     ft_head_init(&h, &m, train->n_classes, (uint64_t)r->cfg.run.seed);
     float *vparams = backend_alloc(r->be, m.param_arena.cap * sizeof(float)); /* (P) momentum */
     double loss = 0.0;
-    for (int e = 0; e < epochs && isfinite(loss); e++) {
+    for (int e = 0; e < epochs && isfinite(loss) && st == CLFT_OK; e++) {
         loader_seek(l, e, 0);
         for (int s = 0, steps = loader_steps_per_epoch(l); s < steps && isfinite(loss); s++) {
             LoaderBatch b;
-            loader_next(l, &b);
+            if ((st = loader_next(l, &b)) != CLFT_OK) break;
             loss = ft_step(&m, &h, vparams, b.x1, b.labels);
         }
         if (!r->quiet) fprintf(stderr, "  fine-tune epoch %d/%d: loss %.4f\n", e + 1, epochs, loss);
     }
     loader_free(l);
-    if (!isfinite(loss)) {
+    if (st != CLFT_OK) {
+        /* the loader's error stands */
+    } else if (!isfinite(loss)) {
         clft_set_error("fine-tuning diverged (loss %g at lr %g)", loss, (double)EVAL_FT_LR);
         st = CLFT_ERR_NUMERIC;
     } else {

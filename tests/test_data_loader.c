@@ -51,7 +51,7 @@ static float *run(Fix *f, int threads, int seek_epoch, int seek_step, int steps)
     float *out = calloc((size_t)steps * per, sizeof(float));
     for (int k = 0; k < steps; k++) {
         LoaderBatch b;
-        loader_next(l, &b);
+        assert_int_equal(loader_next(l, &b), CLFT_OK);
         assert_int_equal(b.n, NB);
         float *o_ = out + k * per;
         memcpy(o_, b.x1, sizeof(float) * NB * 3 * S * S);
@@ -101,7 +101,7 @@ static void test_views_follow_sample_stream(void **state)
     assert_int_equal(loader_init(&l, f->ds, &o), CLFT_OK);
     loader_seek(l, 3, 2);
     LoaderBatch b;
-    loader_next(l, &b);
+    assert_int_equal(loader_next(l, &b), CLFT_OK);
     assert_int_equal(b.epoch, 3);
     assert_int_equal(b.step, 2);
     DataImage img = {0};
@@ -134,7 +134,7 @@ static void test_keep_last_and_sequential(void **state)
     LoaderBatch b;
     int sizes[4] = {25, 25, 10, 25};
     for (int k = 0; k < 4; k++) {
-        loader_next(l, &b);
+        assert_int_equal(loader_next(l, &b), CLFT_OK);
         assert_int_equal(b.n, sizes[k]);
         assert_null(b.x2);
         assert_int_equal(b.indices[0], (k % 3) * 25);

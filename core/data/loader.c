@@ -33,7 +33,8 @@ struct Loader {
     int claim_j;
     long head;         /* next batch for the consumer */
     long released;     /* slots of batches < released may be reused */
-    int busy, claim_ok, stop, failed;
+    int busy, claim_ok, stop;
+    ClftStatus failed; /* a worker's first error (its message in err); CLFT_OK = none */
     char err[512];
     int *perm;         /* (n) order of perm_epoch */
     int perm_epoch;
@@ -79,8 +80,10 @@ static void process_sample(Worker *w, Slot *slot, int j, int epoch, int idx)
     ClftStatus st = dataset_get(l->ds, idx, l->min_side, &w->img);
     if (st != CLFT_OK) {
         pthread_mutex_lock(&l->mu);
-        if (!l->failed) snprintf(l->err, sizeof l->err, "%s", clft_last_error());
-        l->failed = 1;
+        if (!l->failed) {
+            snprintf(l->err, sizeof l->err, "%s", clft_last_error());
+            l->failed = st;
+        }
         pthread_cond_broadcast(&l->ready_cv);
         pthread_mutex_unlock(&l->mu);
         return;
@@ -200,14 +203,18 @@ ClftStatus loader_init(Loader **out, const Dataset *ds, const LoaderOptions *opt
     l->workers = xcalloc((size_t)opt->threads, sizeof(Worker));
     for (int t = 0; t < opt->threads; t++) {
         l->workers[t].l = l;
-        if (pthread_create(&l->workers[t].tid, NULL, worker_main, &l->workers[t]) != 0)
-            clft_die("loader: cannot start worker thread %d", t);
+        if (pthread_create(&l->workers[t].tid, NULL, worker_main, &l->workers[t]) != 0) {
+            clft_set_error("loader: cannot start worker thread %d of %d", t + 1, opt->threads);
+            l->opt.threads = t; /* loader_free joins the ones that started */
+            loader_free(l);
+            return CLFT_ERR_IO;
+        }
     }
     *out = l;
     return CLFT_OK;
 }
 
-void loader_next(Loader *l, LoaderBatch *b)
+ClftStatus loader_next(Loader *l, LoaderBatch *b)
 {
     pthread_mutex_lock(&l->mu);
     l->released = l->head; /* the batch returned last time is no longer used */
@@ -217,13 +224,15 @@ void loader_next(Loader *l, LoaderBatch *b)
         pthread_cond_wait(&l->ready_cv, &l->mu);
     if (l->failed) {
         pthread_mutex_unlock(&l->mu);
-        clft_die("%s", l->err);
+        clft_set_error("%s", l->err);
+        return l->failed;
     }
     *b = (LoaderBatch){.x1 = slot->x1, .x2 = slot->x2, .labels = slot->labels,
                        .indices = slot->indices, .n = slot->n, .C = l->C, .H = l->S, .W = l->S};
     seq_pos(l, l->head, &b->epoch, &b->step);
     l->head++;
     pthread_mutex_unlock(&l->mu);
+    return CLFT_OK;
 }
 
 void loader_seek(Loader *l, int epoch, int step)

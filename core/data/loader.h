@@ -51,11 +51,12 @@ typedef struct {
 typedef struct Loader Loader;
 
 /* The dataset must outlive the loader. Fails (CLFT_ERR_VALUE) when N exceeds the dataset with
- * LOADER_DROP_LAST, or on inconsistent options. */
+ * LOADER_DROP_LAST, or on inconsistent options; CLFT_ERR_IO when a worker thread cannot start. */
 ClftStatus loader_init(Loader **out, const Dataset *ds, const LoaderOptions *opt);
 /* The next batch; its pointers stay valid until the next call to loader_next/loader_seek/free.
- * A decode error in a worker is fatal (clft_die naming the file). */
-void loader_next(Loader *l, LoaderBatch *b);
+ * A read or decode error in a worker is returned (with clft_last_error naming the file) by this
+ * call and every later one. */
+ClftStatus loader_next(Loader *l, LoaderBatch *b);
 /* The next loader_next returns (epoch, step). */
 void loader_seek(Loader *l, int epoch, int step);
 int loader_steps_per_epoch(const Loader *l);

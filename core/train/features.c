@@ -37,7 +37,7 @@ ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, i
     int steps = loader_steps_per_epoch(l);
     for (int s = 0; s < steps; s++) {
         LoaderBatch b;
-        loader_next(l, &b);
+        if ((st = loader_next(l, &b)) != CLFT_OK) break;
         const float *x = b.x1;
         if (b.n < m->N) {
             if (!pad) pad = xcalloc((size_t)m->N * img, sizeof(float));
@@ -56,5 +56,5 @@ ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, i
     free(f_host);
     backend_free(be, x_dev);
     loader_free(l);
-    return CLFT_OK;
+    return st;
 }

@@ -400,7 +400,8 @@ static ClftStatus train_epoch(Run *r, int epoch)
                       .weight_decay = (float)cfg->optim.weight_decay};
     while (r->pos.step_in_epoch < r->steps_per_epoch) {
         LoaderBatch b;
-        loader_next(r->loader, &b);
+        ClftStatus st = loader_next(r->loader, &b);
+        if (st != CLFT_OK) return st;
         ASSERT(b.epoch == epoch && b.step == r->pos.step_in_epoch);
         r->lr = schedule_lr(&r->sched, epoch, r->pos.step_in_epoch, r->steps_per_epoch);
         sgd.lr = (float)r->lr;
@@ -418,7 +419,7 @@ static ClftStatus train_epoch(Run *r, int epoch)
             const float nan = NAN;
             r->mc.be->upload(r->mc.q.param_arena.base, &nan, sizeof nan);
         }
-        ClftStatus st = log_step(r, epoch);
+        st = log_step(r, epoch);
         if (st == CLFT_OK && logged_step(r)) st = check_state(r, epoch);
         if (st != CLFT_OK) return st;
         if (r->opt->kill_at_step && r->pos.step == r->opt->kill_at_step) raise(SIGKILL);

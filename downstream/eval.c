@@ -298,16 +298,16 @@ static void cache_put(EvalRun *r, EvalSource src, const Dataset *ds, const float
 static ClftStatus extract(EvalRun *r, EvalSource src, const Dataset *ds, float *feats, int *labels)
 {
     AugConfig aug = features_eval_aug(ds, r->size);
+    FeaturesOptions fo = {.aug = &aug, .threads = r->threads};
     if (src == EVAL_SOURCE_PIXELS) return pixel_features(r, ds, feats, labels);
-    if (src == EVAL_SOURCE_ENCODER)
-        return features_extract(&r->enc, ds, &aug, r->threads, 0, 0, feats, labels);
+    if (src == EVAL_SOURCE_ENCODER) return features_extract(&r->enc, ds, &fo, feats, labels);
     Model rnd;
     ClftStatus st = build_encoder(r, &rnd, r->enc.N, 0);
     if (st != CLFT_OK) return st;
     Rng init;
     rng_init(&init, (uint64_t)r->cfg.run.seed, RNG_STREAM_INIT, 0, 0);
     model_init_weights(&rnd, &init);
-    st = features_extract(&rnd, ds, &aug, r->threads, 0, 0, feats, labels);
+    st = features_extract(&rnd, ds, &fo, feats, labels);
     model_free(&rnd);
     return st;
 }
@@ -401,8 +401,11 @@ static int probe_train(EvalRun *r, LinearProbe *p, float *X, int *labels, const 
     *st = CLFT_OK;
     for (int e = 0; e < p->opt.epochs && !diverged; e++) {
         if (aug_train) {
-            *st = features_extract(&r->enc, train, aug_train, r->threads, (uint64_t)r->cfg.run.seed,
-                                   e, X, labels);
+            FeaturesOptions fo = {.aug = aug_train,
+                                  .threads = r->threads,
+                                  .seed = (uint64_t)r->cfg.run.seed,
+                                  .epoch = e};
+            *st = features_extract(&r->enc, train, &fo, X, labels);
             if (*st != CLFT_OK) break;
         }
         Rng rng;
@@ -558,7 +561,8 @@ static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *te
     h->be->download(W, h->W, (size_t)h->C * h->D * sizeof(float));
     h->be->download(W + (size_t)h->C * h->D, h->b, (size_t)h->C * sizeof(float));
     AugConfig aug = features_eval_aug(test, r->size);
-    ClftStatus st = features_extract(m, test, &aug, r->threads, 0, 0, f, l);
+    ClftStatus st =
+        features_extract(m, test, &(FeaturesOptions){.aug = &aug, .threads = r->threads}, f, l);
     float *z = xmalloc((size_t)h->C * sizeof(float));
     double *sc = xmalloc((size_t)h->C * sizeof(double));
     memset(counts, 0, sizeof *counts);

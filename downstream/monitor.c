@@ -29,10 +29,9 @@ static double monitor_knn(void *ctx, Model *enc, int epoch)
         km->ltest = xmalloc((size_t)km->test->n * sizeof(int));
     }
     AugConfig aug = features_eval_aug(km->train, enc->H);
-    int threads = km->cfg->data.workers;
-    ClftStatus st = features_extract(enc, km->train, &aug, threads, 0, 0, km->ftrain, km->ltrain);
-    if (st == CLFT_OK)
-        st = features_extract(enc, km->test, &aug, threads, 0, 0, km->ftest, km->ltest);
+    FeaturesOptions fo = {.aug = &aug, .threads = km->cfg->data.workers};
+    ClftStatus st = features_extract(enc, km->train, &fo, km->ftrain, km->ltrain);
+    if (st == CLFT_OK) st = features_extract(enc, km->test, &fo, km->ftest, km->ltest);
     if (st != CLFT_OK) return -1.0;
     knn_l2_normalize(km->ftrain, km->train->n, D);
     knn_l2_normalize(km->ftest, km->test->n, D);

@@ -12,16 +12,22 @@ AugConfig features_eval_aug(const Dataset *ds, int size)
     return aug_eval(size * 8 / 7, size, ds->C);
 }
 
-ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, int threads,
-                            uint64_t seed, int epoch, float *feats, int *labels)
+ClftStatus features_extract(Model *m, const Dataset *ds, const FeaturesOptions *opt, float *feats,
+                            int *labels)
 {
     if (ds->C != m->C) {
         clft_set_error("%s has %d channels; the encoder was trained on %d", ds->name, ds->C, m->C);
         return CLFT_ERR_SHAPE;
     }
-    LoaderOptions lo = {.batch = m->N, .threads = threads > 0 ? threads : 1, .seed = seed,
-                        .views = 1, .aug1 = aug, .aug2 = aug, .order = LOADER_SEQUENTIAL,
-                        .tail = LOADER_KEEP_LAST, .pinned = m->be};
+    LoaderOptions lo = {.batch = m->N,
+                        .threads = opt->threads > 0 ? opt->threads : 1,
+                        .seed = opt->seed,
+                        .views = 1,
+                        .aug1 = opt->aug,
+                        .aug2 = opt->aug,
+                        .order = LOADER_SEQUENTIAL,
+                        .tail = LOADER_KEEP_LAST,
+                        .pinned = m->be};
     Loader *l;
     ClftStatus st = loader_init(&l, ds, &lo);
     if (st != CLFT_OK) return st;
@@ -33,7 +39,7 @@ ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, i
     /* the batch upload and the features' download (device backends only) */
     float *x_dev = be->host_memory ? NULL : backend_alloc(be, batch_bytes);
     float *f_host = be->host_memory ? NULL : xmalloc(feat_bytes);
-    loader_seek(l, epoch, 0);
+    loader_seek(l, opt->epoch, 0);
     int steps = loader_steps_per_epoch(l);
     for (int s = 0; s < steps; s++) {
         LoaderBatch b;

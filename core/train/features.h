@@ -8,14 +8,21 @@
 #include "core/data/dataset.h"
 #include "core/model/model.h"
 
+/* How features_extract reads the data. */
+typedef struct {
+    const AugConfig *aug; /* the transform: features_eval_aug for the protocols, a random one for
+                             augmented probe training */
+    int threads;          /* loader workers; <= 0 = 1 */
+    uint64_t seed;        /* a random transform's draws: per-sample streams of (seed, epoch) */
+    int epoch;
+} FeaturesOptions;
+
 /* feats (ds->n, m->feat_dim) and labels (ds->n), in dataset order, in host memory: the model runs
  * on its backend, each batch uploaded and its features downloaded (in place on a host-memory
- * backend). The model's batch size is used;
- * the last partial batch is padded (eval-mode BN makes rows independent). `aug` is the transform
- * applied (aug_eval for the protocols; a random one for augmented probe training, then `seed` and
- * `epoch` select the draws). */
-ClftStatus features_extract(Model *m, const Dataset *ds, const AugConfig *aug, int threads,
-                            uint64_t seed, int epoch, float *feats, int *labels);
+ * backend). The model's batch size is used; the last partial batch is padded (eval-mode BN makes
+ * rows independent). */
+ClftStatus features_extract(Model *m, const Dataset *ds, const FeaturesOptions *opt, float *feats,
+                            int *labels);
 
 /* The evaluation transform of `ds` for a model trained at `size` px: identity + normalise for
  * small fixed-size data, resize(size·8/7) + centre crop for larger images (ImageNet's 256/224). */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/data/loader.h"
-#include "core/io/csv.h"
+#include "core/io/eval_csv.h"
 #include "core/io/rundir.h"
 #include "core/nn/nn.h"
 #include "core/optim/optim.h"
@@ -16,7 +16,6 @@
 #include "downstream/knn.h"
 #include "downstream/linear.h"
 
-static const char *const EVAL_COLS[] = {"protocol", "dataset", "split", "metric", "value", "epoch"};
 static const char *const PROTOCOL_NAMES[] = {"knn", "linear", "semisup", "longtail", "transfer"};
 
 ClftStatus eval_protocol_parse(const char *name, EvalProtocol *out)
@@ -40,14 +39,7 @@ void eval_results_add(EvalResults *res, const char *protocol, const char *datase
         res->cap = res->cap ? 2 * res->cap : 16;
         res->rows = xrealloc(res->rows, (size_t)res->cap * sizeof *res->rows);
     }
-    EvalRow *row = &res->rows[res->n++];
-    memset(row, 0, sizeof *row);
-    snprintf(row->protocol, sizeof row->protocol, "%s", protocol);
-    snprintf(row->dataset, sizeof row->dataset, "%s", dataset);
-    snprintf(row->split, sizeof row->split, "%s", split);
-    snprintf(row->metric, sizeof row->metric, "%s", metric);
-    row->value = value;
-    row->epoch = epoch;
+    res->rows[res->n++] = eval_row(protocol, dataset, split, metric, value, epoch);
 }
 
 void eval_results_free(EvalResults *res)
@@ -58,21 +50,7 @@ void eval_results_free(EvalResults *res)
 
 ClftStatus eval_results_append_csv(const EvalResults *res, const char *path)
 {
-    CsvWriter w;
-    ClftStatus st = csv_open(&w, path, EVAL_COLS, 6, CSV_APPEND);
-    if (st != CLFT_OK) return st;
-    for (int i = 0; i < res->n && st == CLFT_OK; i++) {
-        const EvalRow *row = &res->rows[i];
-        csv_put_str(&w, row->protocol);
-        csv_put_str(&w, row->dataset);
-        csv_put_str(&w, row->split);
-        csv_put_str(&w, row->metric);
-        csv_put_num(&w, row->value);
-        csv_put_int(&w, row->epoch);
-        st = csv_end_row(&w);
-    }
-    ClftStatus st2 = csv_close(&w);
-    return st != CLFT_OK ? st : st2;
+    return eval_csv_append(path, res->rows, res->n);
 }
 
 void eval_results_print(const EvalResults *res, FILE *f)
@@ -343,13 +321,9 @@ ClftStatus eval_knn(EvalRun *r, EvalSource src, const Dataset *train, const Data
     if (st == CLFT_OK) st = eval_features(r, src, test, &fte, &lte, &D);
     TopkCounts counts = {0};
     if (st == CLFT_OK) {
-        knn_l2_normalize(ftr, train->n, D);
-        knn_l2_normalize(fte, test->n, D);
-        KnnBank bank = {
-            .x = ftr, .labels = ltr, .n = train->n, .D = D, .n_classes = train->n_classes};
         KnnOptions ko = {.k = r->cfg.eval.knn_k, .T = (float)r->cfg.eval.knn_t, .block_rows = 0};
-        KnnOutputs out = {0};
-        st = knn_classify(&bank, fte, lte, test->n, &ko, &out, &counts);
+        st = knn_evaluate((KnnSet){ftr, ltr, train->n}, (KnnSet){fte, lte, test->n}, D,
+                          train->n_classes, &ko, &counts);
     }
     if (st == CLFT_OK) {
         char name[64];

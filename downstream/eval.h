@@ -58,6 +58,7 @@
 
 #include "core/data/dataset.h"
 #include "core/io/config.h"
+#include "core/io/eval_csv.h"
 #include "core/io/safetensors.h"
 #include "core/model/model.h"
 #include "downstream/topk.h"
@@ -95,15 +96,6 @@ typedef struct {
                    .floors = EVAL_FLOORS_ON,                                                       \
                    .finetune = EVAL_FINETUNE_ON,                                                   \
                    .train_limit = -1})
-
-typedef struct {
-    char protocol[40];
-    char dataset[CONFIG_STR + 160];
-    char split[16];
-    char metric[24];
-    double value;
-    int epoch;
-} EvalRow;
 
 typedef struct {
     int n, cap;

@@ -157,3 +157,13 @@ ClftStatus knn_classify(const KnnBank *bank, const float *test, const int *test_
     free(sim), free(h.s), free(h.i), free(scores);
     return CLFT_OK;
 }
+
+ClftStatus knn_evaluate(KnnSet train, KnnSet test, int D, int n_classes, const KnnOptions *opt,
+                        TopkCounts *counts)
+{
+    knn_l2_normalize(train.x, train.n, D);
+    knn_l2_normalize(test.x, test.n, D);
+    KnnBank bank = {
+        .x = train.x, .labels = train.labels, .n = train.n, .D = D, .n_classes = n_classes};
+    return knn_classify(&bank, test.x, test.labels, test.n, opt, NULL, counts);
+}

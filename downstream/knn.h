@@ -56,4 +56,17 @@ void knn_l2_normalize(float *x, int N, int D);
 ClftStatus knn_classify(const KnnBank *bank, const float *test, const int *test_labels, int n_test,
                         const KnnOptions *opt, KnnOutputs *out, TopkCounts *counts);
 
+/* Features and labels of one split: x (n, D), labels (n). */
+typedef struct {
+    float *x;
+    const int *labels;
+    int n;
+} KnnSet;
+
+/* The kNN protocol on raw features, the one entry of `clft eval --protocol knn` and the
+ * pre-training monitor: L2-normalises train.x and test.x in place, then knn_classify of test
+ * against the bank of train (n_classes classes). */
+ClftStatus knn_evaluate(KnnSet train, KnnSet test, int D, int n_classes, const KnnOptions *opt,
+                        TopkCounts *counts);
+
 #endif

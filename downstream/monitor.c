@@ -33,16 +33,13 @@ static double monitor_knn(void *ctx, Model *enc, int epoch)
     ClftStatus st = features_extract(enc, km->train, &fo, km->ftrain, km->ltrain);
     if (st == CLFT_OK) st = features_extract(enc, km->test, &fo, km->ftest, km->ltest);
     if (st != CLFT_OK) return -1.0;
-    knn_l2_normalize(km->ftrain, km->train->n, D);
-    knn_l2_normalize(km->ftest, km->test->n, D);
-    KnnBank bank = {.x = km->ftrain, .labels = km->ltrain, .n = km->train->n, .D = D,
-                    .n_classes = km->train->n_classes};
     KnnOptions ko = KNN_OPTIONS_DEFAULT;
     ko.k = km->cfg->eval.knn_k;
     ko.T = (float)km->cfg->eval.knn_t;
-    KnnOutputs out = {0};
     TopkCounts counts;
-    st = knn_classify(&bank, km->ftest, km->ltest, km->test->n, &ko, &out, &counts);
+    st = knn_evaluate((KnnSet){km->ftrain, km->ltrain, km->train->n},
+                      (KnnSet){km->ftest, km->ltest, km->test->n}, D, km->train->n_classes, &ko,
+                      &counts);
     (void)epoch;
     return st == CLFT_OK ? 100.0 * topk_top1(&counts) : -1.0;
 }

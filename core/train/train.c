@@ -14,6 +14,7 @@
 #include "core/data/dataset.h"
 #include "core/data/loader.h"
 #include "core/io/csv.h"
+#include "core/io/eval_csv.h"
 #include "core/io/rundir.h"
 #include "core/train/checkpoint.h"
 
@@ -23,7 +24,6 @@ static const char *const SCORE_COLS[] = {"epoch", "step", "pos_mean", "pos_var",
                                          "neg_var", "exp_pos_mean", "exp_neg_mean", "pre_pos_mean",
                                          "pre_pos_var", "pre_neg_mean", "pre_neg_var"};
 static const char *const HIST_COLS[] = {"epoch", "kind", "bin_lo", "bin_hi", "count"};
-static const char *const EVAL_COLS[] = {"protocol", "dataset", "split", "metric", "value", "epoch"};
 
 typedef struct {
     const Config *cfg; /* = &cfg_run */
@@ -346,20 +346,12 @@ static ClftStatus run_monitor(Run *r, int epoch)
     if (top1 < 0) return CLFT_ERR_VALUE;
     char path[4200];
     path_join(path, sizeof path, r->run, "eval.csv");
-    CsvWriter w;
-    ClftStatus st = csv_open(&w, path, EVAL_COLS, 6, CSV_APPEND);
-    if (st != CLFT_OK) return st;
-    csv_put_str(&w, "knn_monitor");
-    csv_put_str(&w, r->cfg->data.spec);
-    csv_put_str(&w, "test");
-    csv_put_str(&w, "top1");
-    csv_put_num(&w, top1);
-    csv_put_int(&w, epoch + 1); /* epochs completed, as every eval.csv row */
-    st = csv_end_row(&w);
-    ClftStatus st2 = csv_close(&w);
+    /* epoch + 1: the epochs completed, as every eval.csv row */
+    EvalRow row = eval_row("knn_monitor", r->cfg->data.spec, "test", "top1", top1, epoch + 1);
+    ClftStatus st = eval_csv_append(path, &row, 1);
     if (!r->opt->quiet) fprintf(stderr, "%sknn monitor: epoch %d top-1 %.2f%%\n",
                                 isatty(STDERR_FILENO) ? "\n" : "", epoch + 1, top1);
-    return st != CLFT_OK ? st : st2;
+    return st;
 }
 
 /* The NaN guard's second half: the loss is finite, but are the weights, the optimiser state and

@@ -337,18 +337,22 @@ ClftStatus eval_knn(EvalRun *r, EvalSource src, const Dataset *train, const Data
 
 /* ---- linear probe ---- */
 
-/* lr of `epoch`: base × 0.1 per eval.linear_milestones entry <= epoch; milestones are scaled by
+/* The probe's lr: base × 0.1 at each eval.linear_milestones epoch, the milestones scaled by
  * epochs / eval.linear_epochs when the probe runs for another number of epochs. */
-static float probe_lr(const Config *c, float base, int epochs, int epoch)
+static Schedule probe_schedule(const Config *c, float base, int epochs)
 {
-    float lr = base;
-    for (int i = 0; i < c->eval.linear_milestones.n; i++) {
+    Schedule s = {.kind = SCHEDULE_STEP,
+                  .base_lr = base,
+                  .epochs = epochs,
+                  .n_milestones = c->eval.linear_milestones.n,
+                  .gamma = 0.1};
+    for (int i = 0; i < s.n_milestones; i++) {
         long m = c->eval.linear_milestones.v[i];
         if (epochs != c->eval.linear_epochs)
             m = lround((double)m * epochs / (double)c->eval.linear_epochs);
-        if (epoch >= m) lr *= 0.1f;
+        s.milestones[i] = (int)m;
     }
-    return lr;
+    return s;
 }
 
 /* The probe's training transform: RandomResizedCrop (torchvision's default scale 0.08–1) + flip. */
@@ -364,43 +368,25 @@ static AugConfig probe_train_aug(const EvalRun *r)
     return a;
 }
 
-/* Trains p for its epochs on X (N, D), labels (N). With `aug_train` non-NULL, X is re-extracted
- * from `train` under that transform at the start of every epoch. Returns 1 if the loss diverged. */
-static int probe_train(EvalRun *r, LinearProbe *p, float *X, int *labels, const Dataset *train,
-                       const AugConfig *aug_train, ClftStatus *st)
+/* The augmented protocol's feed: the encoder's features of the training set under a random
+ * transform whose draws are (run.seed, epoch, index). */
+typedef struct {
+    EvalRun *r;
+    const Dataset *train;
+    const AugConfig *aug;
+    const LinearProbe *p;
+} ProbeRefill;
+
+static ClftStatus probe_refill(void *ctx, int epoch, float *X, int *labels)
 {
-    const int N = train->n, D = p->opt.D, B = p->opt.batch;
-    int *perm = xmalloc((size_t)(N > 0 ? N : 1) * sizeof(int)); /* (N) */
-    int diverged = 0;
-    *st = CLFT_OK;
-    for (int e = 0; e < p->opt.epochs && !diverged; e++) {
-        if (aug_train) {
-            FeaturesOptions fo = {.aug = aug_train,
-                                  .threads = r->threads,
-                                  .seed = (uint64_t)r->cfg.run.seed,
-                                  .epoch = e};
-            *st = features_extract(&r->enc, train, &fo, X, labels);
-            if (*st != CLFT_OK) break;
-        }
-        Rng rng;
-        rng_init(&rng, p->opt.seed, RNG_STREAM_EVAL, 2, (uint64_t)e);
-        rng_permutation(&rng, perm, N);
-        float lr = probe_lr(&r->cfg, p->opt.lr, p->opt.epochs, e);
-        for (int s = 0; s < N && !diverged; s += B) {
-            int b = N - s < B ? N - s : B;
-            for (int i = 0; i < b; i++) {
-                memcpy(p->gather + (size_t)i * D, X + (size_t)perm[s + i] * D,
-                       (size_t)D * sizeof(float));
-                p->gather_labels[i] = labels[perm[s + i]];
-            }
-            double loss = linear_probe_step(p, p->gather, p->gather_labels, b, lr);
-            diverged = !isfinite(loss);
-        }
-        if (!r->quiet && aug_train)
-            fprintf(stderr, "  linear probe epoch %d/%d (lr %g)\n", e + 1, p->opt.epochs, lr);
-    }
-    free(perm);
-    return diverged;
+    const ProbeRefill *f = ctx;
+    EvalRun *r = f->r;
+    if (!r->quiet)
+        fprintf(stderr, "  linear probe epoch %d/%d (lr %g)\n", epoch + 1,
+                f->p->opt.schedule.epochs, linear_probe_lr(&f->p->opt, epoch));
+    FeaturesOptions fo = {
+        .aug = f->aug, .threads = r->threads, .seed = (uint64_t)r->cfg.run.seed, .epoch = epoch};
+    return features_extract(&r->enc, f->train, &fo, X, labels);
 }
 
 ClftStatus eval_linear(EvalRun *r, EvalSource src, const Dataset *train, const Dataset *test,
@@ -421,8 +407,8 @@ ClftStatus eval_linear(EvalRun *r, EvalSource src, const Dataset *train, const D
     o.D = D;
     o.n_classes = train->n_classes;
     o.batch = c->eval.linear_batch;
-    o.epochs = task->epochs;
-    o.lr = src == EVAL_SOURCE_ENCODER ? task->lr : EVAL_FLOOR_LR;
+    o.schedule =
+        probe_schedule(c, src == EVAL_SOURCE_ENCODER ? task->lr : EVAL_FLOOR_LR, task->epochs);
     o.momentum = (float)c->eval.linear_momentum;
     o.weight_decay = (float)c->eval.linear_wd;
     o.seed = (uint64_t)c->run.seed;
@@ -432,14 +418,18 @@ ClftStatus eval_linear(EvalRun *r, EvalSource src, const Dataset *train, const D
     linear_probe_init(&p, &o);
     linear_probe_fit_standardization(&p, ftr, train->n);
     AugConfig aug = probe_train_aug(r);
-    int diverged = probe_train(r, &p, ftr, ltr, train, augmented ? &aug : NULL, &st);
+    ProbeRefill refill = {.r = r, .train = train, .aug = &aug, .p = &p};
+    LinearProbeFeed feed = {.refill = probe_refill, .ctx = &refill};
+    st = linear_probe_train(&p, ftr, ltr, train->n, augmented ? &feed : NULL, NULL);
+    const int diverged = p.diverged;
+    if (diverged) st = CLFT_OK; /* recorded as nan below */
     char name[64];
     eval_source_name(name, sizeof name, task->protocol, src);
     if (st == CLFT_OK) {
         TopkCounts counts = linear_probe_eval(&p, fte, lte, test->n, pred);
         if (diverged)
             fprintf(stderr, "clft eval: warning: %s diverged (lr %g): recorded as nan\n", name,
-                    o.lr);
+                    o.schedule.base_lr);
         double t1 = diverged ? NAN : 100.0 * topk_top1(&counts);
         double t5 = diverged ? NAN : 100.0 * topk_top5(&counts);
         eval_results_add(res, name, task->dataset, "test", "top1", t1, r->epoch);

@@ -1,5 +1,5 @@
 /* linear.c — linear probe on frozen features: SGD + cross-entropy, top-1/top-5 (PAPER.md §5,
- * MoCo main_lincls.py). Definitions, defaults and the two training modes are in linear.h. */
+ * MoCo main_lincls.py). Definitions, defaults and the two training protocols are in linear.h. */
 #include "downstream/linear.h"
 
 #include <math.h>
@@ -19,13 +19,16 @@
 
 void linear_probe_init(LinearProbe *p, const LinearProbeOptions *opt)
 {
-    if (opt->D <= 0 || opt->n_classes <= 0 || opt->batch <= 0 || opt->epochs <= 0)
+    const Schedule *s = &opt->schedule;
+    if (opt->D <= 0 || opt->n_classes <= 0 || opt->batch <= 0 || s->epochs <= 0)
         clft_die("linear probe: bad options D=%d C=%d batch=%d epochs=%d (all must be > 0)", opt->D,
-                 opt->n_classes, opt->batch, opt->epochs);
-    if (!(opt->lr > 0.0f) || opt->momentum < 0.0f || opt->momentum >= 1.0f ||
+                 opt->n_classes, opt->batch, s->epochs);
+    if (!(s->base_lr > 0.0) || opt->momentum < 0.0f || opt->momentum >= 1.0f ||
         opt->weight_decay < 0.0f)
-        clft_die("linear probe: bad options lr=%g momentum=%g weight_decay=%g", (double)opt->lr,
+        clft_die("linear probe: bad options lr=%g momentum=%g weight_decay=%g", s->base_lr,
                  (double)opt->momentum, (double)opt->weight_decay);
+    if (s->kind == SCHEDULE_COSINE || s->warmup_epochs != 0)
+        clft_die("linear probe: the lr schedule must be step or constant, without warm-up");
     memset(p, 0, sizeof *p);
     p->opt = *opt;
     const size_t C = (size_t)opt->n_classes, D = (size_t)opt->D, B = (size_t)opt->batch;
@@ -58,13 +61,23 @@ void linear_probe_free(LinearProbe *p)
     memset(p, 0, sizeof *p);
 }
 
-float linear_probe_lr(const LinearProbeOptions *opt, int epoch)
+Schedule linear_probe_schedule(float lr, int epochs)
 {
     /* Integer round-half-up of 0.6·E and 0.8·E, so the milestones do not depend on float error. */
-    const int m1 = (6 * opt->epochs + 5) / 10, m2 = (8 * opt->epochs + 5) / 10;
-    float lr = opt->lr;
-    if (epoch >= m1) lr *= 0.1f;
-    if (epoch >= m2) lr *= 0.1f;
+    return (Schedule){.kind = SCHEDULE_STEP,
+                      .base_lr = lr,
+                      .epochs = epochs,
+                      .milestones = {(6 * epochs + 5) / 10, (8 * epochs + 5) / 10},
+                      .n_milestones = 2,
+                      .gamma = 0.1};
+}
+
+float linear_probe_lr(const LinearProbeOptions *opt, int epoch)
+{
+    /* In float, one rounding per decay, as the probe's lr has always been computed. */
+    float lr = (float)opt->schedule.base_lr;
+    for (int k = schedule_decays(&opt->schedule, epoch); k > 0; k--)
+        lr *= (float)opt->schedule.gamma;
     return lr;
 }
 
@@ -190,8 +203,8 @@ TopkCounts linear_probe_eval(LinearProbe *p, const float *X, const int *labels, 
     return counts;
 }
 
-/* One epoch of cached-mode training in a seeded order written to perm (N); returns the mean batch
- * loss. */
+/* One epoch over X in its seeded order (perm (N)); returns the mean batch loss, or the first loss
+ * that is not finite (then p->diverged is set and the epoch stops there). */
 static double probe_epoch(LinearProbe *p, const float *X, const int *labels, int N, int *perm,
                           int epoch)
 {
@@ -209,27 +222,30 @@ static double probe_epoch(LinearProbe *p, const float *X, const int *labels, int
             memcpy(p->gather + (size_t)n * D, X + (size_t)src * D, (size_t)D * sizeof(float));
             p->gather_labels[n] = labels[src];
         }
-        loss += linear_probe_step(p, p->gather, p->gather_labels, B, lr);
+        const double l = linear_probe_step(p, p->gather, p->gather_labels, B, lr);
+        if (!isfinite(l)) {
+            p->diverged = 1;
+            return l;
+        }
+        loss += l;
     }
-    return loss / batches;
+    return batches ? loss / batches : 0.0;
 }
 
-ClftStatus linear_probe_train_cached(LinearProbe *p, const float *X, const int *labels, int N,
-                                     double *loss_out)
+ClftStatus linear_probe_train(LinearProbe *p, float *X, int *labels, int N,
+                              const LinearProbeFeed *feed, double *loss_out)
 {
-    ASSERT(N > 0);
-    linear_probe_fit_standardization(p, X, N);
-    int *perm = xmalloc((size_t)N * sizeof *perm); /* (N): once per training run, not per step */
+    int *perm = xmalloc((size_t)(N > 0 ? N : 1) * sizeof *perm); /* (N): once per run */
     ClftStatus st = CLFT_OK;
-    for (int e = 0; e < p->opt.epochs; e++) {
-        double loss = probe_epoch(p, X, labels, N, perm, e);
+    for (int e = 0; e < p->opt.schedule.epochs && st == CLFT_OK; e++) {
+        if (feed && (st = feed->refill(feed->ctx, e, X, labels)) != CLFT_OK) break;
+        const double loss = probe_epoch(p, X, labels, N, perm, e);
         if (loss_out) loss_out[e] = loss;
-        if (!isfinite(loss)) {
+        if (p->diverged) {
             clft_set_error("linear probe: loss is %g at epoch %d (lr %g too high for these "
                            "features?)",
                            loss, e, (double)linear_probe_lr(&p->opt, e));
             st = CLFT_ERR_NUMERIC;
-            break;
         }
     }
     free(perm);

@@ -4,28 +4,30 @@
  * Protocol defaults (MoCo): SGD lr 30, momentum 0.9 (PyTorch form: v = m·v + g + wd·w; w -= lr·v),
  * weight decay 0 (applied to W and b when set), batch 256 (the last, smaller batch of an epoch is
  * kept, as DataLoader(drop_last=False)), lr × 0.1 at 60% and 80% of the epochs
- * (linear_probe_lr()), W ~ N(0, 0.01²), b = 0 (as main_lincls.py). Loss: mean cross-entropy with
- * a max-shifted log-softmax (stable for the large logits lr 30 produces).
+ * (linear_probe_schedule(); the lr is core/optim's Schedule, any step milestones may be given),
+ * W ~ N(0, 0.01²), b = 0 (as main_lincls.py). Loss: mean cross-entropy with a max-shifted
+ * log-softmax (stable for the large logits lr 30 produces).
  *
  * lr is a parameter: 30 suits MoCo's small-norm backbone features; the raw-pixel and
  * random-encoder floors need a much lower lr (their features are larger and unnormalised) — the
  * caller chooses it per feature source.
  *
- * Two ways to train:
- *   (a) callback mode — the paper's protocol: the caller augments each batch (RandomResizedCrop +
- *       flip), runs the frozen encoder, and calls linear_probe_step() with that batch's features;
- *       linear_probe_lr() gives the epoch's lr.
- *   (b) cached mode — linear_probe_train_cached(): features extracted ONCE without augmentation
- *       (N, D) in memory, shuffled each epoch (seeded). Much faster, but a slightly different
- *       protocol (no augmentation of the training images), so its numbers are not the paper's.
+ * Training, linear_probe_train(): the features (N, D) in memory, shuffled each epoch (seeded) into
+ * batches. Two protocols use it:
+ *   (a) augmented — the paper's: a LinearProbeFeed re-extracts the training features under a
+ *       random RandomResizedCrop + flip before every epoch;
+ *   (b) cached — features extracted ONCE without augmentation. Much faster, but a slightly
+ *       different protocol (no augmentation of the training images), so its numbers are not the
+ *       paper's.
  *
  * Feature standardisation (optional, off by default, not part of MoCo's protocol): inputs are
  * mapped to (x - mean_d) / std_d with per-dimension mean/std of the TRAIN features (population
  * std, floored at 1e-6), in both step and eval. Set it with linear_probe_fit_standardization()
- * (cached mode) or linear_probe_set_standardization() (statistics from a pass over the train set).
+ * (from cached features) or linear_probe_set_standardization() (statistics from a pass over the
+ * train set).
  *
  * Randomness (RNG_STREAM_EVAL, seed from the options): W init draws stream (EVAL, a = 1, b = 0);
- * cached mode's epoch-e permutation draws stream (EVAL, a = 2, b = e).
+ * the epoch-e permutation draws stream (EVAL, a = 2, b = e).
  *
  * Memory: everything (W, b, gradients, momentum buffers, a batch of standardised inputs, logits,
  * gather buffer) is allocated in linear_probe_init(); step and eval do no allocation.
@@ -36,6 +38,7 @@
 #include <stdint.h>
 
 #include "core/common.h"
+#include "core/optim/optim.h"
 #include "downstream/topk.h"
 
 typedef enum {
@@ -47,8 +50,7 @@ typedef struct {
     int D;                        /* feature dimension */
     int n_classes;                /* C */
     int batch;                    /* largest batch passed to step (256) */
-    int epochs;                   /* total epochs, for the lr schedule */
-    float lr;                     /* base lr (30 for MoCo features) */
+    Schedule schedule;            /* epochs and the lr per epoch: STEP or CONSTANT, no warm-up */
     float momentum;               /* 0.9 */
     float weight_decay;           /* 0 */
     ProbeStandardize standardize; /* off by default */
@@ -57,8 +59,12 @@ typedef struct {
 
 #define LINEAR_PROBE_OPTIONS_DEFAULT                                                               \
     ((LinearProbeOptions){.batch = 256,                                                            \
-                          .epochs = 100,                                                           \
-                          .lr = 30.0f,                                                             \
+                          .schedule = {.kind = SCHEDULE_STEP,                                      \
+                                       .base_lr = 30.0,                                            \
+                                       .epochs = 100,                                              \
+                                       .milestones = {60, 80},                                     \
+                                       .n_milestones = 2,                                          \
+                                       .gamma = 0.1},                                              \
                           .momentum = 0.9f,                                                        \
                           .weight_decay = 0.0f,                                                    \
                           .standardize = PROBE_STANDARDIZE_OFF,                                    \
@@ -76,18 +82,23 @@ typedef struct {
     float *inv_std;     /* (D) standardisation 1 / std (1 when off) */
     float *xs;          /* (batch, D) standardised inputs of the current batch */
     float *logits;      /* (batch, C) logits, then softmax - onehot */
-    float *gather;      /* (batch, D) cached mode: rows of the current batch */
-    int *gather_labels; /* (batch) cached mode: labels of the current batch */
+    float *gather;      /* (batch, D) training: rows of the current batch */
+    int *gather_labels; /* (batch) training: labels of the current batch */
     double *scores;     /* (C) one row of logits in double, for ranking */
     long steps;         /* optimiser steps taken */
+    int diverged;       /* linear_probe_train met a loss that is not finite */
 } LinearProbe;
 
 /* Allocates and initialises W ~ N(0, 0.01²), b = 0. Dies on impossible options. */
 void linear_probe_init(LinearProbe *p, const LinearProbeOptions *opt);
 void linear_probe_free(LinearProbe *p);
 
-/* The lr of epoch `epoch` (0-based): base, × 0.1 from epoch round(0.6·E), × 0.01 from round(0.8·E)
- * (rounding halves up; E = 100 gives milestones 60 and 80, as main_lincls.py --schedule 60 80). */
+/* MoCo's schedule of `epochs` epochs from `lr`: × 0.1 from epoch round(0.6·E), × 0.01 from
+ * round(0.8·E) (rounding halves up; E = 100 gives milestones 60 and 80, as main_lincls.py
+ * --schedule 60 80). */
+Schedule linear_probe_schedule(float lr, int epochs);
+/* The lr of epoch `epoch` (0-based): (float)base_lr, × (float)gamma per milestone reached
+ * (schedule_decays), multiplied in float. */
 float linear_probe_lr(const LinearProbeOptions *opt, int epoch);
 
 /* Standardisation statistics: from train features X (N, D), or given (mean, std) (D). No-ops
@@ -103,10 +114,20 @@ double linear_probe_step(LinearProbe *p, const float *feats, const int *labels, 
  * non-NULL. Processes opt.batch rows at a time. */
 TopkCounts linear_probe_eval(LinearProbe *p, const float *X, const int *labels, int N, int *pred);
 
-/* Cached mode: opt.epochs epochs over X (N, D), labels (N), seeded shuffle each epoch, the step lr
- * schedule. loss_out (epochs), when non-NULL, receives each epoch's mean batch loss. Returns
- * CLFT_ERR_NUMERIC (with clft_last_error) if the loss stops being finite, else CLFT_OK. */
-ClftStatus linear_probe_train_cached(LinearProbe *p, const float *X, const int *labels, int N,
-                                     double *loss_out);
+/* Refills X (N, D) and labels (N) before epoch `epoch`: the augmented protocol's features of the
+ * training set under that epoch's random transform. */
+typedef struct {
+    ClftStatus (*refill)(void *ctx, int epoch, float *X, int *labels);
+    void *ctx;
+} LinearProbeFeed;
+
+/* opt.schedule.epochs epochs over X (N, D), labels (N): before each epoch `feed` (when non-NULL)
+ * refills them; then the epoch's seeded permutation cut into batches of opt.batch (the last one
+ * smaller), one linear_probe_step each at linear_probe_lr. loss_out (epochs), when non-NULL,
+ * receives each epoch's mean batch loss. Stops at the first loss that is not finite: p->diverged,
+ * CLFT_ERR_NUMERIC with clft_last_error. A refill's error is returned as it is. Standardisation is
+ * the caller's (linear_probe_fit_standardization before). */
+ClftStatus linear_probe_train(LinearProbe *p, float *X, int *labels, int N,
+                              const LinearProbeFeed *feed, double *loss_out);
 
 #endif

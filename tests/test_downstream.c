@@ -169,7 +169,7 @@ static void test_probe_hand_steps(void **state)
 {
     (void)state;
     LinearProbeOptions o = LINEAR_PROBE_OPTIONS_DEFAULT;
-    o.D = 1, o.n_classes = 2, o.batch = 4, o.epochs = 1, o.lr = 1.0f;
+    o.D = 1, o.n_classes = 2, o.batch = 4, o.schedule = linear_probe_schedule(1.0f, 1);
     LinearProbe p;
     linear_probe_init(&p, &o);
     p.W[0] = p.W[1] = 0.0f;
@@ -192,7 +192,7 @@ static void test_probe_gradient_fd(void **state)
     (void)state;
     enum { B = 6, D = 5, C = 4 };
     LinearProbeOptions o = LINEAR_PROBE_OPTIONS_DEFAULT;
-    o.D = D, o.n_classes = C, o.batch = B, o.epochs = 1, o.seed = 3;
+    o.D = D, o.n_classes = C, o.batch = B, o.schedule.epochs = 1, o.seed = 3;
     LinearProbe p;
     linear_probe_init(&p, &o);
     Rng r;
@@ -239,11 +239,13 @@ static void check_blobs(ProbeStandardize standardize, float lr)
             X[n * D + d] = (float)(2.0 + (d == y[n] ? 6.0 : 0.0) + 0.5 * rng_normal(&r));
     }
     LinearProbeOptions o = LINEAR_PROBE_OPTIONS_DEFAULT;
-    o.D = D, o.n_classes = C, o.batch = 32, o.epochs = 10, o.lr = lr, o.standardize = standardize;
+    o.D = D, o.n_classes = C, o.batch = 32, o.standardize = standardize;
+    o.schedule = linear_probe_schedule(lr, 10);
     LinearProbe p;
     linear_probe_init(&p, &o);
     double loss[10];
-    assert_int_equal(linear_probe_train_cached(&p, X, y, N, loss), CLFT_OK);
+    linear_probe_fit_standardization(&p, X, N);
+    assert_int_equal(linear_probe_train(&p, X, y, N, NULL, loss), CLFT_OK);
     TopkCounts c = linear_probe_eval(&p, X, y, N, pred);
     if (c.correct1 != N)
         fail_msg("standardize=%d: train top-1 %ld / %d", standardize, c.correct1, N);
@@ -262,7 +264,8 @@ static void test_probe_separable_blobs(void **state)
     check_blobs(PROBE_STANDARDIZE_OFF, 30.0f); /* MoCo's lr: large logits stay finite */
 }
 
-/* MoCo's --schedule 60 80 for 100 epochs; 10 epochs → milestones 6 and 8; 5 → round(3.0)=3, 4. */
+/* MoCo's --schedule 60 80 for 100 epochs (the default options and linear_probe_schedule); 10
+ * epochs → milestones 6 and 8; 5 → round(3.0)=3, 4. */
 static void test_probe_lr_schedule(void **state)
 {
     (void)state;
@@ -272,11 +275,13 @@ static void test_probe_lr_schedule(void **state)
                 fabsf(linear_probe_lr(&o, 79) - 3.0f) < 1e-6f);
     assert_true(fabsf(linear_probe_lr(&o, 80) - 0.3f) < 1e-6f &&
                 fabsf(linear_probe_lr(&o, 99) - 0.3f) < 1e-6f);
-    o.epochs = 10;
+    const Schedule s = linear_probe_schedule(30.0f, 100);
+    assert_true(s.n_milestones == 2 && s.milestones[0] == 60 && s.milestones[1] == 80);
+    o.schedule = linear_probe_schedule(30.0f, 10);
     assert_true(linear_probe_lr(&o, 5) == 30.0f && fabsf(linear_probe_lr(&o, 6) - 3.0f) < 1e-6f);
     assert_true(fabsf(linear_probe_lr(&o, 7) - 3.0f) < 1e-6f &&
                 fabsf(linear_probe_lr(&o, 8) - 0.3f) < 1e-6f);
-    o.epochs = 5;
+    o.schedule = linear_probe_schedule(30.0f, 5);
     assert_true(linear_probe_lr(&o, 2) == 30.0f && fabsf(linear_probe_lr(&o, 3) - 3.0f) < 1e-6f);
     assert_true(fabsf(linear_probe_lr(&o, 4) - 0.3f) < 1e-6f);
 }

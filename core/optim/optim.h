@@ -18,7 +18,7 @@ typedef struct SgdOptions {
 
 typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } ScheduleKind;
 
-#define SCHEDULE_MAX_MILESTONES 8
+#define SCHEDULE_MAX_MILESTONES 32 /* as many as a config list holds (CONFIG_LIST_MAX) */
 
 typedef struct {
     ScheduleKind kind;
@@ -32,5 +32,10 @@ typedef struct {
 
 /* The learning rate of step `step` (0-based) of epoch `epoch` (0-based). */
 double schedule_lr(const Schedule *s, int epoch, int step, int steps_per_epoch);
+
+/* How many of the milestones `epoch` (0-based) has reached: a STEP schedule's lr is
+ * base_lr · gamma^k before warm-up. 0 for the other kinds. The linear probe (downstream/linear.h)
+ * applies these decays in float, as its SGD runs. */
+int schedule_decays(const Schedule *s, int epoch);
 
 #endif

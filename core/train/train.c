@@ -107,8 +107,8 @@ static Schedule make_schedule(const Config *cfg)
     s.kind = cfg->optim.schedule == CONFIG_SCHEDULE_COSINE ? SCHEDULE_COSINE
              : cfg->optim.schedule == CONFIG_SCHEDULE_STEP ? SCHEDULE_STEP
                                                             : SCHEDULE_CONSTANT;
-    s.n_milestones = cfg->optim.milestones.n < SCHEDULE_MAX_MILESTONES ? cfg->optim.milestones.n
-                                                                       : SCHEDULE_MAX_MILESTONES;
+    _Static_assert(SCHEDULE_MAX_MILESTONES >= CONFIG_LIST_MAX, "a schedule holds every milestone");
+    s.n_milestones = cfg->optim.milestones.n;
     for (int i = 0; i < s.n_milestones; i++) s.milestones[i] = cfg->optim.milestones.v[i];
     return s;
 }

@@ -35,27 +35,22 @@
  *             measured chance.
  *   semisup   for each eval.semisup_fractions f: the class-balanced subset of sampling.h
  *             (seed run.seed); "semisup_linear": the linear probe on it; "semisup_finetune": the
- *             whole backbone + a linear classifier trained on it (see eval_finetune below).
+ *             whole backbone + a linear classifier trained on it (downstream/finetune.h).
  *             dataset "<spec>:frac=<f>".
  *   longtail  the long-tailed subset of sampling.h (ρ = eval.longtail_rho, n_max = the smallest
- *             class size), linear probe, balanced test set: top1, top5 and top1_many / top1_medium
- * / top1_few (tercile shot groups, sampling.h). dataset "<spec>:lt_rho=<ρ>". transfer  the run
- * pre-trained on classes A = data.classes; train and test restricted to the other classes B of the
- * dataset (labels 0..|B|-1 in B's order): kNN and cached linear probe, dataset
- * "<spec>:classes=<B>".
- *
- * Fine-tuning (semisup_finetune): the checkpoint's backbone + Linear(D, C) (W ~ N(0, 0.01²), b = 0)
- * trained end to end with SGD (lr EVAL_FT_LR for all parameters, momentum 0.9, wd 0, constant lr)
- * for EvalOptions.finetune_epochs epochs of batches of min(64, n) images (last partial batch
- * dropped) under RandomResizedCrop + flip. BN runs in TRAIN mode (batch statistics, running
- * statistics updated), as SimCLR's and MoCo's fine-tuning; evaluation uses eval-mode BN with the
- * updated running statistics and the centre crop.
+ *             class size), linear probe, balanced test set: top1, top5 and top1_many /
+ *             top1_medium / top1_few (tercile shot groups, sampling.h). dataset
+ *             "<spec>:lt_rho=<ρ>".
+ *   transfer  the run pre-trained on classes A = data.classes; train and test restricted to the
+ *             other classes B of the dataset (labels 0..|B|-1 in B's order): kNN and cached
+ *             linear probe, dataset "<spec>:classes=<B>".
  */
 #ifndef CLFT_DOWNSTREAM_EVAL_H
 #define CLFT_DOWNSTREAM_EVAL_H
 
 #include <stdio.h>
 
+#include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/io/config.h"
 #include "core/io/eval_csv.h"
@@ -65,9 +60,6 @@
 
 #define EVAL_DEFAULT_BATCH 256
 #define EVAL_FLOOR_LR 0.05f
-#define EVAL_FT_LR 0.05f
-#define EVAL_FT_BATCH 64
-#define EVAL_FT_DEFAULT_EPOCHS 5
 
 typedef enum { EVAL_KNN, EVAL_LINEAR, EVAL_SEMISUP, EVAL_LONGTAIL, EVAL_TRANSFER } EvalProtocol;
 typedef enum { EVAL_PROBE_FROM_CONFIG, EVAL_PROBE_CACHED, EVAL_PROBE_AUGMENTED } EvalProbeMode;
@@ -83,7 +75,7 @@ typedef struct {
     EvalProbeMode probe; /* FROM_CONFIG = eval.linear_cached */
     EvalFloors floors;   /* pixel and random-encoder rows */
     EvalFinetune finetune;
-    int finetune_epochs; /* 0 = EVAL_FT_DEFAULT_EPOCHS */
+    int finetune_epochs; /* 0 = FINETUNE_DEFAULT_EPOCHS (finetune.h) */
     int batch;           /* encoder batch for feature extraction; 0 = EVAL_DEFAULT_BATCH */
     int train_limit;     /* < 0 = the run's data.train_limit; 0 = all */
     int quiet;           /* no progress lines on stderr */
@@ -180,9 +172,12 @@ ClftStatus eval_knn(EvalRun *r, EvalSource src, const Dataset *train, const Data
                     const char *protocol, const char *dataset, EvalResults *res);
 ClftStatus eval_linear(EvalRun *r, EvalSource src, const Dataset *train, const Dataset *test,
                        const EvalProbeTask *task, int *pred, EvalResults *res);
-/* Fine-tunes the backbone + a classifier on train (see above), evaluates on test. */
-ClftStatus eval_finetune(EvalRun *r, const Dataset *train, const Dataset *test, int epochs,
-                         TopkCounts *counts);
+/* A head-less encoder of the run's architecture for batches of N at the run's size, with
+ * gradients when with_grads (fine-tuning). Its weights are torchvision's init until loaded. */
+ClftStatus eval_build_encoder(const EvalRun *r, Model *m, int N, int with_grads);
+/* The training transform of the augmented probe and of fine-tuning: RandomResizedCrop
+ * (torchvision's default scale 0.08–1) + flip. */
+AugConfig eval_train_aug(const EvalRun *r);
 
 /* The protocol name of a source: "knn" → "knn", "knn_pixels", "knn_random". */
 void eval_source_name(char *out, size_t cap, const char *protocol, EvalSource src);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "downstream/eval.h"
+#include "downstream/finetune.h"
 #include "downstream/sampling.h"
 
 /* The training and test sets of a protocol and the `dataset` column of its rows. */
@@ -99,8 +100,8 @@ static ClftStatus semisup_fraction(EvalRun *r, const EvalOptions *opt, EvalData 
         snprintf(msg, sizeof msg, "semisup %g%%: fine-tuning (%d images)", 100.0 * frac, k);
         say(r, msg);
         TopkCounts c;
-        int epochs = opt->finetune_epochs > 0 ? opt->finetune_epochs : EVAL_FT_DEFAULT_EPOCHS;
-        st = eval_finetune(r, sub, d->test, epochs, &c);
+        int epochs = opt->finetune_epochs > 0 ? opt->finetune_epochs : FINETUNE_DEFAULT_EPOCHS;
+        st = finetune_eval(r, sub, d->test, epochs, &c);
         if (st == CLFT_OK) {
             eval_results_add(res, "semisup_finetune", name, "test", "top1", 100.0 * topk_top1(&c),
                              r->epoch);

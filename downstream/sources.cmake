@@ -9,7 +9,8 @@ target_sources(clft_methods PRIVATE downstream/monitor.c)
 target_sources(clft_methods PRIVATE downstream/matrix.c downstream/results.c downstream/results_md.c
   downstream/results_check.c)
 clft_add_test(test_reproduce tests/test_reproduce.c)
-target_sources(clft_methods PRIVATE downstream/eval.c downstream/eval_protocols.c downstream/export.c)
+target_sources(clft_methods PRIVATE downstream/eval.c downstream/eval_protocols.c downstream/finetune.c
+  downstream/export.c)
 clft_add_test(test_eval tests/test_eval.c)
 # export → PyTorch: skipped (exit 77) where /usr/bin/python3 has no torch.
 add_test(NAME export_check COMMAND sh tests/export_check.sh ${CMAKE_BINARY_DIR}

@@ -35,7 +35,7 @@ static void moco_v1_defaults(Config *c)
     c->head.type = CONFIG_HEAD_LINEAR;
     c->head.hidden = 0;
     c->aug.preset = CONFIG_AUG_MOCO_V1;
-    c->optim.schedule = CONFIG_SCHEDULE_STEP;
+    c->optim.schedule = SCHEDULE_STEP;
     c->optim.milestones = (ConfigIntList){.n = 2, .v = {120, 160}};
     c->optim.gamma = 0.1;
 }
@@ -50,7 +50,7 @@ static void moco_v2_defaults(Config *c)
     c->head.type = CONFIG_HEAD_MLP;
     c->head.hidden = 0; /* 0 = the backbone's feature dim (2048 for ResNet-50) */
     c->aug.preset = CONFIG_AUG_MOCO_V2;
-    c->optim.schedule = CONFIG_SCHEDULE_COSINE;
+    c->optim.schedule = SCHEDULE_COSINE;
     c->optim.milestones = (ConfigIntList){0};
     c->optim.gamma = 0.1;
 }

@@ -50,7 +50,7 @@ static void set_mean_std(AugConfig *c, int channels)
 
 AugConfig aug_moco_v1(int size, int channels)
 {
-    AugConfig c = {.order = AUG_ORDER_MOCO_V1,
+    AugConfig c = {.order = AUG_ORDER_GRAY_JITTER,
                    .size = size,
                    .scale_lo = 0.2f,
                    .scale_hi = 1.0f,
@@ -74,7 +74,7 @@ AugConfig aug_moco_v1(int size, int channels)
 AugConfig aug_moco_v2(int size, int channels)
 {
     AugConfig c = aug_moco_v1(size, channels);
-    c.order = AUG_ORDER_MOCO_V2;
+    c.order = AUG_ORDER_JITTER_GRAY;
     c.jitter_h = 0.1f;
     c.jitter_p = 0.8f;
     c.blur_p = 0.5f;
@@ -582,9 +582,9 @@ void aug_apply_params(const AugConfig *cfg, const AugParams *p, const uint8_t *h
         eval_resize_crop(cfg, hwc, H, W, C, a, s);
     } else {
         aug_resize(hwc, H, W, C, p->box, a, S, S, s);
-        if (cfg->order == AUG_ORDER_MOCO_V1 && p->gray) aug_grayscale(a, S, S, C);
+        if (cfg->order == AUG_ORDER_GRAY_JITTER && p->gray) aug_grayscale(a, S, S, C);
         if (p->jitter) apply_jitter(p, a, S, C);
-        if (cfg->order == AUG_ORDER_MOCO_V2 && p->gray) aug_grayscale(a, S, S, C);
+        if (cfg->order == AUG_ORDER_JITTER_GRAY && p->gray) aug_grayscale(a, S, S, C);
         if (p->blur) aug_blur(a, S, S, C, p->sigma, aug_blur_ksize(cfg, p->sigma, S, S), s);
     }
     aug_normalize(a, S, S, C, cfg->mean, cfg->std, p->flip, out_chw);

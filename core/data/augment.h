@@ -51,7 +51,9 @@
 #define AUG_FMNIST_MEAN 0.2860f
 #define AUG_FMNIST_STD 0.3530f
 
-typedef enum { AUG_ORDER_MOCO_V1, AUG_ORDER_MOCO_V2, AUG_ORDER_EVAL } AugOrder;
+/* The random pipeline's order after the crop: grayscale then jitter (MoCo v1's), or jitter then
+ * grayscale (MoCo v2's); EVAL: resize + centre crop only. */
+typedef enum { AUG_ORDER_GRAY_JITTER, AUG_ORDER_JITTER_GRAY, AUG_ORDER_EVAL } AugOrder;
 typedef enum { AUG_BLUR_KERNEL_3SIGMA, AUG_BLUR_KERNEL_FIXED } AugBlurKernel;
 typedef enum {
     AUG_JITTER_BRIGHTNESS,

@@ -20,28 +20,22 @@
 
 #include "core/backend/backend.h"
 #include "core/common.h"
+#include "core/model/model.h"
+#include "core/optim/optim.h"
 
 #define CONFIG_STR 160        /* capacity of a string setting (an INI line must fit in 200 chars) */
 #define CONFIG_LIST_MAX 32    /* entries of an int/float list */
 #define CONFIG_VARIANT_MAX 32 /* free [variant] keys */
 #define CONFIG_VKEY 48        /* capacity of a free [variant] key */
 
-typedef enum { CONFIG_DEVICE_CPU, CONFIG_DEVICE_CPU_IM2COL, CONFIG_DEVICE_CPU_REF, CONFIG_DEVICE_CUDA } ConfigDevice;
 typedef enum {
-    CONFIG_ARCH_RESNET18,
-    CONFIG_ARCH_RESNET34,
-    CONFIG_ARCH_RESNET50,
-    CONFIG_ARCH_RESNET_SMALL
-} ConfigArch;
-/* imagenet: 7x7/2 conv + 3x3/2 max-pool (torchvision); small: 3x3/1 conv, no pool (CIFAR-style). */
-typedef enum { CONFIG_STEM_IMAGENET, CONFIG_STEM_SMALL } ConfigStem;
+    CONFIG_DEVICE_CPU,
+    CONFIG_DEVICE_CPU_IM2COL,
+    CONFIG_DEVICE_CPU_REF,
+    CONFIG_DEVICE_CUDA
+} ConfigDevice;
 typedef enum { CONFIG_HEAD_LINEAR, CONFIG_HEAD_MLP } ConfigHead;
 typedef enum { CONFIG_BASELINE_MOCO_V1, CONFIG_BASELINE_MOCO_V2 } ConfigBaseline;
-typedef enum {
-    CONFIG_SCHEDULE_COSINE,
-    CONFIG_SCHEDULE_STEP,
-    CONFIG_SCHEDULE_CONSTANT
-} ConfigSchedule;
 typedef enum { CONFIG_SUBSET_NONE, CONFIG_SUBSET_IMAGENET100 } ConfigSubset;
 typedef enum { CONFIG_AUG_MOCO_V1, CONFIG_AUG_MOCO_V2, CONFIG_AUG_NONE } ConfigAugPreset;
 
@@ -75,8 +69,8 @@ typedef struct {
         int knn_every;  /* epochs between kNN monitor evaluations; 0 = off */
     } run;
     struct {
-        ConfigArch arch;
-        ConfigStem stem;
+        ResNetArch arch; /* core/model's enums: the keys' words are in their order */
+        StemKind stem;   /* imagenet: 7x7/2 conv + 3x3/2 max-pool; small: 3x3/1, no pool */
         int width;       /* base channels; 64 = torchvision */
         int stages;      /* resnet_small: number of stages (width, 2w, 4w, ...) */
         int blocks;      /* resnet_small: basic blocks per stage */
@@ -97,7 +91,7 @@ typedef struct {
     struct {
         double lr, momentum, weight_decay;
         int batch, epochs;
-        ConfigSchedule schedule;
+        ScheduleKind schedule;    /* core/optim's enum: the key's words are in its order */
         ConfigIntList milestones; /* epochs where lr *= gamma (schedule = step) */
         double gamma;
         int warmup_epochs;
@@ -198,15 +192,15 @@ ClftStatus config_apply_variant(const Config *c, ConfigVariantSetFn set, void *o
 /* The value of free [variant] key `key`, or NULL. */
 const char *config_variant_get(const Config *c, const char *key);
 
-/* Effective augmentation numbers: the [aug] preset's values (PAPER.md §4) with the overrides. */
+/* Effective augmentation numbers that [aug] can override: the preset's values (PAPER.md §4) with
+ * the overrides. The jitter strengths and the blur's sigma range are not settings: they are the
+ * preset's (core/data/augment.c). */
 typedef struct {
     double scale_min, scale_max; /* RandomResizedCrop scale range */
     double flip_p;               /* horizontal flip */
     double jitter_p;             /* ColorJitter applied with this probability */
-    double jitter[4];            /* brightness, contrast, saturation, hue strengths */
     double gray_p;               /* RandomGrayscale */
-    double blur_p;               /* GaussianBlur, sigma ~ U(blur_sigma[0], blur_sigma[1]) */
-    double blur_sigma[2];
+    double blur_p;               /* GaussianBlur */
 } ConfigAug;
 void config_aug_resolve(const Config *c, ConfigAug *out);
 

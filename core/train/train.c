@@ -49,11 +49,9 @@ typedef struct {
 
 ModelConfig train_model_config(const Config *cfg, int in_channels)
 {
-    static const ResNetArch archs[] = {ARCH_RESNET18, ARCH_RESNET34, ARCH_RESNET50,
-                                       ARCH_RESNET_SMALL};
     ModelConfig m = {
-        .arch = archs[cfg->model.arch],
-        .stem = cfg->model.stem == CONFIG_STEM_IMAGENET ? STEM_IMAGENET : STEM_SMALL,
+        .arch = cfg->model.arch,
+        .stem = cfg->model.stem,
         .width = cfg->model.width,
         .stages = cfg->model.stages,
         .blocks = cfg->model.blocks,
@@ -104,9 +102,7 @@ static Schedule make_schedule(const Config *cfg)
 {
     Schedule s = {.base_lr = cfg->optim.lr, .epochs = cfg->optim.epochs,
                   .gamma = cfg->optim.gamma, .warmup_epochs = cfg->optim.warmup_epochs};
-    s.kind = cfg->optim.schedule == CONFIG_SCHEDULE_COSINE ? SCHEDULE_COSINE
-             : cfg->optim.schedule == CONFIG_SCHEDULE_STEP ? SCHEDULE_STEP
-                                                            : SCHEDULE_CONSTANT;
+    s.kind = cfg->optim.schedule;
     _Static_assert(SCHEDULE_MAX_MILESTONES >= CONFIG_LIST_MAX, "a schedule holds every milestone");
     s.n_milestones = cfg->optim.milestones.n;
     for (int i = 0; i < s.n_milestones; i++) s.milestones[i] = cfg->optim.milestones.v[i];

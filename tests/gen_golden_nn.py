@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""gen_golden_nn.py — golden values of clft's layers (core/nn) from PyTorch, for tests/test_nn.c.
+"""gen_golden_nn.py — golden values of clft's layers (core/nn) from PyTorch, for
+tests/test_nn_conv_bn.c and tests/test_nn_layers.c.
 
 Writes tests/fixtures/nn_layers.safetensors: for each layer its inputs, weights, the upstream
 gradient R (the test's loss is sum(out * R)), and PyTorch's outputs and gradients (and BatchNorm's
@@ -29,7 +30,7 @@ def rnd(*shape):
     return torch.randn(*shape, dtype=torch.float32).double()
 
 
-# conv2d: (name, N, C_in, H, W, C_out, K, stride, pad); mirrored in tests/test_nn.c.
+# conv2d: (name, N, C_in, H, W, C_out, K, stride, pad); mirrored in tests/test_nn_conv_bn.c.
 CONVS = [
     ("conv_a", 2, 3, 7, 6, 4, 3, 1, 1),
     ("conv_b", 2, 3, 9, 8, 5, 3, 2, 1),

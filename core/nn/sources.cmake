@@ -1,6 +1,8 @@
 # core/nn: the layers' shapes (their kernels are backend ops, core/backend/), tests, benchmarks.
 target_sources(clft_core PRIVATE core/nn/shape.c)
-clft_add_test(test_nn tests/test_nn.c)
+clft_add_test(test_nn_conv_bn tests/test_nn_conv_bn.c tests/nn_fd.c)
+clft_add_test(test_nn_layers tests/test_nn_layers.c tests/nn_fd.c)
+clft_add_test(test_nn_blocks tests/test_nn_blocks.c tests/nn_fd.c)
 clft_add_test(test_nn_fast tests/test_nn_fast.c)
 clft_add_bench(bench_conv bench/bench_conv.c)
 clft_add_bench(bench_moco bench/bench_moco.c)

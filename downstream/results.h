@@ -86,8 +86,9 @@ char *results_md_splice(const char *text, const char *preset, const char *sectio
 ClftStatus results_md_replace(const char *path, const char *preset, const char *section);
 
 /* Compares summary_path against expected_path, printing one PASS/FAIL line per expected row to
- * `out`. Returns the number of failures in *n_fail; a non-OK status when a file cannot be read or
- * lacks a column (naming it). */
+ * `out`. Returns the number of failures in *n_fail (a mean of "nan" fails); a non-OK status, naming
+ * the file (and row), when a file cannot be read, lacks a column, has a mean that is not a number,
+ * or has a band that is not a finite interval lo <= hi. */
 ClftStatus results_check(const char *summary_path, const char *expected_path, FILE *out,
                          int *n_fail);
 

@@ -17,11 +17,13 @@ static ClftStatus columns(const CsvTable *t, const char *const *names, int n, in
     return CLFT_OK;
 }
 
-/* Checks expected row e against every matching summary row; returns the failures. */
-static int check_row(const CsvTable *sum, const int *sc, const CsvTable *exp, const int *ec, int e,
-                     double lo, double hi, FILE *out)
+/* Checks expected row e against every matching summary row, adding the failures to *fails. A mean
+ * that is not a number is bad input (an error naming file, row and column), not a failure; "nan",
+ * what summary.csv writes when a run produced no value, fails its band. */
+static ClftStatus check_row(const CsvTable *sum, const int *sc, const CsvTable *exp, const int *ec,
+                            int e, double lo, double hi, FILE *out, int *fails)
 {
-    int matched = 0, fails = 0;
+    int matched = 0;
     const char *key[4];
     for (int k = 0; k < 4; k++) key[k] = csv_cell(exp, e, ec[k]);
     for (int r = 0; r < sum->nrow; r++) {
@@ -29,19 +31,35 @@ static int check_row(const CsvTable *sum, const int *sc, const CsvTable *exp, co
         for (int k = 0; k < 4 && same; k++) same = !strcmp(csv_cell(sum, r, sc[k]), key[k]);
         if (!same) continue;
         matched++;
-        double v = NAN;
-        if (csv_cell_num(sum, r, sc[4], &v) != CLFT_OK) v = NAN;
+        double v;
+        ClftStatus st = csv_cell_num(sum, r, sc[4], &v);
+        if (st != CLFT_OK) return st;
         const int ok = !isnan(v) && v >= lo && v <= hi;
-        fails += !ok;
+        *fails += !ok;
         fprintf(out, "%s  %s %s %s %s (%s): %.6g %s [%.6g, %.6g]\n", ok ? "PASS" : "FAIL", key[0],
                 key[1], key[2], key[3], csv_cell(sum, r, sc[5]), v, ok ? "in" : "OUTSIDE", lo, hi);
     }
     if (!matched) {
         fprintf(out, "FAIL  %s %s %s %s: missing from %s (band [%.6g, %.6g])\n", key[0], key[1],
                 key[2], key[3], sum->path, lo, hi);
-        fails++;
+        ++*fails;
     }
-    return fails;
+    return CLFT_OK;
+}
+
+/* Band e of the expected file: finite numbers with lo <= hi, else an error naming file and row
+ * (an inverted band would fail every value, whatever the code does). */
+static ClftStatus read_band(const CsvTable *exp, const int *ec, int e, double *lo, double *hi)
+{
+    ClftStatus st = csv_cell_num(exp, e, ec[4], lo);
+    if (st == CLFT_OK) st = csv_cell_num(exp, e, ec[5], hi);
+    if (st != CLFT_OK) return st;
+    if (!isfinite(*lo) || !isfinite(*hi) || *lo > *hi) {
+        clft_set_error("%s: data row %d: band [%g, %g] is not an interval lo <= hi", exp->path,
+                       e + 1, *lo, *hi);
+        return CLFT_ERR_VALUE;
+    }
+    return CLFT_OK;
 }
 
 ClftStatus results_check(const char *summary_path, const char *expected_path, FILE *out,
@@ -63,9 +81,8 @@ ClftStatus results_check(const char *summary_path, const char *expected_path, FI
     if (st == CLFT_OK) st = columns(&exp, enames, 6, ec);
     for (int e = 0; e < exp.nrow && st == CLFT_OK; e++) {
         double lo, hi;
-        st = csv_cell_num(&exp, e, ec[4], &lo);
-        if (st == CLFT_OK) st = csv_cell_num(&exp, e, ec[5], &hi);
-        if (st == CLFT_OK) *n_fail += check_row(&sum, sc, &exp, ec, e, lo, hi, out);
+        st = read_band(&exp, ec, e, &lo, &hi);
+        if (st == CLFT_OK) st = check_row(&sum, sc, &exp, ec, e, lo, hi, out, n_fail);
     }
     if (st == CLFT_OK && exp.nrow == 0) {
         clft_set_error("%s: no expected rows", expected_path);

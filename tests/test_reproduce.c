@@ -215,6 +215,59 @@ static void test_check_bands(void **state)
     fclose(devnull);
 }
 
+/* Bad input is exit status 2 with one line naming the file and row, never a pass or a plain FAIL:
+ * a mean that is not a number, an inverted band (lo > hi), a band that is not a number. A mean of
+ * "nan" (a run without a value) is a FAIL. */
+static void test_check_bad_input(void **state)
+{
+    (void)state;
+    char root[256], sum[512], exp[512], err[512], cmd[2048];
+    make_temp_dir(root, sizeof root);
+    snprintf(sum, sizeof sum, "%s/summary.csv", root);
+    snprintf(exp, sizeof exp, "%s/expected.csv", root);
+    snprintf(err, sizeof err, "%s/stderr.txt", root);
+    static const char *const head = "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,ci95,"
+                                    "delta_vs_baseline,p_value\n";
+    static const char *const band = "baseline,variant,protocol,metric,lo,hi\nmoco_v2,none,knn,top1,60,70\n";
+    FILE *devnull = fopen("/dev/null", "w");
+    int n_fail = -1;
+    char text[1024];
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,2,6x.5,0.5,4.5,,\n", head);
+    write_text(sum, text);
+    write_text(exp, band);
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_ERR_VALUE);
+    assert_non_null(strstr(clft_last_error(), sum));
+    assert_non_null(strstr(clft_last_error(), "data row 1"));
+    const char *bin = getenv("CLFT_BUILD_DIR");
+    if (bin) {
+        snprintf(cmd, sizeof cmd, "%s/clft check %s --expected %s >/dev/null 2>%s", bin, sum, exp, err);
+        assert_int_equal(run_cmd(cmd), 2);
+        const char *msg = read_text(err); /* one line, naming the file */
+        assert_non_null(strstr(msg, sum));
+        assert_ptr_equal(strchr(msg, '\n'), msg + strlen(msg) - 1);
+    }
+    /* "nan": a fail, not bad input */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,0,nan,nan,nan,,\n", head);
+    write_text(sum, text);
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    assert_int_equal(n_fail, 1);
+    if (bin) assert_int_equal(run_cmd(cmd), 1);
+    /* bands that are not an interval */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,2,65,0.5,4.5,,\n", head);
+    write_text(sum, text);
+    static const char *const bad[] = {"70,60", "60,", "nan,70", "60,inf"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(text, sizeof text, "baseline,variant,protocol,metric,lo,hi\nmoco_v2,ft,knn,top1,0,100\n"
+                                    "moco_v2,none,knn,top1,%s\n", bad[i]);
+        write_text(exp, text);
+        assert_int_not_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+        assert_non_null(strstr(clft_last_error(), exp));
+        assert_non_null(strstr(clft_last_error(), "data row 2"));
+        if (bin) assert_int_equal(run_cmd(cmd), 2);
+    }
+    fclose(devnull);
+}
+
 static void test_matrices(void **state)
 {
     (void)state;
@@ -321,7 +374,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_results_md_markers),
-        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_matrices),
+        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_check_bad_input),
+        cmocka_unit_test(test_matrices),
         cmocka_unit_test(test_skip_complete_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

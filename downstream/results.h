@@ -92,9 +92,24 @@ ClftStatus results_md_replace(const char *path, const char *preset, const char *
 ClftStatus results_check(const char *summary_path, const char *expected_path, FILE *out,
                          int *n_fail);
 
-/* Writes expected bands from a measured summary: for every row, [mean − h, mean + h] with
- * h = k_std · std (0 when std is nan) + abs_tol (results/expected/README.md says which k and tol). */
-ClftStatus results_derive_expected(const char *summary_path, const char *expected_path, double k_std,
-                                   double abs_tol);
+/* How results_derive_expected turns measured summaries into bands (results/expected/README.md
+ * says which k_std, abs_tol and metrics each preset uses, and why). */
+typedef struct {
+    double k_std;        /* seed standard deviations on either side of each summary's mean */
+    double abs_tol;      /* added on both sides of the envelope, in the metric's units */
+    const char *metrics; /* comma-separated metric names to write bands for; NULL: all */
+} ResultsBandRule;
+
+#define RESULTS_MAX_SUMMARIES 32
+
+/* Writes expected bands from n_summaries measured summaries (e.g. one per BLAS kernel set): for
+ * every (baseline, variant, protocol, metric) whose metric is in rule->metrics,
+ *     lo = min over summaries and datasets of (mean − k_std · std) − abs_tol,
+ *     hi = max over summaries and datasets of (mean + k_std · std) + abs_tol
+ * (std 0 when nan, i.e. one seed). One summary gives the old [mean − h, mean + h],
+ * h = k_std · std + abs_tol. Every summary must hold every band's row and a finite mean there,
+ * else an error naming the file: a band from fewer measurements than named would be too narrow. */
+ClftStatus results_derive_expected(const char *const *summary_paths, int n_summaries,
+                                   const char *expected_path, const ResultsBandRule *rule);
 
 #endif

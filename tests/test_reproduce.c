@@ -204,7 +204,9 @@ static void test_check_bands(void **state)
     assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
     assert_int_equal(n_fail, 1);
     /* bands derived from the summary: [mean - (2 std + 0.1), mean + (2 std + 0.1)] */
-    assert_int_equal(results_derive_expected(sum, exp, 2.0, 0.1), CLFT_OK);
+    const char *one[] = {sum};
+    const ResultsBandRule rule = {.k_std = 2.0, .abs_tol = 0.1};
+    assert_int_equal(results_derive_expected(one, 1, exp, &rule), CLFT_OK);
     assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
                                         "moco_v2,none,knn,top1,60.4,62.6\nmoco_v2,ft,knn,top1,61.65,62.85\n");
     assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
@@ -213,6 +215,82 @@ static void test_check_bands(void **state)
     write_text(exp, "baseline,variant,protocol,metric,low,high\nmoco_v2,ft,knn,top1,0,100\n");
     assert_int_not_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
     fclose(devnull);
+}
+
+/* Bands from several summaries (one per kernel set): the envelope of mean ± k·std over them, plus
+ * abs_tol; the --metrics filter; a summary lacking a row is an error; the one-summary CLI form. */
+static void test_derive_envelope(void **state)
+{
+    (void)state;
+    char root[256], a[512], b[512], exp[512], cmd[4096];
+    make_temp_dir(root, sizeof root);
+    snprintf(a, sizeof a, "%s/a.csv", root);
+    snprintf(b, sizeof b, "%s/b.csv", root);
+    snprintf(exp, sizeof exp, "%s/expected.csv", root);
+    static const char *const head =
+        "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,ci95,delta_vs_baseline,p_value\n";
+    char text[1024];
+    /* a: knn top1 60 ± 1, top5 95 ± 0.5, ft top1 58 ± 2; b: knn top1 62 ± 0.5, top5 nan std */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,60,1,1,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,6,95,0.5,1,,\n"
+                                "moco_v2,ft,fashion-mnist,knn,top1,6,58,2,1,-2,0.1\n", head);
+    write_text(a, text);
+    snprintf(text, sizeof text, "%smoco_v2,ft,fashion-mnist,knn,top1,6,57,1,1,-5,0.01\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,1,96,nan,nan,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top1,6,62,0.5,1,,\n", head);
+    write_text(b, text);
+    const char *both[] = {a, b};
+    ResultsBandRule rule = {.k_std = 2.0, .abs_tol = 0.25};
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    /* none top1: [min(58, 61) - .25, max(62, 63) + .25]; top5: [min(94, 96), max(96, 96)] ± .25;
+     * ft top1: [min(54, 55), max(62, 59)] ± .25; rows in a's order */
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top1,57.75,63.25\n"
+                                        "moco_v2,none,knn,top5,93.75,96.25\n"
+                                        "moco_v2,ft,knn,top1,53.75,62.25\n");
+    rule.metrics = "top1,top9";
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    assert_null(strstr(read_text(exp), "top5"));
+    assert_non_null(strstr(read_text(exp), "moco_v2,ft,knn,top1,53.75,62.25\n"));
+    rule.metrics = "top9";
+    assert_int_not_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    rule.metrics = NULL;
+    /* b without the ft row: an error naming b, not a band from a alone */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,62,0.5,1,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,6,96,0.1,1,,\n", head);
+    write_text(b, text);
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_ERR_FORMAT);
+    assert_non_null(strstr(clft_last_error(), b));
+    assert_non_null(strstr(clft_last_error(), "moco_v2 ft knn top1"));
+    /* a mean that is not a finite number cannot make a band */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,nan,nan,nan,,\n", head);
+    write_text(b, text);
+    const char *only_b[] = {b};
+    assert_int_equal(results_derive_expected(only_b, 1, exp, &rule), CLFT_ERR_VALUE);
+    const char *bin = getenv("CLFT_BUILD_DIR");
+    if (!bin) return;
+    /* the CLI: the one-summary form (summary first), several summaries, --metrics, bad usage */
+    snprintf(cmd, sizeof cmd,
+             "%s/clft check %s --write-expected %s --k-std 2 --abs-tol 0.25 >/dev/null", bin, a,
+             exp);
+    assert_int_equal(run_cmd(cmd), 0);
+    assert_non_null(strstr(read_text(exp), "moco_v2,none,knn,top1,57.75,62.25\n"));
+    snprintf(text, sizeof text, "%smoco_v2,ft,fashion-mnist,knn,top1,6,57,1,1,-5,0.01\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,1,96,nan,nan,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top1,6,62,0.5,1,,\n", head);
+    write_text(b, text);
+    snprintf(cmd, sizeof cmd, "%s/clft check --write-expected %s --k-std 2 --abs-tol 0.25 "
+             "--metrics top1 %s %s >/dev/null", bin, exp, a, b);
+    assert_int_equal(run_cmd(cmd), 0);
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top1,57.75,63.25\n"
+                                        "moco_v2,ft,knn,top1,53.75,62.25\n");
+    snprintf(cmd, sizeof cmd, "%s/clft check --write-expected %s --k-std 2 %s 2>/dev/null", bin,
+             exp, a);
+    assert_int_equal(run_cmd(cmd), 2); /* no --abs-tol: the rule must be stated */
+    snprintf(cmd, sizeof cmd,
+             "%s/clft check --write-expected %s --k-std x --abs-tol 1 %s 2>/dev/null", bin, exp, a);
+    assert_int_equal(run_cmd(cmd), 2);
 }
 
 /* Bad input is exit status 2 with one line naming the file and row, never a pass or a plain FAIL:
@@ -374,7 +452,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_results_md_markers),
-        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_check_bad_input),
+        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_derive_envelope),
+        cmocka_unit_test(test_check_bad_input),
         cmocka_unit_test(test_matrices),
         cmocka_unit_test(test_skip_complete_runs),
     };

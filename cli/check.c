@@ -16,12 +16,13 @@ static void usage(FILE *f)
                "  EXPECTED.csv columns: baseline, variant, protocol, metric, lo, hi; each summary\n"
                "  mean of that (baseline, variant, protocol, metric) must lie in [lo, hi].\n"
                "  exit status: 0 all pass, 1 a value outside its band or missing, 2 bad input\n"
-               "usage: clft check --write-expected OUT.csv --k-std K --abs-tol T [--metrics LIST]\n"
+               "usage: clft check --write-expected OUT.csv --k-std K --abs-tol T\n"
+               "                  [--abs-tol METRIC=T[,METRIC=T...]] [--metrics LIST]\n"
                "                  SUMMARY.csv [SUMMARY.csv ...]\n"
                "  writes bands from measured summaries (e.g. one per BLAS kernel set): for each\n"
                "  (baseline, variant, protocol, metric) with a metric in LIST (comma-separated;\n"
                "  default all), [min(mean - K*std) - T, max(mean + K*std) + T] over the\n"
-               "  summaries\n");
+               "  summaries; METRIC=T gives a metric its own T (its units)\n");
 }
 
 /* The value after argv[*i] as a number in [lo, hi]; a usage error (-1) otherwise. */
@@ -41,8 +42,9 @@ static int derive(const char *const *summaries, int n, const char *out, const Re
         fprintf(stderr, "clft check: %s\n", clft_last_error());
         return 2;
     }
-    printf("wrote %s from %d summar%s (bands: envelope of mean +/- %g std, +/- %g; metrics %s)\n",
-           out, n, n == 1 ? "y" : "ies", rule->k_std, rule->abs_tol,
+    printf("wrote %s from %d summar%s (bands: envelope of mean +/- %g std, +/- %g%s%s; metrics "
+           "%s)\n", out, n, n == 1 ? "y" : "ies", rule->k_std, rule->abs_tol,
+           rule->metric_tols ? ", " : "", rule->metric_tols ? rule->metric_tols : "",
            rule->metrics ? rule->metrics : "all");
     return 0;
 }
@@ -63,6 +65,8 @@ int cmd_check(int argc, char **argv)
         else if (!strcmp(argv[i], "--k-std")) {
             if (number_arg(argc, argv, &i, 0, 100, &rule.k_std)) return 2;
             have_k = 1;
+        } else if (!strcmp(argv[i], "--abs-tol") && i + 1 < argc && strchr(argv[i + 1], '=')) {
+            rule.metric_tols = argv[++i];
         } else if (!strcmp(argv[i], "--abs-tol")) {
             if (number_arg(argc, argv, &i, 0, 1e9, &rule.abs_tol)) return 2;
             have_tol = 1;
@@ -82,7 +86,7 @@ int cmd_check(int argc, char **argv)
         }
         return derive(summaries, n, out, &rule);
     }
-    if (n != 1 || !expected || rule.metrics || have_k || have_tol) {
+    if (n != 1 || !expected || rule.metrics || rule.metric_tols || have_k || have_tol) {
         usage(stderr);
         return 2;
     }

@@ -10,6 +10,14 @@
  * Student-t half-width). delta_vs_baseline = mean over seeds of (arm − reference arm) and p_value the
  * two-sided paired t-test, both over the seeds present in both arms. For the reference (baseline)
  * rows themselves these two cells are EMPTY (not applicable); "nan" means undefined (e.g. n < 2).
+ * Besides the evaluation, each run with an evaluation contributes its pre-training statistics over
+ * its last epoch, as protocol "pretrain" under the dataset of its first eval.csv row: metric "loss"
+ * (mean InfoNCE loss of train.csv's rows of that epoch), "pos_score" and "neg_score" (means of
+ * scores.csv's pre_pos_mean and pre_neg_mean over that epoch's steps: the encoder's own q·k and
+ * q·queue, before any variant's transformation). They are diagnostics of the training, not of an
+ * encoder's quality: RESULTS.md's tables leave them out; `clft check` can gate on them (issue 20:
+ * at smoke scale a frozen key encoder or a loader feeding the same view twice barely moves kNN but
+ * moves these by many seed deviations; results/expected/README.md).
  *
  * RESULTS.md: each preset owns the text between the lines
  *     <!-- clft:begin preset=NAME -->  and  <!-- clft:end preset=NAME -->
@@ -97,6 +105,8 @@ ClftStatus results_check(const char *summary_path, const char *expected_path, FI
 typedef struct {
     double k_std;        /* seed standard deviations on either side of each summary's mean */
     double abs_tol;      /* added on both sides of the envelope, in the metric's units */
+    const char *metric_tols; /* "METRIC=T[,METRIC=T...]": abs_tol T for these metrics instead
+                                (units differ: percentage points, a loss, a cosine); NULL: none */
     const char *metrics; /* comma-separated metric names to write bands for; NULL: all */
 } ResultsBandRule;
 
@@ -106,8 +116,8 @@ typedef struct {
  * every (baseline, variant, protocol, metric) whose metric is in rule->metrics,
  *     lo = min over summaries and datasets of (mean − k_std · std) − abs_tol,
  *     hi = max over summaries and datasets of (mean + k_std · std) + abs_tol
- * (std 0 when nan, i.e. one seed). One summary gives the old [mean − h, mean + h],
- * h = k_std · std + abs_tol. Every summary must hold every band's row and a finite mean there,
+ * (std 0 when nan, i.e. one seed; abs_tol the metric's own from metric_tols if it has one).
+ * One summary gives the old [mean − h, mean + h], h = k_std · std + abs_tol. Every summary must hold every band's row and a finite mean there,
  * else an error naming the file: a band from fewer measurements than named would be too narrow. */
 ClftStatus results_derive_expected(const char *const *summary_paths, int n_summaries,
                                    const char *expected_path, const ResultsBandRule *rule);

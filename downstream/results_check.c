@@ -122,6 +122,28 @@ static int in_list(const char *list, const char *name)
     return 0;
 }
 
+/* The abs_tol of `metric`: its entry in rule->metric_tols, else rule->abs_tol. A malformed list
+ * ("name=number" entries, the number >= 0) is an error naming it. */
+static ClftStatus tol_for(const ResultsBandRule *rule, const char *metric, double *tol)
+{
+    *tol = rule->abs_tol;
+    if (!rule->metric_tols) return CLFT_OK;
+    char buf[512], *save = NULL;
+    snprintf(buf, sizeof buf, "%s", rule->metric_tols);
+    for (char *e = strtok_r(buf, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(e, '=');
+        double v;
+        if (!eq || eq == e || parse_float(eq + 1, 0, 1e9, &v) != CLFT_OK) {
+            clft_set_error("metric tolerances '%s': '%s' is not METRIC=T with T >= 0",
+                           rule->metric_tols, e);
+            return CLFT_ERR_VALUE;
+        }
+        *eq = '\0';
+        if (!strcmp(e, metric)) *tol = v;
+    }
+    return CLFT_OK;
+}
+
 /* Widens [*lo, *hi] by table t's rows with the key of row r of table 0..: mean ± k_std · std
  * (std 0 when nan, one seed). A summary without the key, or with a mean that is not a finite
  * number, is an error: a band from fewer kernel sets or seeds than claimed would be too narrow. */
@@ -173,17 +195,17 @@ static ClftStatus write_bands(const CsvTable *tabs, const int (*cols)[6], int n,
         for (int r = 0; r < tabs[t].nrow; r++) {
             if (seen_before(tabs, cols, t, r)) continue;
             if (!in_list(rule->metrics, csv_cell(&tabs[t], r, cols[t][3]))) continue;
-            double lo = INFINITY, hi = -INFINITY;
+            double lo = INFINITY, hi = -INFINITY, tol;
+            ClftStatus st = tol_for(rule, csv_cell(&tabs[t], r, cols[t][3]), &tol);
+            if (st != CLFT_OK) return st;
             for (int u = 0; u < n; u++) {
-                ClftStatus st =
-                    widen(&tabs[u], cols[u], &tabs[t], cols[t], r, rule->k_std, &lo, &hi);
+                st = widen(&tabs[u], cols[u], &tabs[t], cols[t], r, rule->k_std, &lo, &hi);
                 if (st != CLFT_OK) return st;
             }
             for (int k = 0; k < 4; k++) csv_put_str(w, csv_cell(&tabs[t], r, cols[t][k]));
-            csv_put_num(w, lo - rule->abs_tol);
-            csv_put_num(w, hi + rule->abs_tol);
-            ClftStatus st = csv_end_row(w);
-            if (st != CLFT_OK) return st;
+            csv_put_num(w, lo - tol);
+            csv_put_num(w, hi + tol);
+            if ((st = csv_end_row(w)) != CLFT_OK) return st;
             written++;
         }
     if (!written) {

@@ -113,6 +113,58 @@ static void test_summary_statistics(void **state)
     results_summary_free(&s);
 }
 
+/* The pre-training statistics: the mean over each run's last epoch of train.csv's loss and
+ * scores.csv's pre_pos_mean / pre_neg_mean, as protocol "pretrain"; RESULTS.md's tables leave
+ * them out. */
+static void test_summary_pretrain(void **state)
+{
+    (void)state;
+    char root[256], dirs[2][1024], path[1200];
+    make_temp_dir(root, sizeof root);
+    ResultsRun runs[2];
+    for (int i = 0; i < 2; i++) {
+        char name[16], text[1024];
+        snprintf(name, sizeof name, "s%d", i + 1);
+        fake_run(root, name, 60 + i, dirs[i], sizeof dirs[i]);
+        runs[i] = (ResultsRun){"moco_v2", "none", NULL, i + 1, dirs[i]};
+        snprintf(path, sizeof path, "%s/train.csv", dirs[i]);
+        /* last epoch (1): loss 5 and 6 + i, mean 5.5 + i/2 */
+        snprintf(text, sizeof text, "epoch,step,lr,loss,inst_acc,img_per_s,elapsed_s\n"
+                                    "0,2,0.1,9,0,1,1\n0,4,0.1,8,0,1,2\n1,6,0.1,5,0,1,3\n"
+                                    "1,8,0.1,%d,0,1,4\n", 6 + i);
+        write_text(path, text);
+        snprintf(path, sizeof path, "%s/scores.csv", dirs[i]);
+        /* last epoch: pre_pos 0.5, 0.7 (mean 0.6), pre_neg 0.1 + i/10 (the post-variant columns
+         * pos_mean/neg_mean differ, and are not what is read) */
+        snprintf(text, sizeof text,
+                 "epoch,step,pos_mean,pos_var,neg_mean,neg_var,exp_pos_mean,exp_neg_mean,"
+                 "pre_pos_mean,pre_pos_var,pre_neg_mean,pre_neg_var\n"
+                 "0,4,9,0,9,0,0,0,0.1,0,0.9,0\n1,6,9,0,9,0,0,0,0.5,0,%g,0\n"
+                 "1,8,9,0,9,0,0,0,0.7,0,%g,0\n", 0.1 + i / 10.0, 0.1 + i / 10.0);
+        write_text(path, text);
+    }
+    ResultsSummary s;
+    assert_int_equal(results_summarize(runs, 2, &s), CLFT_OK);
+    assert_int_equal(s.n, 4); /* knn top1, pretrain loss, pos_score, neg_score */
+    static const char *const metrics[] = {"top1", "loss", "pos_score", "neg_score"};
+    const double means[] = {60.5, 5.75, 0.6, 0.15};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(s.rows[i].metric, metrics[i]);
+        assert_string_equal(s.rows[i].protocol, i ? "pretrain" : "knn");
+        assert_string_equal(s.rows[i].dataset, "fashion-mnist");
+        assert_int_equal(s.rows[i].n, 2);
+        assert_true(fabs(s.rows[i].mean - means[i]) < 1e-12);
+    }
+    const ResultsContext ctx = {.preset = "smoke", .about = "a", .data = "d", .command = "c",
+                                .n_seeds = 2, .machine = "m", .commit = "x", .date = "t",
+                                .summary_path = "summary.csv"};
+    char *md = results_md_section(&s, &ctx);
+    assert_non_null(strstr(md, "| knn top1 |"));
+    assert_null(strstr(md, "pretrain"));
+    free(md);
+    results_summary_free(&s);
+}
+
 static void test_results_md_markers(void **state)
 {
     (void)state;
@@ -227,8 +279,8 @@ static void test_derive_envelope(void **state)
     snprintf(a, sizeof a, "%s/a.csv", root);
     snprintf(b, sizeof b, "%s/b.csv", root);
     snprintf(exp, sizeof exp, "%s/expected.csv", root);
-    static const char *const head =
-        "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,ci95,delta_vs_baseline,p_value\n";
+    static const char *const head = "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,"
+                                    "ci95,delta_vs_baseline,p_value\n";
     char text[1024];
     /* a: knn top1 60 ± 1, top5 95 ± 0.5, ft top1 58 ± 2; b: knn top1 62 ± 0.5, top5 nan std */
     snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,60,1,1,,\n"
@@ -255,6 +307,15 @@ static void test_derive_envelope(void **state)
     rule.metrics = "top9";
     assert_int_not_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
     rule.metrics = NULL;
+    /* a metric's own abs_tol (another unit): top5 gets 0.5, the rest 0.25 */
+    rule.metric_tols = "loss=0.01,top5=0.5";
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    assert_non_null(strstr(read_text(exp), "moco_v2,none,knn,top5,93.5,96.5\n"));
+    assert_non_null(strstr(read_text(exp), "moco_v2,none,knn,top1,57.75,63.25\n"));
+    rule.metric_tols = "top5=x";
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_ERR_VALUE);
+    assert_non_null(strstr(clft_last_error(), "top5=x"));
+    rule.metric_tols = NULL;
     /* b without the ft row: an error naming b, not a band from a alone */
     snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,62,0.5,1,,\n"
                                 "moco_v2,none,fashion-mnist,knn,top5,6,96,0.1,1,,\n", head);
@@ -285,6 +346,11 @@ static void test_derive_envelope(void **state)
     assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
                                         "moco_v2,none,knn,top1,57.75,63.25\n"
                                         "moco_v2,ft,knn,top1,53.75,62.25\n");
+    snprintf(cmd, sizeof cmd, "%s/clft check --write-expected %s --k-std 2 --abs-tol 0.25 "
+             "--abs-tol top5=0.5 --metrics top5 %s %s >/dev/null", bin, exp, a, b);
+    assert_int_equal(run_cmd(cmd), 0);
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top5,93.5,96.5\n");
     snprintf(cmd, sizeof cmd, "%s/clft check --write-expected %s --k-std 2 %s 2>/dev/null", bin,
              exp, a);
     assert_int_equal(run_cmd(cmd), 2); /* no --abs-tol: the rule must be stated */
@@ -304,9 +370,10 @@ static void test_check_bad_input(void **state)
     snprintf(sum, sizeof sum, "%s/summary.csv", root);
     snprintf(exp, sizeof exp, "%s/expected.csv", root);
     snprintf(err, sizeof err, "%s/stderr.txt", root);
-    static const char *const head = "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,ci95,"
-                                    "delta_vs_baseline,p_value\n";
-    static const char *const band = "baseline,variant,protocol,metric,lo,hi\nmoco_v2,none,knn,top1,60,70\n";
+    static const char *const head = "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,"
+                                    "ci95,delta_vs_baseline,p_value\n";
+    static const char *const band =
+        "baseline,variant,protocol,metric,lo,hi\nmoco_v2,none,knn,top1,60,70\n";
     FILE *devnull = fopen("/dev/null", "w");
     int n_fail = -1;
     char text[1024];
@@ -451,7 +518,8 @@ static void test_skip_complete_runs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_results_md_markers),
+        cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_summary_pretrain),
+        cmocka_unit_test(test_results_md_markers),
         cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_derive_envelope),
         cmocka_unit_test(test_check_bad_input),
         cmocka_unit_test(test_matrices),

@@ -1,4 +1,4 @@
-/* reproduce.c — `clft reproduce --preset smoke|mini|mini-ablations|mini-long|in100|in1k`: runs a
+/* reproduce.c — `clft reproduce --preset smoke|mini|mini-ablations|mini-long|mini-bf16|in100|in1k`: runs a
  * preset's experiment matrix (downstream/matrix.c) as subprocesses of this same binary — `clft
  * pretrain` then `clft eval` per run, --jobs at a time — skipping what is already complete, then
  * writes results/<preset>/summary.csv (copied to results/summary.csv), the figures, and RESULTS.md's
@@ -56,8 +56,8 @@ static void usage(FILE *f)
     fprintf(f, "  --data SPEC         dataset (in100/in1k: imagefolder:DIR, required)\n"
                "  --seeds N           seeds 1..N per method (default: the preset's)\n"
                "  --jobs N            runs at once, each with run.threads = cores / N (default: the\n"
-               "                      preset's: 2 for mini and mini-ablations, 3 for mini-long,\n"
-               "                      else 1)\n"
+               "                      preset's: 2 for mini, mini-ablations and mini-bf16, 3 for\n"
+               "                      mini-long, else 1)\n"
                "  --runs-dir DIR      where run directories go (default runs; <DIR>/<group>/...)\n"
                "  --results-dir DIR   summary.csv and figures (default results)\n"
                "  --results-md FILE   the file whose generated section is rewritten (default RESULTS.md)\n"

@@ -52,6 +52,14 @@ static const MatrixArm mini_long_arms[] = {
     {"moco_v2", "ft", "ft", MINI_LONG_SETS, "none", "main"},
 };
 
+/* mini-bf16: MoCo v2 on mini, fp32 against --precision bf16 (bf16 convolutions and GEMMs, fp32
+ * master weights, BN statistics, InfoNCE and queue), the same seeds and build: does bf16 keep the
+ * accuracy (issue 14)? Its own group, so the fp32 arm is this build's, not mini's older runs. */
+static const MatrixArm bf16_arms[] = {
+    {"moco_v2", "none", "none", {NULL}, NULL, "main"},
+    {"moco_v2", "bf16", "none", {"run.precision=bf16", NULL}, "none", "main"},
+};
+
 /* in100 / in1k: the paper's protocol on ImageNet folders (GPUs; not run on the 2-core machine). */
 static const MatrixArm in100_arms[] = {
     {"moco_v2", "none", "none", {NULL}, NULL, "main"},
@@ -73,6 +81,8 @@ static const MatrixPreset presets[] = {
      "FT ablations and MoCHi on MoCo v2, key-momentum study on MoCo v1 (mini scale)"},
     {"mini-long", "mini", "mini-long", 3, 0, {"knn", "linear"}, 1, 3, ARMS(mini_long_arms),
      "MoCo v2 +/- FT for 15 epochs on mini's network: the budget that passes the raw-pixel floors"},
+    {"mini-bf16", "mini", "mini-bf16", 3, 0, {"knn", "linear"}, 1, 2, ARMS(bf16_arms),
+     "MoCo v2 on mini in fp32 and in bf16 (run.precision), same seeds: bf16's accuracy cost"},
     {"in100", "in100", "in100", 1, 1, {"knn", "linear"}, 0, 1, ARMS(in100_arms),
      "MoCo v2 +/- FT, ResNet-50 on ImageNet-100 (the paper's protocol; GPUs)"},
     {"in1k", "in1k", "in1k", 1, 1, {"knn", "linear"}, 0, 1, ARMS(mini_arms),

@@ -39,7 +39,7 @@ typedef struct {
 } MatrixArm;
 
 typedef struct {
-    const char *name;      /* smoke | mini | mini-ablations | mini-long | in100 | in1k */
+    const char *name;      /* smoke | mini | mini-ablations | mini-long | mini-bf16 | in100 | in1k */
     const char *config;    /* clft pretrain --preset */
     const char *group;     /* runs sub-directory (shared by presets that share runs) */
     int seeds;             /* default number of seeds (seeds are 1..n) */

@@ -135,36 +135,17 @@ static void probe_logits(LinearProbe *p, const float *x, int B)
     backend_host()->gemm(0, 1, B, C, D, 1.0f, x, D, p->W, D, 1.0f, p->logits, C);
 }
 
-/* Mean cross-entropy of the logits; replaces them by dLoss/dlogits = (softmax - onehot) / B. */
-static double probe_softmax_xent(LinearProbe *p, const int *labels, int B)
-{
-    const int C = p->opt.n_classes;
-    double loss = 0.0;
-    for (int n = 0; n < B; n++) {
-        float *l = p->logits + (size_t)n * C; /* (C) */
-        ASSERT(labels[n] >= 0 && labels[n] < C);
-        float mx = l[0];
-        for (int c = 1; c < C; c++)
-            mx = l[c] > mx ? l[c] : mx;
-        double sum = 0.0;
-        for (int c = 0; c < C; c++)
-            sum += exp((double)l[c] - mx);
-        const double lse = mx + log(sum); /* log Σ exp(l) without overflow */
-        loss += lse - l[labels[n]];
-        for (int c = 0; c < C; c++)
-            l[c] = (float)(exp((double)l[c] - lse) / B);
-        l[labels[n]] -= 1.0f / (float)B;
-    }
-    return loss / B;
-}
-
 double linear_probe_step(LinearProbe *p, const float *feats, const int *labels, int B, float lr)
 {
     ASSERT(B >= 1 && B <= p->opt.batch);
     const int C = p->opt.n_classes, D = p->opt.D;
     const float *x = probe_input(p, feats, B); /* (B, D) */
     probe_logits(p, x, B);
-    const double loss = probe_softmax_xent(p, labels, B); /* logits now hold G (B, C) */
+    for (int n = 0; n < B; n++)
+        ASSERT(labels[n] >= 0 && labels[n] < C);
+    /* the mean cross-entropy; the logits become G = dLoss/dlogits = (softmax - onehot) / B */
+    double loss;
+    backend_host()->softmax_xent(&loss, p->logits, labels, B, C);
     /* dW (C, D) = G^T (C, B) · x (B, D); db (C) = Σ_n G[n] */
     backend_host()->gemm(1, 0, C, D, B, 1.0f, p->logits, C, x, D, 0.0f, p->dW, D);
     memset(p->db, 0, (size_t)C * sizeof(float));

@@ -6,7 +6,8 @@
  * kept, as DataLoader(drop_last=False)), lr × 0.1 at 60% and 80% of the epochs
  * (linear_probe_schedule(); the lr is core/optim's Schedule, any step milestones may be given),
  * W ~ N(0, 0.01²), b = 0 (as main_lincls.py). Loss: mean cross-entropy with a max-shifted
- * log-softmax (stable for the large logits lr 30 produces).
+ * log-softmax (stable for the large logits lr 30 produces): the host backend's softmax_xent, the
+ * one fine-tuning runs on its backend.
  *
  * lr is a parameter: 30 suits MoCo's small-norm backbone features; the raw-pixel and
  * random-encoder floors need a much lower lr (their features are larger and unnormalised) — the

@@ -6,8 +6,8 @@
  * Conventions, for every layer op:
  *   - outputs first, then inputs, then the shape struct, then scratch;
  *   - all buffers are contiguous float32, NCHW, row-major; each carries its shape in a comment;
- *   - backward ACCUMULATES (+=) into every gradient it writes (din, dweight, ...): the caller zeroes
- *     gradient buffers once per step. A NULL din skips the input gradient (first layer);
+ *   - backward ACCUMULATES (+=) into every gradient it writes (din, dweight, ...): the caller
+ *     zeroes gradient buffers once per step. A NULL din skips the input gradient (first layer);
  *   - GEMM convention: row-major C(M,N) = A(M,K) · B(K,N), pinned by tests/test_nn_layers.c;
  *   - linear weights are (out, in) and conv weights (C_out, C_in, KH, KW), as PyTorch.
  *

@@ -1,0 +1,17 @@
+# core/dist: data parallel over processes (dist.h). CMakeLists.txt found MPI (and NCCL) or not;
+# the implementation files are chosen here, so shared code never needs an #ifdef.
+target_sources(clft_core PRIVATE core/dist/dist_common.c)
+if(CLFT_HAVE_MPI)
+  target_sources(clft_core PRIVATE core/dist/dist_mpi.c)
+  target_link_libraries(clft_core PUBLIC MPI::MPI_C)
+  if(CLFT_HAVE_NCCL)
+    target_sources(clft_core PRIVATE core/dist/dist_nccl.c)
+    target_include_directories(clft_core PRIVATE ${NCCL_INCLUDE_DIR})
+    target_link_libraries(clft_core PUBLIC ${NCCL_LIBRARY})
+  else()
+    target_sources(clft_core PRIVATE core/dist/dist_nccl_none.c)
+  endif()
+else()
+  target_sources(clft_core PRIVATE core/dist/dist_none.c)
+endif()
+clft_add_test(test_dist tests/test_dist.c)

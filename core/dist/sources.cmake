@@ -15,3 +15,10 @@ else()
   target_sources(clft_core PRIVATE core/dist/dist_none.c)
 endif()
 clft_add_test(test_dist tests/test_dist.c)
+add_executable(mk_jpegs tests/mk_jpegs.c) # a JPEG tree for test_dist.sh's bad-input case
+target_link_libraries(mk_jpegs PRIVATE clft_core)
+# 2-rank runs under mpirun: equivalence with one process, SIGKILL of a rank and resume, bad input
+# (skips, exit 77, where mpirun or an MPI build is missing).
+add_test(NAME test_dist_mpi COMMAND bash tests/test_dist.sh WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(test_dist_mpi PROPERTIES SKIP_RETURN_CODE 77
+                     ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR}")

@@ -13,7 +13,9 @@
 #      rank stops at that step, the checkpoint intact), rank 1 started with another configuration
 #      (one line from rank 1, no run directory left), a resume with another number of processes
 #      (one line: world_size differs), a rank that hangs (SIGSTOP: rank 0's watchdog stops the
-#      job after --dist-timeout, one line naming rank 1).
+#      job after --dist-timeout, one line naming rank 1);
+#   4. on a GPU machine (skipped elsewhere): the same through NCCL, one rank per GPU (a power of two
+#      up to 8; CLFT_DIST_FORCE makes one GPU a communicator of one rank), against one cuda process.
 # Tolerances. The runs differ by the order of float sums only (the all-reduce adds two partial
 # gradients; a convolution over 32 images may block its sums unlike one over 64), and training
 # amplifies such differences step by step: over seeds 5-9 here (both variants, 10 steps) the
@@ -56,7 +58,8 @@ close_csv() {
         t = $2 <= 2 ? early : name[i] ~ /var/ ? vtol : tol
         if (r / t > worst) { worst = r / t; col = name[i]; row = NR; rel = r }
         if (r > t) { bad = 1; what = name[i] " row " NR } } }
-    END { printf "  closest to its tolerance: %s, row %d, relative difference %.2e\n", col, row, rel
+    END { if (worst == 0) print "  every value identical"
+          else printf "  closest to its tolerance: %s, row %d, relative difference %.2e\n", col, row, rel
           if (bad) print "  over: " what; exit bad }' ||
     fail "$1 vs $2: a value differs by more than its tolerance"
 }
@@ -96,6 +99,13 @@ for v in none ft; do
 done
 mpi -np 1 "$clft" pretrain "${eq[@]}" --variant ft --seed 5 --out "$tmp/np1"
 same_run "$tmp/one_ft5" "$tmp/np1"
+# the data-parallel step itself with one rank (CLFT_DIST_FORCE): the same training, bit for bit
+# (only the combination of the reported moments rounds differently)
+CLFT_DIST_FORCE=1 mpi -np 1 "$clft" pretrain "${eq[@]}" --variant ft --seed 5 --out "$tmp/force1"
+grep -q "^# world_size: 1 .*transport mpi" "$tmp/force1/config.ini" || fail "the forced run has no communicator"
+cmp <(cut -d, -f1-5 "$tmp/one_ft5/train.csv") <(cut -d, -f1-5 "$tmp/force1/train.csv") || fail "forced -np 1: train.csv differs"
+"$st_diff" "$(last_ckpt "$tmp/one_ft5")" "$(last_ckpt "$tmp/force1")" elapsed_s || fail "forced -np 1: tensors differ"
+close_csv "$tmp/one_ft5/scores.csv" "$tmp/force1/scores.csv" 3
 echo "ok 1 equivalence: 2 ranks = 1 process within tolerance; -np 1 = 1 process exactly"
 
 # ---- 2. SIGKILL of rank 1 after step 11 (epoch 1, 3 steps past the epoch-0 checkpoint) ----
@@ -165,3 +175,21 @@ expect_one_line "$tmp/hang.err" "rank 0 of 2: .* waited 5 s for rank 1"
 ! pgrep -f "$tmp/hang" > /dev/null || fail "a rank of the hung job is still running"
 echo "  hung job stopped in $took s"
 echo "ok 3 bad input: NaN on one rank, mixed configurations, another world size, a hung rank"
+
+# ---- 4. NCCL: every GPU of this machine a rank (skipped without a GPU) ----
+gpus=$(nvidia-smi -L 2> /dev/null | grep -c "^GPU" || true)
+if [ "${gpus:-0}" -eq 0 ] || ! "$clft" --version | grep -q "NCCL"; then
+  echo "skip 4 NCCL: no GPU here (nvidia-smi) or a build without NCCL"
+  exit 0
+fi
+R=1; while [ $((R * 2)) -le "$gpus" ] && [ $((R * 2)) -le 8 ]; do R=$((R * 2)); done # divides 64 and 8
+cu=("${eq[@]}" --device cuda --variant ft --seed 5)
+"$clft" pretrain "${cu[@]}" --out "$tmp/cuda_one"
+CLFT_DIST_FORCE=1 mpi -np "$R" "$clft" pretrain "${cu[@]}" --out "$tmp/cuda_nccl"
+grep -q "^# world_size: $R .*transport nccl" "$tmp/cuda_nccl/config.ini" || fail "the cuda ranks did not use NCCL"
+echo "variant ft on cuda, 1 process vs $R NCCL rank(s) ($gpus GPUs here):"
+close_csv <(cut -d, -f1-5 "$tmp/cuda_one/train.csv") <(cut -d, -f1-5 "$tmp/cuda_nccl/train.csv") 4
+close_csv "$tmp/cuda_one/scores.csv" "$tmp/cuda_nccl/scores.csv" 3
+"$st_diff" --tol "$ST_TOL" "$(last_ckpt "$tmp/cuda_one")" "$(last_ckpt "$tmp/cuda_nccl")" elapsed_s |
+  sed 's/^/  /' || fail "cuda: parameters differ by more than $ST_TOL"
+echo "ok 4 NCCL: $R cuda rank(s) = 1 cuda process within tolerance"

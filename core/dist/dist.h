@@ -6,6 +6,9 @@
  * (MPI starts the processes and broadcasts the NCCL id, as llm.c does). A process that mpirun did
  * not start (no OMPI_COMM_WORLD_SIZE in its environment) or that is the only one (-np 1) gets no
  * communicator (dist_init's *out = NULL) and never calls MPI: it runs exactly as before this layer.
+ * CLFT_DIST_FORCE=1 under `mpirun -np 1` makes a communicator of one rank all the same, so the
+ * data-parallel step and its transport (NCCL on one GPU) run with R = 1: a check of the path on a
+ * machine with a single device (tests/test_dist.sh).
  * A build without MPI links dist_none.c instead of dist_mpi.c (CMake chooses; no #ifdef in shared
  * code) and refuses to run as one of several ranks.
  *

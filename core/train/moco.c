@@ -45,7 +45,7 @@ static void alloc_buffers(Moco *mc)
     mc->x2_shuf = backend_alloc(be, view);
     mc->k_feat = backend_alloc(be, (size_t)B * D * sizeof(float));
     mc->k_own = mc->k_feat + (size_t)mc->rank * N * D;
-    if (mc->world > 1) {
+    if (mc->opt.dist) {
         mc->x2_all = backend_alloc(be, view * mc->world);
         mc->k_shuf_all = backend_alloc(be, (size_t)B * D * sizeof(float));
     }
@@ -180,7 +180,7 @@ static void read_stats(Moco *mc, MocoStepResult *res)
     double host[STEP_STAT_COUNT], combined[STEP_STAT_COUNT];
     const double *s = backend_read(mc->be, host, mc->stats, sizeof host);
     res->bad_rank = -1;
-    if (mc->world > 1) {
+    if (mc->opt.dist) {
         double *all = xmalloc((size_t)mc->world * sizeof host);
         dist_host_allgather(mc->opt.dist, all, s, sizeof host, "the step statistics all-gather");
         for (int r = mc->world - 1; r >= 0; r--)
@@ -211,7 +211,7 @@ void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOp
     /* θ_k ← m·θ_k + (1−m)·θ_q before the keys, as MoCo's builder.py (no-op on the first step). */
     be->ema_update(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap,
                    mc->opt.m);
-    if (mc->world > 1) key_forward_dist(mc, x2);
+    if (mc->opt.dist) key_forward_dist(mc, x2);
     else key_forward(mc, x2);
 
     VariantInput vin = {.N = N, .D = D, .K = mc->opt.K, .q = q, .k = mc->k_own,
@@ -240,7 +240,7 @@ void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOp
     model_backward(&mc->q, mc->dq);
     /* Data parallel: each rank's gradient is of its mean loss over N, so their mean is the
      * gradient of the mean over all B queries (dist.h step 6). */
-    if (mc->world > 1)
+    if (mc->opt.dist)
         dist_allreduce_mean(mc->opt.dist, mc->q.grad_arena.base, mc->q.grad_arena.cap,
                             "the gradient all-reduce");
     be->sgd_step(mc->q.param_arena.base, mc->q.grad_arena.base, mc->optim_arena.base,
@@ -254,7 +254,7 @@ void moco_take_histograms(Moco *mc, ScoreHist *post, ScoreHist *pre)
     mc->be->download(pre, mc->pre_hist, sizeof *pre);
     mc->be->memset_zero(mc->hist, sizeof(ScoreHist));
     mc->be->memset_zero(mc->pre_hist, sizeof(ScoreHist));
-    if (mc->world > 1) { /* the counts of all ranks' queries */
+    if (mc->opt.dist) { /* the counts of all ranks' queries */
         _Static_assert(sizeof(ScoreHist) % sizeof(uint64_t) == 0, "ScoreHist is counts only");
         const size_t n = sizeof(ScoreHist) / sizeof(uint64_t);
         dist_host_sum_u64(mc->opt.dist, (uint64_t *)post, n, "the histogram sum");
@@ -279,7 +279,7 @@ int moco_state_finite(Moco *mc)
              all_finite(mc, mc->k.buffer_arena.base, mc->k.buffer_arena.cap) &&
              all_finite(mc, mc->optim_arena.base, mc->optim_arena.cap) &&
              all_finite(mc, mc->queue.data, (size_t)mc->queue.K * mc->queue.D);
-    if (mc->world == 1) return ok;
+    if (!mc->opt.dist) return ok;
     int *all = xmalloc((size_t)mc->world * sizeof(int));
     dist_host_allgather(mc->opt.dist, all, &ok, sizeof ok, "the finiteness check");
     for (int r = 0; r < mc->world; r++) ok = ok && all[r]; /* every rank stops, or none */
@@ -289,7 +289,7 @@ int moco_state_finite(Moco *mc)
 
 void moco_sync_buffers(Moco *mc)
 {
-    if (mc->world == 1) return;
+    if (!mc->opt.dist) return;
     dist_allreduce_mean(mc->opt.dist, mc->q.buffer_arena.base, mc->q.buffer_arena.cap,
                         "the BN statistics all-reduce");
     dist_allreduce_mean(mc->opt.dist, mc->k.buffer_arena.base, mc->k.buffer_arena.cap,
@@ -298,7 +298,7 @@ void moco_sync_buffers(Moco *mc)
 
 void moco_share_state(Moco *mc)
 {
-    if (mc->world == 1) return;
+    if (!mc->opt.dist) return;
     Dist *d = mc->opt.dist;
     const Arena *arenas[] = {&mc->q.param_arena, &mc->q.buffer_arena, &mc->k.param_arena,
                              &mc->k.buffer_arena, &mc->optim_arena};

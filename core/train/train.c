@@ -556,7 +556,7 @@ static ClftStatus check_same_config(Run *r)
  * step. */
 static void share_start(Run *r)
 {
-    if (r->world == 1) return;
+    if (!r->dist) return;
     dist_host_broadcast(r->dist, &r->pos, sizeof r->pos, "the start broadcast");
     dist_host_broadcast(r->dist, r->last_good, sizeof r->last_good, "the start broadcast");
     moco_share_state(&r->mc);
@@ -605,7 +605,7 @@ ClftStatus train_run(const Config *cfg, const TrainOptions *opt)
     if (cfg->run.threads > 0) blas_set_threads(cfg->run.threads);
     /* Nothing is created before the inputs are validated — data, loader and model first — on every
      * rank: a rank that cannot start reports it, and no rank goes on. */
-    ClftStatus st = r->world > 1 ? check_same_config(r) : CLFT_OK;
+    ClftStatus st = r->dist ? check_same_config(r) : CLFT_OK;
     if (st == CLFT_OK) st = open_data(r);
     if (st == CLFT_OK) st = init_moco(r);
     dist_all_ok(r->dist, st == CLFT_OK, "the ranks' start"); /* returns here only if ok or to
@@ -618,7 +618,7 @@ ClftStatus train_run(const Config *cfg, const TrainOptions *opt)
     const long first_step = r->pos.step;
     const double t_loop = clft_now();
     if (st == CLFT_OK) st = train_loop(r);
-    if (st == CLFT_OK && r->world > 1) report_comm(r, clft_now() - t_loop);
+    if (st == CLFT_OK && r->dist) report_comm(r, clft_now() - t_loop);
     CsvWriter *logs[3] = {&r->train_csv, &r->scores_csv, &r->hist_csv};
     for (int i = 0; i < 3; i++) {
         if (!logs[i]->fp) continue; /* never opened */

@@ -3,14 +3,15 @@
  *
  *   (i)  resnet18 with the small-image stem (3x3/1 stem, no max-pool), 32x32x3 input, batch 256;
  *   (ii) a small 3-stage ResNet (widths 32/64/128, basic blocks, small stem), 28x28x1, batch 256.
- * GFLOP/s use 2·N·C_out·H_out·W_out·C_in·KH·KW per pass. Backward-weight is timed as
- * be->conv2d_backward(din = NULL); backward-data as be->conv2d_backward(din) minus that (noisy: a
- * difference of two timings); bwd_gflops is the whole backward (2 GEMM passes). Each pass is run
- * once to warm up, then `--reps` times; the best time counts. To keep the run short, resnet18 is
- * timed on a batch of 64 (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 as long as
- * the GEMMs are as large, which conv2d's image chunking (≥ 512 columns) ensures.
+ * Each shape is planned as the model plans it (be->conv2d_plan, at --precision). GFLOP/s use
+ * 2·N·C_out·H_out·W_out·C_in·KH·KW per pass. Backward-weight is timed on a weights-only plan;
+ * backward-data as the full backward minus that (noisy: a difference of two timings), n/a for the
+ * first layer (the model never computes its input gradient) or when the difference is not
+ * positive; bwd_gflops is the backward the model runs. Each pass is run once to warm up, then
+ * `--reps` times; the best time counts. To keep the run short, resnet18 is timed on a batch of 64
+ * (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 at these GEMM sizes.
  *
- * Usage: bench_conv [--reps R] [--batch18 N] [--batch-small N]
+ * Usage: bench_conv [--reps R] [--batch18 N] [--batch-small N] [--precision fp32|bf16]
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -74,62 +75,84 @@ static double sgemm_peak(int reps)
     return best;
 }
 
-typedef enum { PASS_FWD, PASS_BWD_WEIGHT, PASS_BWD_ALL } ConvPass;
+typedef enum { PASS_FWD, PASS_BWD } ConvPass;
 
+/* Best of `reps` timed runs (after one warm-up) of the forward or of the backward the plan is for
+ * (weights only, or weights and input). */
 static double time_pass(ConvPass p, const ConvShape *s, float *bufs[7], int reps)
 {
-    float *in = bufs[0], *w = bufs[1], *out = bufs[2], *dout = bufs[3], *din = bufs[4];
-    float *dw = bufs[5], *ws = bufs[6];
+    float *in = bufs[0], *w = bufs[1], *out = bufs[2], *dout = bufs[3];
+    float *din = s->grads == CONV_GRADS_ALL ? bufs[4] : NULL, *dw = bufs[5], *ws = bufs[6];
     double best = 1e30;
     for (int it = 0; it <= reps; it++) {
         double t0 = clft_now();
-        if (p == PASS_FWD) be->conv2d_forward(out, in, w, s, ws);
-        if (p == PASS_BWD_WEIGHT) be->conv2d_backward(NULL, dw, dout, in, w, s, ws);
-        if (p == PASS_BWD_ALL) be->conv2d_backward(din, dw, dout, in, w, s, ws);
+        if (p == PASS_FWD)
+            be->conv2d_forward(out, in, w, s, ws);
+        else
+            be->conv2d_backward(din, dw, dout, in, w, s, ws);
         double t = clft_now() - t0;
         if (it > 0 && t < best) best = t;
     }
     return best;
 }
 
-static void bench_layer(const char *net, const ConvLayer *L, int N, int batch_nominal, int reps,
-                        double peak)
+/* A shape planned for `grads` (as the model plans it), its buffers, and the best times. */
+static void time_shape(ConvShape *s, ConvGrads grads, int reps, double *tf, double *tb)
 {
-    ConvShape s = {.N = N,
-                   .C_in = L->C_in,
-                   .H = L->H,
-                   .W = L->H,
-                   .C_out = L->C_out,
-                   .KH = L->k,
-                   .KW = L->k,
-                   .stride = L->stride,
-                   .pad = L->k / 2};
-    if (conv2d_shape(&s) != 0) clft_die("bench_conv: %s", clft_last_error());
-    size_t ni = (size_t)N * s.C_in * s.H * s.W, nw = (size_t)s.C_out * s.C_in * s.KH * s.KW;
-    size_t no = (size_t)N * s.C_out * s.H_out * s.W_out;
-    size_t sizes[7] = {ni, nw, no, no, ni, nw, be->conv2d_workspace_floats(&s)};
+    s->grads = grads;
+    s->din_set = 1;
+    if (conv2d_shape(s) != 0) clft_die("bench_conv: %s", clft_last_error());
+    if (be->conv2d_plan && be->conv2d_plan(s) != CLFT_OK)
+        clft_die("bench_conv: %s", clft_last_error());
+    size_t ni = (size_t)s->N * s->C_in * s->H * s->W, nw = (size_t)s->C_out * s->C_in * s->KH * s->KW;
+    size_t no = (size_t)s->N * s->C_out * s->H_out * s->W_out;
+    size_t sizes[7] = {ni, nw, no, no, ni, nw, be->conv2d_workspace_floats(s)};
     float *bufs[7];
     Rng r;
     rng_init(&r, 2, RNG_STREAM_DATA, 0, 0);
     for (int i = 0; i < 7; i++) {
-        bufs[i] = xaligned_alloc(sizeof(float) * sizes[i]);
-        for (size_t j = 0; j < sizes[i]; j++)
-            bufs[i][j] = (float)rng_normal(&r) * 0.1f;
+        bufs[i] = xaligned_alloc(sizeof(float) * (sizes[i] ? sizes[i] : 1));
+        for (size_t j = 0; j < sizes[i]; j++) bufs[i][j] = (float)rng_normal(&r) * 0.1f;
     }
-    double gflop = 2.0 * N * s.C_out * s.H_out * s.W_out * (double)s.C_in * s.KH * s.KW / 1e9;
-    double tf = time_pass(PASS_FWD, &s, bufs, reps);
-    double tw = time_pass(PASS_BWD_WEIGHT, &s, bufs, reps);
-    double ta = time_pass(PASS_BWD_ALL, &s, bufs, reps);
-    double td = ta > tw ? ta - tw : 1e-9; /* ta < tw only under heavy machine noise */
+    *tf = time_pass(PASS_FWD, s, bufs, reps);
+    *tb = time_pass(PASS_BWD, s, bufs, reps);
+    for (int i = 0; i < 7; i++) free(bufs[i]);
+    if (be->conv2d_unplan) be->conv2d_unplan(s);
+}
+
+/* "%.1f" of a rate, or n/a when nothing was timed (t ≤ 0). */
+static const char *rate(char *buf, double gflop, double t)
+{
+    if (t > 0)
+        snprintf(buf, 32, "%.1f", gflop / t);
+    else
+        snprintf(buf, 32, "n/a");
+    return buf;
+}
+
+static void bench_layer(const char *net, const ConvLayer *L, int first, int N, int batch_nominal,
+                        int reps, double peak)
+{
+    ConvShape s = {.N = N, .C_in = L->C_in, .H = L->H, .W = L->H, .C_out = L->C_out, .KH = L->k,
+                   .KW = L->k, .stride = L->stride, .pad = L->k / 2};
+    /* As the model plans it: the first layer computes no input gradient. Backward-weight alone
+     * is timed on a weights-only plan; backward-data is the difference to the full backward
+     * (n/a for the first layer, whose model never computes it, or when noise makes it ≤ 0). */
+    double tf, tw, ta = 0.0, tdummy;
+    time_shape(&s, CONV_GRADS_WEIGHT, reps, &tf, &tw);
+    if (!first) time_shape(&s, CONV_GRADS_ALL, reps, &tdummy, &ta);
+    const double td = first ? 0.0 : ta - tw;
+    const double gflop = 2.0 * N * s.C_out * s.H_out * s.W_out * (double)s.C_in * s.KH * s.KW / 1e9;
+    const double tb = first ? tw : ta; /* the backward the model runs */
+    char b1[32], b2[32], b3[32], b4[32];
     printf("conv net=%s layer=%s shape=%dx%dx%d->%dx%dx%d k=%d stride=%d timed_batch=%d "
-           "fwd_gflops=%.1f bwd_data_gflops=%.1f bwd_weight_gflops=%.1f bwd_gflops=%.1f "
+           "fwd_gflops=%s bwd_data_gflops=%s bwd_weight_gflops=%s bwd_gflops=%s "
            "fwd_peak_ratio=%.2f step_ms_batch%d=%.1f\n",
            net, L->name, s.C_in, s.H, s.W, s.C_out, s.H_out, s.W_out, L->k, L->stride, N,
-           gflop / tf, gflop / td, gflop / tw, 2.0 * gflop / ta, gflop / tf / peak, batch_nominal,
-           (tf + ta) * 1e3 * batch_nominal / N);
+           rate(b1, gflop, tf), td > 0 ? rate(b2, gflop, td) : "n/a", rate(b3, gflop, tw),
+           rate(b4, (first ? 1.0 : 2.0) * gflop, tb), gflop / tf / peak, batch_nominal,
+           (tf + tb) * 1e3 * batch_nominal / N);
     fflush(stdout);
-    for (int i = 0; i < 7; i++)
-        free(bufs[i]);
 }
 
 static long arg_long(int argc, char **argv, const char *key, long dflt)
@@ -147,12 +170,19 @@ static long arg_long(int argc, char **argv, const char *key, long dflt)
 int main(int argc, char **argv)
 {
     blas_setup(argv);
-    be = backend_find("cpu");
+    const char *prec = "fp32";
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--precision") == 0) prec = argv[i + 1];
+    if (strcmp(prec, "fp32") && strcmp(prec, "bf16"))
+        clft_die("bench_conv: --precision %s: fp32 or bf16", prec);
+    const BackendOptions bo = {.precision = strcmp(prec, "bf16") ? PRECISION_FP32 : PRECISION_BF16};
+    be = backend_select("cpu", BACKEND_NEEDS_TRAIN, &bo);
+    if (!be) clft_die("bench_conv: %s", clft_last_error());
     const int reps = (int)arg_long(argc, argv, "--reps", 2);
     const int b18 = (int)arg_long(argc, argv, "--batch18", 64);
     const int bsmall = (int)arg_long(argc, argv, "--batch-small", 256);
     double peak = sgemm_peak(3);
-    printf("sgemm_peak threads=%d gflops=%.1f core=%s (%s)\n", blas_get_threads(), peak,
+    printf("sgemm_peak threads=%d gflops=%.1f precision=%s core=%s (%s)\n", blas_get_threads(), peak, prec,
            blas_core_name(), blas_core_origin());
     printf("# resnet18 timed at batch %d, small net at batch %d; GFLOP/s are rates, step_ms is "
            "fwd + full bwd scaled to batch 256\n",
@@ -160,9 +190,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     double t0 = clft_now();
     for (size_t i = 0; i < sizeof resnet18_layers / sizeof resnet18_layers[0]; i++)
-        bench_layer("resnet18_s32", &resnet18_layers[i], b18, 256, reps, peak);
+        bench_layer("resnet18_s32", &resnet18_layers[i], i == 0, b18, 256, reps, peak);
     for (size_t i = 0; i < sizeof small_layers / sizeof small_layers[0]; i++)
-        bench_layer("resnet_small3_s28", &small_layers[i], bsmall, 256, reps, peak);
+        bench_layer("resnet_small3_s28", &small_layers[i], i == 0, bsmall, 256, reps, peak);
     printf("# total bench time %.1f s\n", clft_now() - t0);
     return 0;
 }

@@ -1,6 +1,6 @@
 /* bench_moco.c — one MoCo v2 training step (core/train/moco.c; variant `none`, or `ft` for MoCo v2 +
  * FT) in clft against the same step in PyTorch (bench/bench_moco_torch.py), interleaved in one run,
- * on the CPU (2 threads each, the default) or on a GPU (--device cuda).
+ * on the CPU (2 threads each by default, --threads) or on a GPU (--device cuda).
  *
  * Networks (all with MoCo v2's MLP head feat -> feat -> ReLU -> 128, split-BN over 8 contiguous
  * groups in both encoders, T 0.2, SGD momentum 0.9 + wd 1e-4):
@@ -29,7 +29,8 @@
  *
  * Usage: bench_moco [--net mini|mini32|resnet18|resnet50|all] [--rounds R] [--device cpu|cuda]
  *                   [--precision fp32|tf32|bf16] [--variant none|ft] [--batch N] [--K K]
- *                   [--warmup W] [--steps S] [--python PY] [--no-torch] [--csv FILE]
+ *                   [--warmup W] [--steps S] [--threads T] [--python PY] [--no-torch]
+ *                   [--csv FILE]
  * (from the repository root, or with CLFT_SOURCE_DIR's bench/ script; the torch side is skipped
  * with torch_img_s=nan if it fails.)
  */
@@ -101,6 +102,7 @@ typedef struct {
     int batch, K;          /* 0: the net's */
     int warmup, steps;     /* 0: the net's (on the CPU) or 3 / 10 (on a GPU) */
     int rounds;
+    int threads;           /* compute threads of each side (2: this machine's cores) */
     const char *python;
     int torch; /* 0: clft only */
     const char *csv;
@@ -125,7 +127,7 @@ static Precision precision_of(const char *name)
 static int run_child(const BenchNet *net, const BenchOptions *o)
 {
     ASSERT(o->steps > 0);
-    blas_set_threads(2);
+    blas_set_threads(o->threads);
     MocoOptions opt = {.N = o->batch,
                        .C = net->C,
                        .H = net->H,
@@ -231,13 +233,15 @@ static void bench_net(const BenchNet *net, const char *self, const BenchOptions 
     int nc = 0, nt = 0;
     char ccmd[4400], tcmd[4400];
     snprintf(ccmd, sizeof ccmd,
-             "'%s' --child %s %d %d --device %s --precision %s --variant %s --batch %d --K %d", self,
-             net->name, o->warmup, o->steps, o->device, o->precision, o->variant, o->batch, o->K);
+             "'%s' --child %s %d %d --device %s --precision %s --variant %s --batch %d --K %d "
+             "--threads %d",
+             self, net->name, o->warmup, o->steps, o->device, o->precision, o->variant, o->batch,
+             o->K, o->threads);
     snprintf(tcmd, sizeof tcmd,
              "%s %s/bench/bench_moco_torch.py --net %s --warmup %d --steps %d --batch %d --K %d "
-             "--groups %d --device %s --precision %s --variant %s",
+             "--groups %d --device %s --precision %s --variant %s --threads %d",
              o->python, CLFT_SOURCE_DIR, net->name, o->warmup, o->steps, o->batch, o->K,
-             BN_GROUPS, o->device, o->precision, o->variant);
+             BN_GROUPS, o->device, o->precision, o->variant, o->threads);
     for (int r = 0; r < o->rounds; r++) {
         double v, rss, gpu = NAN;
         if (measure(ccmd, &v, &rss, &gpu) == 0) {
@@ -305,6 +309,7 @@ static int settings_arg(BenchOptions *o, int argc, char **argv, int i)
     else if (!strcmp(a, "--warmup")) o->warmup = int_arg(v, "--warmup");
     else if (!strcmp(a, "--steps")) o->steps = int_arg(v, "--steps");
     else if (!strcmp(a, "--rounds")) o->rounds = int_arg(v, "--rounds");
+    else if (!strcmp(a, "--threads")) o->threads = int_arg(v, "--threads");
     else if (!strcmp(a, "--python")) o->python = v;
     else if (!strcmp(a, "--csv")) o->csv = v;
     else return 0;
@@ -314,7 +319,7 @@ static int settings_arg(BenchOptions *o, int argc, char **argv, int i)
 #define USAGE                                                                                      \
     "usage: bench_moco [--net mini|mini32|resnet18|resnet50|all] [--rounds R] "                   \
     "[--device cpu|cuda] [--precision fp32|tf32|bf16] [--variant none|ft] [--batch N] [--K K] "   \
-    "[--warmup W] [--steps S] [--python PY] [--no-torch] [--csv FILE]"
+    "[--warmup W] [--steps S] [--threads T] [--python PY] [--no-torch] [--csv FILE]"
 
 int main(int argc, char **argv)
 {
@@ -322,7 +327,7 @@ int main(int argc, char **argv)
     /* torch: the PyTorch 2.15 that scripts/bench.sh installs into .venv-bench/, where it is */
     static char venv_python[4200];
     snprintf(venv_python, sizeof venv_python, "%s/.venv-bench/bin/python3", CLFT_SOURCE_DIR);
-    BenchOptions o = {.device = "cpu", .precision = "fp32", .variant = "none", .rounds = 3,
+    BenchOptions o = {.device = "cpu", .precision = "fp32", .variant = "none", .rounds = 3, .threads = 2,
                       .python = access(venv_python, X_OK) == 0 ? venv_python : "/usr/bin/python3",
                       .torch = 1};
     if (argc >= 5 && !strcmp(argv[1], "--child")) {
@@ -360,8 +365,9 @@ int main(int argc, char **argv)
     if (len <= 0) clft_die("bench_moco: cannot read /proc/self/exe");
     self[len] = '\0';
     const int gpu = strcmp(o.device, "cpu") != 0;
-    printf("blas_core=%s (%s) threads=2 device=%s precision=%s variant=%s bn_groups=%d\n",
-           blas_core_name(), blas_core_origin(), o.device, o.precision, o.variant, BN_GROUPS);
+    printf("blas_core=%s (%s) threads=%d device=%s precision=%s variant=%s bn_groups=%d\n",
+           blas_core_name(), blas_core_origin(), o.threads, o.device, o.precision, o.variant,
+           BN_GROUPS);
     fflush(stdout);
     int ran = 0;
     for (int i = 0; i < N_NETS; i++) {

@@ -31,10 +31,11 @@ static void usage(FILE *f)
 
 static int int_arg(int argc, char **argv, int *i, long lo)
 {
-    const char *opt = argv[*i];
+    const char *opt = argv[*i], *s = cli_value(argc, argv, i);
+    const long hi = 1000000000L;
     long v;
-    if (parse_int(cli_value(argc, argv, i), lo, 1000000000L, &v) != CLFT_OK)
-        clft_die("%s: %s", opt, clft_last_error());
+    if (parse_int(s, lo, hi, &v) != CLFT_OK)
+        clft_die("eval: %s '%s': not an integer in [%ld, %ld]", opt, s, lo, hi);
     return (int)v;
 }
 

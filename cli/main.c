@@ -22,7 +22,7 @@ static void print_version(void)
     for (const Backend *const *b = backend_all(); *b; b++) printf(" %s", (*b)->name);
     printf("\n");
     for (const Backend *const *b = backend_all(); *b; b++)
-        printf("  %-8s %s\n", (*b)->name, (*b)->summary);
+        printf("  %-10s %s\n", (*b)->name, (*b)->summary);
     printf("data parallel: %s\n", dist_summary());
 }
 

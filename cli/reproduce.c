@@ -138,7 +138,8 @@ static void plan_job(Job *j, const MatrixPreset *p, const MatrixArm *arm, int se
         matrix_run_state(p, j->dir, j->epochs, &j->state) != CLFT_OK)
         clft_die("%s", clft_last_error());
     const char *slash = strrchr(j->dir, '/');
-    snprintf(j->name, sizeof j->name, "%s", slash ? slash + 1 : j->dir);
+    int w = snprintf(j->name, sizeof j->name, "%s", slash ? slash + 1 : j->dir);
+    if (w < 0 || (size_t)w >= sizeof j->name) clft_die("%s: run name too long", j->dir);
     if (!j->state.pretrained) j->steps[j->n_steps++] = -1;
     /* One `clft eval` for all the missing protocols: knn and linear then share one feature
      * extraction (EvalRun's cache). Each protocol's rows are appended as it ends, so an

@@ -5,6 +5,9 @@
  *   - ASSERT(): an always-on invariant check that prints file:line and the failed expression.
  *   - xmalloc()/xcalloc()/xfopen(): checked wrappers that name file:line on failure.
  *   - parse_int()/parse_float(): strtol/strtof with end and range checks; return CLFT_OK or an error.
+ *   - clft_file_open()/clft_file_read(): a regular file and its size, checked before any byte is
+ *     trusted (a directory, a FIFO or an oversized file is a one-line error naming the path).
+ *   - clft_mul_size(): size arithmetic with an overflow check, for sizes that come from files.
  */
 #ifndef CLFT_COMMON_H
 #define CLFT_COMMON_H
@@ -23,7 +26,9 @@ typedef enum {
     CLFT_ERR_NUMERIC, /* NaN or inf where a finite number is required */
 } ClftStatus;
 
-/* Prints "clft: <formatted message>" on one line to stderr and exits with status 1. */
+/* Prints "clft: <formatted message>" on one line to stderr and exits with status 1. The exit
+ * flushes stdio but skips atexit handlers and library destructors (_exit): OpenBLAS's destructor
+ * joins its worker threads, which hangs when they are stuck starting up under a memory limit. */
 void clft_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 /* Replaces clft_die's print-and-exit: the hook gets the formatted message (without "clft: ") and
  * must not return. For a process that is one of several ranks (core/dist/): it names the rank and
@@ -59,6 +64,25 @@ FILE *xfopen_impl(const char *path, const char *mode, const char *file, int line
 /* Strict parsers: the whole string must be a number in [lo, hi]. */
 ClftStatus parse_int(const char *s, long lo, long hi, long *out);
 ClftStatus parse_float(const char *s, double lo, double hi, double *out);
+
+/* Opens `path` for reading after checking it is a regular file of at most max_size bytes; *size
+ * is its length. CLFT_ERR_IO (missing, unreadable, a directory or other non-file) or
+ * CLFT_ERR_FORMAT (larger than max_size), clft_last_error() naming the path. */
+ClftStatus clft_file_open(const char *path, uint64_t max_size, FILE **fp, uint64_t *size);
+/* The whole regular file `path` (at most max_size bytes) in a fresh buffer with one NUL byte
+ * after the data; free() it. Errors as clft_file_open, and a short read. */
+ClftStatus clft_file_read(const char *path, uint64_t max_size, unsigned char **out, size_t *size);
+
+/* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlong forms, no surrogates, at
+ * most U+10FFFF), or 0 when there is none. clft_utf8_valid: 1 when all of s[0..n) is UTF-8. */
+size_t clft_utf8_seq(const unsigned char *s, size_t n);
+int clft_utf8_valid(const char *s, size_t n);
+
+/* *out = a * b; returns 1 (and leaves *out unspecified) when the product overflows size_t. */
+static inline int clft_mul_size(size_t a, size_t b, size_t *out)
+{
+    return __builtin_mul_overflow(a, b, out);
+}
 
 /* Monotonic wall clock in seconds. */
 double clft_now(void);

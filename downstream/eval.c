@@ -118,6 +118,11 @@ static ClftStatus open_ckpt(EvalRun *r, const EvalOptions *opt)
                        r->ckpt);
         return CLFT_ERR_FORMAT;
     }
+    if (conv1->shape[1] < 1 || conv1->shape[1] > 64) { /* the range of model.in_channels */
+        clft_set_error("%s: tensor 'encoder_q.conv1.weight' has %lld input channels, not in [1, 64]",
+                       r->ckpt, (long long)conv1->shape[1]);
+        return CLFT_ERR_FORMAT;
+    }
     r->in_channels = (int)conv1->shape[1];
     const StTensor *pos = st_find(&r->ckpt_file, "position");
     r->epoch =

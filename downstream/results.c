@@ -88,6 +88,52 @@ static ClftStatus read_run(const CsvTable *t, RunValue *vals, int *n_vals)
     return CLFT_OK;
 }
 
+/* Mean of column `col` over the rows of t's last epoch (the largest `epoch`), and that epoch. */
+static ClftStatus last_epoch_mean(const CsvTable *t, const char *col, double *mean, double *epoch)
+{
+    const int ce = csv_col(t, "epoch"), cv = csv_col(t, col);
+    if (ce < 0 || cv < 0) {
+        clft_set_error("%s: needs columns epoch, %s", t->path, col);
+        return CLFT_ERR_FORMAT;
+    }
+    double last = -INFINITY, sum = 0.0;
+    int n = 0;
+    for (int r = 0; r < t->nrow; r++) {
+        double e, v;
+        ClftStatus st = csv_cell_num(t, r, ce, &e);
+        if (st == CLFT_OK) st = csv_cell_num(t, r, cv, &v);
+        if (st != CLFT_OK) return st;
+        if (e > last) last = e, sum = 0.0, n = 0;
+        if (e == last) sum += v, n++;
+    }
+    *mean = n ? sum / n : NAN;
+    *epoch = last;
+    return CLFT_OK;
+}
+
+/* Appends the run's pre-training statistics (results.h, protocol "pretrain") to vals, under the
+ * dataset of its evaluation; a run without train.csv or scores.csv has none. */
+static ClftStatus read_pretrain(const char *dir, const char *dataset, RunValue *vals, int *n_vals)
+{
+    static const char *const files[] = {"train.csv", "scores.csv", "scores.csv"};
+    static const char *const cols[] = {"loss", "pre_pos_mean", "pre_neg_mean"};
+    static const char *const metrics[] = {"loss", "pos_score", "neg_score"};
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        ClftStatus st = path_join(path, sizeof path, dir, files[i]);
+        if (st != CLFT_OK) return st;
+        if (access(path, F_OK) != 0) continue;
+        CsvTable t;
+        if ((st = csv_read(path, &t)) != CLFT_OK) return st;
+        RunValue v = {dataset, "pretrain", metrics[i], 0, 0};
+        st = last_epoch_mean(&t, cols[i], &v.value, &v.epoch);
+        csv_table_free(&t);
+        if (st != CLFT_OK) return st;
+        if (!isnan(v.value)) vals[(*n_vals)++] = v;
+    }
+    return CLFT_OK;
+}
+
 static ClftStatus add_run(ResultsSummary *s, const ResultsRun *run)
 {
     char path[4096];
@@ -99,10 +145,11 @@ static ClftStatus add_run(ResultsSummary *s, const ResultsRun *run)
     }
     CsvTable t;
     if ((st = csv_read(path, &t)) != CLFT_OK) return st;
-    RunValue *vals = xmalloc((size_t)(t.nrow + 1) * sizeof *vals); /* (≤ nrow) */
+    RunValue *vals = xmalloc((size_t)(t.nrow + 4) * sizeof *vals); /* (≤ nrow + 3 pretrain) */
     int n_vals = 0;
     st = read_run(&t, vals, &n_vals);
     if (st == CLFT_OK && n_vals == 0) s->n_runs_missing++;
+    else if (st == CLFT_OK) st = read_pretrain(run->dir, vals[0].dataset, vals, &n_vals);
     for (int i = 0; i < n_vals && st == CLFT_OK; i++) {
         ResultsRow *r = add_row(s, run, &vals[i]);
         if (r->n == RESULTS_MAX_SEEDS) {

@@ -10,6 +10,14 @@
  * Student-t half-width). delta_vs_baseline = mean over seeds of (arm − reference arm) and p_value the
  * two-sided paired t-test, both over the seeds present in both arms. For the reference (baseline)
  * rows themselves these two cells are EMPTY (not applicable); "nan" means undefined (e.g. n < 2).
+ * Besides the evaluation, each run with an evaluation contributes its pre-training statistics over
+ * its last epoch, as protocol "pretrain" under the dataset of its first eval.csv row: metric "loss"
+ * (mean InfoNCE loss of train.csv's rows of that epoch), "pos_score" and "neg_score" (means of
+ * scores.csv's pre_pos_mean and pre_neg_mean over that epoch's steps: the encoder's own q·k and
+ * q·queue, before any variant's transformation). They are diagnostics of the training, not of an
+ * encoder's quality: RESULTS.md's tables leave them out; `clft check` can gate on them (issue 20:
+ * at smoke scale a frozen key encoder or a loader feeding the same view twice barely moves kNN but
+ * moves these by many seed deviations; results/expected/README.md).
  *
  * RESULTS.md: each preset owns the text between the lines
  *     <!-- clft:begin preset=NAME -->  and  <!-- clft:end preset=NAME -->
@@ -86,14 +94,32 @@ char *results_md_splice(const char *text, const char *preset, const char *sectio
 ClftStatus results_md_replace(const char *path, const char *preset, const char *section);
 
 /* Compares summary_path against expected_path, printing one PASS/FAIL line per expected row to
- * `out`. Returns the number of failures in *n_fail; a non-OK status when a file cannot be read or
- * lacks a column (naming it). */
+ * `out`. Returns the number of failures in *n_fail (a mean of "nan" fails); a non-OK status, naming
+ * the file (and row), when a file cannot be read, lacks a column, has a mean that is not a number,
+ * or has a band that is not a finite interval lo <= hi. */
 ClftStatus results_check(const char *summary_path, const char *expected_path, FILE *out,
                          int *n_fail);
 
-/* Writes expected bands from a measured summary: for every row, [mean − h, mean + h] with
- * h = k_std · std (0 when std is nan) + abs_tol (results/expected/README.md says which k and tol). */
-ClftStatus results_derive_expected(const char *summary_path, const char *expected_path, double k_std,
-                                   double abs_tol);
+/* How results_derive_expected turns measured summaries into bands (results/expected/README.md
+ * says which k_std, abs_tol and metrics each preset uses, and why). */
+typedef struct {
+    double k_std;        /* seed standard deviations on either side of each summary's mean */
+    double abs_tol;      /* added on both sides of the envelope, in the metric's units */
+    const char *metric_tols; /* "METRIC=T[,METRIC=T...]": abs_tol T for these metrics instead
+                                (units differ: percentage points, a loss, a cosine); NULL: none */
+    const char *metrics; /* comma-separated metric names to write bands for; NULL: all */
+} ResultsBandRule;
+
+#define RESULTS_MAX_SUMMARIES 32
+
+/* Writes expected bands from n_summaries measured summaries (e.g. one per BLAS kernel set): for
+ * every (baseline, variant, protocol, metric) whose metric is in rule->metrics,
+ *     lo = min over summaries and datasets of (mean − k_std · std) − abs_tol,
+ *     hi = max over summaries and datasets of (mean + k_std · std) + abs_tol
+ * (std 0 when nan, i.e. one seed; abs_tol the metric's own from metric_tols if it has one).
+ * One summary gives the old [mean − h, mean + h], h = k_std · std + abs_tol. Every summary must hold every band's row and a finite mean there,
+ * else an error naming the file: a band from fewer measurements than named would be too narrow. */
+ClftStatus results_derive_expected(const char *const *summary_paths, int n_summaries,
+                                   const char *expected_path, const ResultsBandRule *rule);
 
 #endif

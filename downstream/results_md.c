@@ -85,6 +85,12 @@ static int is_floor(const ResultsRow *r)
     return strchr(r->protocol, '_') != NULL;
 }
 
+/* The pre-training statistics (results.h): in summary.csv for `clft check`, not in the tables. */
+static int is_pretrain(const ResultsRow *r)
+{
+    return !strcmp(r->protocol, "pretrain");
+}
+
 static int same_key(const ResultsRow *a, const ResultsRow *b)
 {
     return !strcmp(a->dataset, b->dataset) && !strcmp(a->protocol, b->protocol) &&
@@ -97,7 +103,7 @@ static void md_means(Str *b, const ResultsSummary *s)
     const ResultsRow *cols[32];
     int nc = 0;
     for (int i = 0; i < s->n && nc < 32; i++) {
-        int seen = is_floor(&s->rows[i]);
+        int seen = is_floor(&s->rows[i]) || is_pretrain(&s->rows[i]);
         for (int c = 0; c < nc && !seen; c++) seen = same_key(cols[c], &s->rows[i]);
         if (!seen) cols[nc++] = &s->rows[i];
     }
@@ -144,7 +150,7 @@ static void md_deltas(Str *b, const ResultsSummary *s)
 {
     int compared = 0;
     for (int i = 0; i < s->n && !compared; i++)
-        compared = s->rows[i].reference[0] && !is_floor(&s->rows[i]);
+        compared = s->rows[i].reference[0] && !is_floor(&s->rows[i]) && !is_pretrain(&s->rows[i]);
     if (!compared) return;
     str_printf(b, "\n**Method − baseline, paired by seed** (Δ = mean of per-seed differences; 95%% CI "
                   "with Student t; p = two-sided paired t-test; the paper's gain is IN-1K linear "
@@ -153,7 +159,7 @@ static void md_deltas(Str *b, const ResultsSummary *s)
                   "|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < s->n; i++) {
         const ResultsRow *r = &s->rows[i];
-        if (!r->reference[0] || is_floor(r)) continue;
+        if (!r->reference[0] || is_floor(r) || is_pretrain(r)) continue;
         char name[160];
         method_name(name, sizeof name, r);
         const int d = decimals(r->mean);

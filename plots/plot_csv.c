@@ -101,19 +101,20 @@ static ClftStatus feed_lines(Reader *r, struct csv_parser *p, FILE *f)
     return st;
 }
 
+#define PTABLE_MAX_FILE (4ull << 30)
+
 ClftStatus ptable_read(PlotTable *t, const char *path)
 {
     memset(t, 0, sizeof *t);
     snprintf(t->path, sizeof t->path, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        clft_set_error("%s: cannot open (%s)", path, strerror(errno));
-        return CLFT_ERR_IO;
-    }
+    FILE *f;
+    uint64_t size;
+    ClftStatus st = clft_file_open(path, PTABLE_MAX_FILE, &f, &size); /* not a directory */
+    if (st != CLFT_OK) return st;
     struct csv_parser p;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0) clft_die("csv_init failed");
     Reader r = {.t = t};
-    ClftStatus st = feed_lines(&r, &p, f);
+    st = feed_lines(&r, &p, f);
     csv_free(&p);
     fclose(f);
     for (int i = 0; i < r.rec_n; i++) free(r.rec[i]); /* a record cut short by an error */
@@ -164,6 +165,13 @@ ClftStatus ptable_num(const PlotTable *t, int row, int col, PtableNumKind kind, 
 {
     ASSERT(row >= 0 && row < t->n_rows && col >= 0 && col < t->n_cols);
     const char *s = ptable_str(t, row, col);
+    if (kind == PTABLE_NUM_EPOCH || kind == PTABLE_NUM_STEP) {
+        long v;
+        ClftStatus st =
+            ptable_int(t, row, col, 0, kind == PTABLE_NUM_EPOCH ? PTABLE_MAX_EPOCH : 1L << 53, &v);
+        if (st == CLFT_OK) *out = (double)v;
+        return st;
+    }
     if (kind == PTABLE_NUM_OPTIONAL && (!*s || !strcmp(s, "nan") || !strcmp(s, "NaN"))) {
         *out = NAN;
         return CLFT_OK;
@@ -177,5 +185,17 @@ ClftStatus ptable_num(const PlotTable *t, int row, int col, PtableNumKind kind, 
         return CLFT_ERR_VALUE;
     }
     *out = v;
+    return CLFT_OK;
+}
+
+ClftStatus ptable_int(const PlotTable *t, int row, int col, long lo, long hi, long *out)
+{
+    ASSERT(row >= 0 && row < t->n_rows && col >= 0 && col < t->n_cols);
+    const char *s = ptable_str(t, row, col);
+    if (parse_int(s, lo, hi, out) != CLFT_OK) {
+        clft_set_error("%s:%d: column '%s': '%s' is not an integer in [%ld, %ld]", t->path,
+                       t->line[row], t->header[col], s, lo, hi);
+        return CLFT_ERR_VALUE;
+    }
     return CLFT_OK;
 }

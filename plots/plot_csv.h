@@ -37,10 +37,17 @@ static inline const char *ptable_str(const PlotTable *t, int row, int col)
 typedef enum {
     PTABLE_NUM_REQUIRED, /* the cell must hold a finite number */
     PTABLE_NUM_OPTIONAL, /* an empty cell, "nan" or "NaN" reads as NAN */
+    PTABLE_NUM_EPOCH,    /* an integer in [0, PTABLE_MAX_EPOCH] (an epoch, 0-based or completed) */
+    PTABLE_NUM_STEP,     /* an integer in [0, 2^53] (a global step count) */
 } PtableNumKind;
 
+#define PTABLE_MAX_EPOCH 1000000L /* config's optim.epochs range */
+
 /* Parses cell (row, col) as a double; CLFT_ERR_VALUE with "file:line: column 'x': 'v' is not a
- * number" otherwise. */
+ * number" (or "... is not an integer in [lo, hi]" for the integer kinds) otherwise. */
 ClftStatus ptable_num(const PlotTable *t, int row, int col, PtableNumKind kind, double *out);
+/* Parses cell (row, col) as an integer in [lo, hi] (an epoch or a step count); CLFT_ERR_VALUE with
+ * "file:line: column 'x': 'v' is not an integer in [lo, hi]" otherwise. */
+ClftStatus ptable_int(const PlotTable *t, int row, int col, long lo, long hi, long *out);
 
 #endif

@@ -235,7 +235,10 @@ ClftStatus pdata_scores(PlotRun *r, int i, const char *tmp, int smooth)
     st = ptable_require(&t, need, c);
     for (int k = 0; k < SC_N && st == CLFT_OK; k++) {
         c[k] = ptable_col(&t, names[k]);
-        st = pdata_read_column(&t, c[k], k < SC_QPM ? PTABLE_NUM_REQUIRED : PTABLE_NUM_OPTIONAL, &v[k]);
+        PtableNumKind kind = k == SC_STEP ? PTABLE_NUM_STEP
+                             : k < SC_QPM ? PTABLE_NUM_REQUIRED
+                                          : PTABLE_NUM_OPTIONAL;
+        st = pdata_read_column(&t, c[k], kind, &v[k]);
     }
     if (st == CLFT_OK) {
         for (int row = 0; row < t.n_rows; row++) r->has_pre_scores |= !isnan(v[SC_QPM][row]);
@@ -285,7 +288,7 @@ static ClftStatus write_knn(PlotRun *r, int i, const char *tmp, double e0)
         if (strcmp(ptable_str(&t, row, c[0]), "knn_monitor") || strcmp(ptable_str(&t, row, c[1]), "top1"))
             continue;
         if ((st = ptable_num(&t, row, c[2], PTABLE_NUM_REQUIRED, &v)) != CLFT_OK) break;
-        if ((st = ptable_num(&t, row, c[3], PTABLE_NUM_REQUIRED, &e)) != CLFT_OK) break;
+        if ((st = ptable_num(&t, row, c[3], PTABLE_NUM_EPOCH, &e)) != CLFT_OK) break;
         fprintf(f, "%.9g %.9g\n", e - e0, v); /* e = epochs completed, e0 = first 0-based epoch */
         r->n_knn++;
     }
@@ -316,14 +319,18 @@ static void write_train(FILE *f, double *const *v, int n, int w)
 
 ClftStatus pdata_train(PlotRun *r, int i, const char *tmp, int smooth)
 {
-    static const char *const need[] = {"epoch", "lr", "loss", "inst_acc", NULL};
+    static const char *const need[] = {"epoch", "lr", "loss", "inst_acc", "step", NULL};
+    static const PtableNumKind kind[5] = {PTABLE_NUM_EPOCH, PTABLE_NUM_REQUIRED,
+                                          PTABLE_NUM_REQUIRED, PTABLE_NUM_REQUIRED,
+                                          PTABLE_NUM_STEP};
     PlotTable t;
-    int c[4];
+    int c[5];
     ClftStatus st = pdata_read_table(&t, r->dir, "train.csv");
     if (st != CLFT_OK) return st;
-    double *v[4] = {0};
+    double *v[5] = {0}; /* epoch, lr, loss, inst_acc, step (checked, not drawn) */
     st = ptable_require(&t, need, c);
-    for (int k = 0; k < 4 && st == CLFT_OK; k++) st = pdata_read_column(&t, c[k], PTABLE_NUM_REQUIRED, &v[k]);
+    for (int k = 0; k < 5 && st == CLFT_OK; k++)
+        st = pdata_read_column(&t, c[k], kind[k], &v[k]);
     if (st == CLFT_OK) {
         char name[64];
         snprintf(name, sizeof name, "train_%d.dat", i);
@@ -334,7 +341,8 @@ ClftStatus pdata_train(PlotRun *r, int i, const char *tmp, int smooth)
         for (int row = 0; row < t.n_rows; row++) e0 = fmin(e0, v[0][row]);
         st = write_knn(r, i, tmp, e0);
     }
-    for (int k = 0; k < 4; k++) free(v[k]);
+    for (int k = 0; k < 5; k++)
+        free(v[k]);
     ptable_free(&t);
     return st;
 }

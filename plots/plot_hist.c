@@ -58,7 +58,7 @@ static ClftStatus hist_load(Hist *h, const PlotTable *t)
     memset(h, 0, sizeof *h);
     h->n = t->n_rows;
     ClftStatus st = ptable_require(t, need, c);
-    if (st == CLFT_OK) st = pdata_read_column(t, c[0], PTABLE_NUM_REQUIRED, &h->ep);
+    if (st == CLFT_OK) st = pdata_read_column(t, c[0], PTABLE_NUM_EPOCH, &h->ep);
     if (st == CLFT_OK) st = pdata_read_column(t, c[2], PTABLE_NUM_REQUIRED, &h->lo);
     if (st == CLFT_OK) st = pdata_read_column(t, c[3], PTABLE_NUM_REQUIRED, &h->hi);
     if (st == CLFT_OK) st = pdata_read_column(t, c[4], PTABLE_NUM_REQUIRED, &h->cnt);

@@ -309,6 +309,15 @@ static void test_batchnorm(void **state)
     bn_case(6, 7, 1, 2, 0, 1, BN_TRAIN); /* BatchNorm1d */
     bn_case(4, 6, 16, 1, 1, 0, BN_EVAL);
     bn_case(4, 6, 16, 2, 0, 1, BN_EVAL);
+    /* the CPU kernels' fixed-width copies (16, 32, 64, 128 channels), two tiles (128 + 72), and
+     * groups taken a chunk at a time (16 groups x 1024 channels > BN_MAX_GC) */
+    bn_case(8, 16, 9, 2, 1, 1, BN_TRAIN);
+    bn_case(4, 32, 4, 4, 0, 0, BN_TRAIN);
+    bn_case(4, 64, 4, 2, 1, 0, BN_TRAIN);
+    bn_case(4, 128, 4, 1, 1, 1, BN_TRAIN);
+    bn_case(4, 200, 4, 2, 1, 0, BN_TRAIN);
+    bn_case(32, 1024, 1, 16, 0, 1, BN_TRAIN);
+    bn_case(4, 64, 4, 2, 1, 0, BN_EVAL);
 }
 
 static void test_pointwise(void **state)
@@ -516,18 +525,15 @@ static void infonce_case(int N, int Dm, int K, int E, float T)
     InfoNCE w[2];
     for (int b = 0; b < 2; b++) {
         PreScores ps;
-        float *block = backend_alloc(BE[b], (size_t)N * SCORES_PRE_BLOCK * sizeof(float));
         infonce_init(&w[b], BE[b], N, Dm, K, E, T);
         InfoNCEInput in = {.q = F(q, b), .k = F(k, b), .queue = F(queue, b),
                            .extra = E ? F(extra, b) : NULL, .E = E};
-        infonce_forward(&w[b], &in, D(stats, b));
-        scores_compute(D(stats, b) + STEP_STAT_POST, hist.dev[b], &w[b]);
-        scores_pre_init(&ps, BE[b], Dm);
-        scores_pre_compute(&ps, D(stats, b) + STEP_STAT_PRE, F(q, b), F(k, b), F(queue, b), N, K);
-        scores_pre_hist(BE[b], phist.dev[b], F(q, b), F(k, b), F(queue, b), N, Dm, K, block);
+        infonce_forward(&w[b], &in, D(stats, b), hist.dev[b]);
+        scores_pre_init(&ps, BE[b], N, Dm);
+        scores_pre(&ps, D(stats, b) + STEP_STAT_PRE, phist.dev[b], F(q, b), F(k, b), F(queue, b),
+                   N, K);
         infonce_backward(&w[b], &in, F(dq, b), F(dk, b));
         scores_pre_free(&ps);
-        backend_free(BE[b], block);
     }
     char what[96];
     snprintf(what, sizeof what, "infonce N%d D%d K%d E%d T%g", N, Dm, K, E, (double)T);

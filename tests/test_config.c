@@ -128,6 +128,16 @@ static void test_load_errors(void **state)
     expect_load_error("[optim]\nthis line has no equals sign\n", CLFT_ERR_FORMAT,
                       (const char *[]){":2:", NULL});
     expect_load_error("lr = 1\n", CLFT_ERR_VALUE, (const char *[]){":1:", "outside", NULL});
+    /* an unterminated header is named as such, not as "a key outside any [section]" */
+    expect_load_error("[optim\nlr = 0.1\n", CLFT_ERR_FORMAT,
+                      (const char *[]){":1: unterminated section header '[optim' (no closing ']')", NULL});
+    expect_load_error("[run]\nseed = 1\n  [optim\nlr = 0.1\n", CLFT_ERR_FORMAT,
+                      (const char *[]){":3: unterminated section header '[optim'", NULL});
+    /* text that is not UTF-8 (it would be written raw into every checkpoint's JSON header) */
+    expect_load_error("[run]\nname = caf\xe9\n", CLFT_ERR_VALUE,
+                      (const char *[]){":2:", "[run] name", "not valid UTF-8 text", NULL});
+    expect_load_error("[variant]\nname = ft\nalpha = \xff\n", CLFT_ERR_VALUE,
+                      (const char *[]){":3:", "alpha", "not valid UTF-8", NULL});
     expect_load_error("[moco_v3.optim]\nlr = 1\n", CLFT_ERR_VALUE,
                       (const char *[]){"moco_v3.optim", NULL});
     /* an inactive per-baseline section is still checked */
@@ -141,6 +151,9 @@ static void test_load_errors(void **state)
     config_defaults(&c);
     assert_int_equal(config_load_ini(&c, "/nonexistent/x.ini"), CLFT_ERR_IO);
     ASSERT_ERR_HAS("/nonexistent/x.ini");
+    /* a directory is not an empty config */
+    assert_int_equal(config_load_ini(&c, test_tmpdir()), CLFT_ERR_IO);
+    ASSERT_ERR_HAS("not a regular file (a directory)");
 }
 
 static void test_set(void **state)
@@ -167,6 +180,12 @@ static void test_set(void **state)
     assert_int_equal(config_set(&c, "lr=3"), CLFT_ERR_VALUE);
     assert_int_equal(config_set(&c, "run.name=a;b"), CLFT_ERR_VALUE);
     assert_int_equal(config_set(&c, "variant.bad-key=1"), CLFT_ERR_VALUE);
+    assert_int_equal(config_set(&c, "run.name=caf\xc3\xa9"), CLFT_OK); /* UTF-8 is fine */
+    assert_int_equal(config_set(&c, "run.name=caf\xe9"), CLFT_ERR_VALUE); /* Latin-1 is not */
+    assert_string_equal(clft_last_error(),
+                        "--set run.name=caf\xe9: [run] name = 'caf\xe9': not valid UTF-8 text");
+    assert_int_equal(config_set(&c, "data.spec=a\x01b"), CLFT_ERR_VALUE);
+    ASSERT_ERR_HAS("control characters");
     assert_true(c.optim.lr == 0.125);
 }
 
@@ -182,6 +201,7 @@ static void test_validate(void **state)
         {"aug.scale_min=0.9", "scale"}, /* with scale_max 0.5 below */
         {"data.classes=1,2,1", "twice"},
         {"eval.semisup_fractions=0,0.1", "semisup"},
+        {"run.threads=1024", "run.threads 1024 is more than 4 x the"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Config c;
@@ -196,6 +216,17 @@ static void test_validate(void **state)
     config_defaults(&c);
     assert_int_equal(config_set(&c, "optim.milestones=300"), CLFT_OK);
     assert_int_equal(config_set(&c, "optim.schedule=cosine"), CLFT_OK);
+    assert_int_equal(config_validate(&c), CLFT_OK);
+    /* ... but they must still increase, as the help says, whatever the schedule */
+    assert_int_equal(config_set(&c, "optim.milestones=5,3"), CLFT_OK);
+    assert_int_equal(config_validate(&c), CLFT_ERR_VALUE);
+    assert_string_equal(clft_last_error(), "config: optim.milestones must be strictly increasing (epochs 200)");
+    /* run.threads up to 4 x the online CPUs */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    char set[64];
+    snprintf(set, sizeof set, "run.threads=%ld", 4 * cpus < 1024 ? 4 * cpus : 1024);
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, set), CLFT_OK);
     assert_int_equal(config_validate(&c), CLFT_OK);
 }
 

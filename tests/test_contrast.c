@@ -78,7 +78,7 @@ static void test_infonce_hand_example(void **state)
     InfoNCE w;
     infonce_init(&w, be, 1, 2, 2, 0, 0.5f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue, .extra = NULL, .E = 0};
-    infonce_forward(&w, &in, stats);
+    infonce_forward(&w, &in, stats, NULL);
     assert_true(fabs(w.logits[0] - 1.2) < 1e-6 && fabs(w.logits[1]) < 1e-6 &&
                 fabs(w.logits[2] + 2.0) < 1e-6);
     assert_true(fabs(stats[STEP_STAT_LOSS] - 0.294129) < 1e-5);
@@ -101,7 +101,7 @@ static void test_infonce_instance_accuracy(void **state)
     InfoNCE w;
     infonce_init(&w, be, 3, 2, 2, 0, 0.1f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in, stats);
+    infonce_forward(&w, &in, stats, NULL);
     assert_true(fabs(stats[STEP_STAT_INST_ACC] - 1.0 / 3.0) < 1e-12);
     infonce_free(&w);
 }
@@ -109,7 +109,7 @@ static void test_infonce_instance_accuracy(void **state)
 static double loss_of(InfoNCE *w, const InfoNCEInput *in)
 {
     double stats[STEP_STAT_COUNT];
-    infonce_forward(w, in, stats);
+    infonce_forward(w, in, stats, NULL);
     return stats[STEP_STAT_LOSS];
 }
 
@@ -132,7 +132,7 @@ static void test_infonce_finite_differences(void **state)
     infonce_init(&w, be, N, D, K, E, 0.5f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue, .extra = extra, .E = E};
     float dq[N * D] = {0}, dk[N * D] = {0}, fq[N * D], fk[N * D];
-    infonce_forward(&w, &in, stats);
+    infonce_forward(&w, &in, stats, NULL);
     infonce_backward(&w, &in, dq, dk);
     const float eps = 1e-3f;
     for (int i = 0; i < N * D; i++) {
@@ -170,7 +170,7 @@ static void test_infonce_golden_pytorch(void **state)
     InfoNCE w;
     infonce_init(&w, be, N, D, K, 0, T[0]);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in, stats);
+    infonce_forward(&w, &in, stats, NULL);
     ASSERT_CLOSE("logits", w.logits, fixture_f32(&f, "logits", N * (1 + K)), N * (1 + K), 1e-5);
     float loss = (float)stats[STEP_STAT_LOSS];
     ASSERT_CLOSE("loss", &loss, fixture_f32(&f, "loss", 1), 1, 1e-5);
@@ -190,7 +190,7 @@ static void test_infonce_stable_small_T(void **state)
     InfoNCE w;
     infonce_init(&w, be, 1, 2, 2, 0, 0.001f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in, stats);
+    infonce_forward(&w, &in, stats, NULL);
     /* loss = logsumexp(−1000, 1000, 0) + 1000 = 2000 (to float precision) */
     assert_true(isfinite(stats[STEP_STAT_LOSS]) && fabs(stats[STEP_STAT_LOSS] - 2000.0) < 1e-2);
     infonce_free(&w);
@@ -213,10 +213,9 @@ static void test_scores_hand_example(void **state)
     InfoNCE w;
     infonce_init(&w, be, 2, 2, 3, 0, 0.5f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in, stats);
     ScoreHist h;
     scores_hist_reset(&h);
-    scores_compute(stats + STEP_STAT_POST, &h, &w);
+    infonce_forward(&w, &in, stats, &h); /* the score statistics come with the loss */
     ScoreStats st;
     memcpy(&st, stats + STEP_STAT_POST, sizeof st);
     const double e = M_E;
@@ -233,7 +232,7 @@ static void test_scores_hand_example(void **state)
         assert_int_equal(h.neg[b], en_);
     }
     assert_int_equal(h.pos_under + h.pos_over + h.neg_under + h.neg_over, 0);
-    scores_compute(stats + STEP_STAT_POST, &h, &w); /* accumulates: counts double */
+    infonce_forward(&w, &in, stats, &h); /* accumulates: counts double */
     assert_int_equal(h.neg[50], 6);
     infonce_free(&w);
 }
@@ -283,9 +282,9 @@ static void test_scores_pre_matches_direct(void **state)
         snv += (s2 - s1 * s1 / K) / (K - 1);
     }
     PreScores ps;
-    scores_pre_init(&ps, be, D);
+    scores_pre_init(&ps, be, N, D);
     PreScoreStats pre;
-    scores_pre_compute(&ps, stats + STEP_STAT_PRE, q, k, queue, N, K);
+    scores_pre(&ps, stats + STEP_STAT_PRE, NULL, q, k, queue, N, K);
     memcpy(&pre, stats + STEP_STAT_PRE, sizeof pre);
     assert_true(fabs(pre.pos_mean - sp / N) < 1e-6);
     assert_true(fabs(pre.pos_var - (sp2 - sp * sp / N) / (N - 1)) < 1e-6);
@@ -294,9 +293,8 @@ static void test_scores_pre_matches_direct(void **state)
     InfoNCE w;
     infonce_init(&w, be, N, D, K, 0, 0.2f);
     InfoNCEInput in = {.q = q, .k = k, .queue = queue};
-    infonce_forward(&w, &in, stats);
+    infonce_forward(&w, &in, stats, NULL);
     ScoreStats st;
-    scores_compute(stats + STEP_STAT_POST, NULL, &w);
     memcpy(&st, stats + STEP_STAT_POST, sizeof st);
     assert_true(fabs(st.pos_mean - pre.pos_mean) < 1e-6 && fabs(st.neg_mean - pre.neg_mean) < 1e-6);
     assert_true(fabs(st.neg_var - pre.neg_var) < 1e-4 * pre.neg_var);
@@ -316,7 +314,6 @@ static void test_scores_pre_hist_matches_direct(void **state)
     enum { N = 5, D = 7, K = SCORES_PRE_BLOCK + 37 };
     float *q = xmalloc(N * D * sizeof(float)), *k = xmalloc(N * D * sizeof(float));
     float *queue = xmalloc((size_t)K * D * sizeof(float));
-    float *block = xmalloc((size_t)N * SCORES_PRE_BLOCK * sizeof(float));
     Rng r;
     rng_init(&r, 9, RNG_STREAM_DATA, 0, 0);
     for (int i = 0; i < N * D; i++) q[i] = (float)(0.6 * rng_normal(&r)), k[i] = (float)(0.6 * rng_normal(&r));
@@ -324,19 +321,32 @@ static void test_scores_pre_hist_matches_direct(void **state)
     ScoreHist h, want;
     scores_hist_reset(&h);
     scores_hist_reset(&want);
-    scores_pre_hist(be, &h, q, k, queue, N, D, K, block);
+    PreScores ps;
+    scores_pre_init(&ps, be, N, D);
+    double pre[4];
+    scores_pre(&ps, pre, &h, q, k, queue, N, K);
+    scores_pre_free(&ps);
+    double sp = 0, snm = 0, snv = 0;
     for (int n = 0; n < N; n++) {
-        double s = 0.0;
+        double s = 0.0, s1 = 0.0, s2 = 0.0;
         for (int d = 0; d < D; d++) s += (double)q[n * D + d] * k[n * D + d];
+        sp += s;
         int b = scores_hist_bin(s);
         if (b < 0) want.pos_under++; else if (b >= SCORES_HIST_BINS) want.pos_over++; else want.pos[b]++;
         for (int j = 0; j < K; j++) {
             double t = 0.0;
             for (int d = 0; d < D; d++) t += (double)q[n * D + d] * queue[(size_t)j * D + d];
+            s1 += t, s2 += t * t;
             b = scores_hist_bin(t);
             if (b < 0) want.neg_under++; else if (b >= SCORES_HIST_BINS) want.neg_over++; else want.neg[b]++;
         }
+        snm += s1 / K;
+        snv += (s2 - s1 * s1 / K) / (K - 1);
     }
+    /* the moments over both blocks */
+    assert_true(fabs(pre[0] - sp / N) < 1e-6);
+    assert_true(fabs(pre[2] - snm / N) < 1e-6);
+    assert_true(fabs(pre[3] - snv / N) < 1e-5 * (snv / N));
     /* float vs double products may put a score within ~1e-6 of an edge into the next bin. */
     uint64_t total = want.neg_under + want.neg_over, moved = 0;
     for (int b = 0; b < SCORES_HIST_BINS; b++) {
@@ -351,7 +361,6 @@ static void test_scores_pre_hist_matches_direct(void **state)
     free(q);
     free(k);
     free(queue);
-    free(block);
 }
 
 int main(void)

@@ -161,6 +161,20 @@ static void test_append_and_truncate(void **state)
     ASSERT_ERR_HAS("nope");
     assert_int_equal(csv_truncate_after(tmp_path("missing.csv"), "step", 1), CLFT_ERR_IO);
     ASSERT_ERR_HAS("missing.csv");
+
+    /* A log whose complete rows are damaged is refused, not appended to: here the torn-line cut
+     * (at the last newline) would leave a quoted field open, and the appended rows inside it. */
+    path = tmp_path("damaged.csv"); /* tmp_path's buffer is shared: path follows it */
+    write_text(path, "epoch,step,loss\n0,0,\"a\nb\",1");
+    append_rows(path, 1, 2, CLFT_ERR_FORMAT);
+    ASSERT_ERR_HAS(path);
+    write_text(path, "epoch,step,loss\n0,0\n");
+    append_rows(path, 1, 2, CLFT_ERR_FORMAT);
+    ASSERT_ERR_HAS(":2: 2 fields, but the header has 3");
+    assert_string_equal(read_all(path), "epoch,step,loss\n0,0\n"); /* untouched */
+    /* a directory in place of a CSV */
+    assert_int_equal(csv_truncate_after(test_tmpdir(), "step", 1), CLFT_ERR_IO);
+    ASSERT_ERR_HAS("not a regular file (a directory)");
 }
 
 static void test_write_errors(void **state)

@@ -7,12 +7,15 @@
 
 #include <jpeglib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/data/dataset.h"
 #include "core/data/jpeg.h"
 
 /* ---- file writers ---- */
+
+static void put_be16(uint8_t *p, unsigned v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -33,6 +36,19 @@ static void write_idx(const char *path, uint32_t magic, int ndim, const uint32_t
         gzwrite(g, &v, 1);
     }
     gzclose(g);
+}
+
+static uint8_t *slurp_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *size = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*size + 1);
+    assert_int_equal(fread(b, 1, *size, f), *size);
+    fclose(f);
+    return b;
 }
 
 /* A Fashion-MNIST-like folder with n train images and n / 2 test images. */
@@ -125,6 +141,73 @@ static void test_idx_valid_and_bad(void **state)
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", dir);
     remove(p);
     expect_bad_fmnist(dir, "train-labels-idx1-ubyte.gz", "cannot open");
+    write_idx(p, 0x801, 1, d1, 20);
+    /* a directory in place of the file */
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
+    remove(p);
+    mkdir(p, 0755);
+    expect_bad_fmnist(dir, "train-images-idx3-ubyte.gz", "not a regular file (a directory)");
+    rmdir(p);
+    write_idx(p, 0x803, 3, d3, 20 * 784);
+}
+
+static void append_bytes(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* gzip framing: trailing garbage, a plain (uncompressed) file, a corrupt CRC are errors; a second
+ * gzip member (what `cat a.gz b.gz` makes) is read on. */
+static void test_idx_gzip_framing(void **state)
+{
+    (void)state;
+    char dir[256], p[1024], spec[512];
+    make_temp_dir(dir, sizeof dir);
+    write_fmnist(dir, 20);
+    snprintf(spec, sizeof spec, "fashion-mnist:%s", dir);
+    snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte.gz", dir);
+    append_bytes(p, "garbage!", 8);
+    expect_bad_fmnist(dir, "train-labels-idx1-ubyte.gz", "8 bytes of trailing garbage after the gzip data");
+    uint32_t d1[1] = {20}, d3[3] = {20, 28, 28};
+    write_idx(p, 0x801, 1, d1, 20);
+    /* the labels split over two gzip members */
+    size_t n;
+    gzFile g = gzopen(p, "wb");
+    uint8_t hdr[8];
+    put_be32(hdr, 0x801), put_be32(hdr + 4, 20);
+    gzwrite(g, hdr, 8);
+    for (int i = 0; i < 10; i++) gzputc(g, i % 10);
+    gzclose(g);
+    g = gzopen(p, "ab");
+    for (int i = 10; i < 20; i++) gzputc(g, i % 10);
+    gzclose(g);
+    Dataset *ds;
+    if (dataset_open(&ds, spec, SPLIT_TRAIN, NULL) != CLFT_OK) fail_msg("%s", clft_last_error());
+    assert_int_equal(ds->labels[13], 3);
+    dataset_free(ds);
+    /* an uncompressed file */
+    FILE *f = fopen(p, "wb");
+    fwrite(hdr, 1, 8, f);
+    for (int i = 0; i < 20; i++) fputc(i % 10, f);
+    fclose(f);
+    expect_bad_fmnist(dir, "train-labels-idx1-ubyte.gz", "not gzip data");
+    /* a flipped bit in the CRC-32 of the gzip trailer */
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte.gz", dir);
+    write_idx(p, 0x803, 3, d3, 20 * 784);
+    uint8_t *b = slurp_file(p, &n);
+    b[n - 8] ^= 1;
+    f = fopen(p, "wb");
+    fwrite(b, 1, n, f);
+    fclose(f);
+    free(b);
+    expect_bad_fmnist(dir, "train-images-idx3-ubyte.gz", "corrupt gzip data (incorrect data check)");
+    /* gzip cut short */
+    write_idx(p, 0x803, 3, d3, 20 * 784);
+    assert_int_equal(truncate(p, 100), 0);
+    expect_bad_fmnist(dir, "train-images-idx3-ubyte.gz", "truncated gzip data");
 }
 
 /* ---- CIFAR ---- */
@@ -178,6 +261,27 @@ static void test_cifar(void **state)
     fclose(f);
     assert_int_equal(dataset_open(&ds, spec, SPLIT_TRAIN, NULL), CLFT_ERR_FORMAT);
     assert_non_null(strstr(clft_last_error(), "data_batch_3.bin"));
+    /* more records than any CIFAR batch, and a size of 2^31 + 3 records whose count would wrap
+     * to 3 in an int: both refused by size before a byte is read (sparse files) */
+    const long long sizes[2] = {60001LL * 3073, (2147483648LL + 3) * 3073};
+    for (int k = 0; k < 2; k++) {
+        write_cifar(p, 3, 1, 6);
+        if (truncate(p, (off_t)sizes[k]) != 0) {
+            if (k == 0) fail_msg("truncate: cannot make a sparse file");
+            break; /* a file system without huge sparse files: the first size covers it */
+        }
+        assert_int_equal(dataset_open(&ds, spec, SPLIT_TRAIN, NULL), CLFT_ERR_FORMAT);
+        if (!strstr(clft_last_error(),
+                    "data_batch_3.bin: larger than a CIFAR batch (at most 60000 records of 3073 bytes)"))
+            fail_msg("got '%s'", clft_last_error());
+    }
+    /* a directory where a batch should be */
+    remove(p);
+    mkdir(p, 0755);
+    assert_int_equal(dataset_open(&ds, spec, SPLIT_TRAIN, NULL), CLFT_ERR_IO);
+    if (!strstr(clft_last_error(), "data_batch_3.bin: not a regular file (a directory)"))
+        fail_msg("got '%s'", clft_last_error());
+    rmdir(p);
     /* CIFAR-100: fine label is the second byte */
     snprintf(p, sizeof p, "%s/train.bin", dir);
     write_cifar(p, 5, 2, 0);
@@ -249,7 +353,7 @@ static void expect_decoded(const char *path, int grey, int W, int H)
     size_t size;
     uint8_t *b = slurp(path, &size);
     DataImage img = {0};
-    if (jpeg_decode(b, size, path, 3, 0, &img) != CLFT_OK) fail_msg("%s", clft_last_error());
+    if (jpeg_decode(b, size, path, &(JpegOptions){.channels = 3}, &img) != CLFT_OK) fail_msg("%s", clft_last_error());
     assert_int_equal(img.W, W);
     assert_int_equal(img.H, H);
     assert_int_equal(img.C, 3);
@@ -262,12 +366,15 @@ static void expect_decoded(const char *path, int grey, int W, int H)
             if (abs(p[c] - want[c]) > 6) fail_msg("%s (%d,%d)[%d] = %d, want ~%d", path, x, y, c, p[c], want[c]);
     }
     /* DCT scaling: min side 16 of a 40-high image gives 4/8 scale, 32x20 */
-    assert_int_equal(jpeg_decode(b, size, path, 3, 16, &img), CLFT_OK);
+    assert_int_equal(jpeg_decode(b, size, path, &(JpegOptions){.channels = 3, .min_side = 16}, &img),
+                     CLFT_OK);
     assert_int_equal(img.W, (W * 4 + 7) / 8);
     assert_int_equal(img.H, (H * 4 + 7) / 8);
     data_image_free(&img);
     free(b);
 }
+
+static const JpegOptions RGB = {.channels = 3};
 
 static void test_jpeg_decode(void **state)
 {
@@ -286,14 +393,55 @@ static void test_jpeg_decode(void **state)
     write_jpeg(p, 256, 160, JPG_RGB);
     uint8_t *b = slurp(p, &size);
     DataImage img = {0};
-    assert_int_equal(jpeg_decode(b, size / 2, "half.jpg", 3, 0, &img), CLFT_ERR_FORMAT);
+    assert_int_equal(jpeg_decode(b, size / 2, "half.jpg", &RGB, &img), CLFT_ERR_FORMAT);
     if (!strstr(clft_last_error(), "half.jpg: truncated")) fail_msg("got '%s'", clft_last_error());
     /* corrupt: garbage instead of the header */
     memset(b, 0x5a, 64);
-    assert_int_equal(jpeg_decode(b, size, "bad.jpg", 3, 0, &img), CLFT_ERR_FORMAT);
+    assert_int_equal(jpeg_decode(b, size, "bad.jpg", &RGB, &img), CLFT_ERR_FORMAT);
     assert_non_null(strstr(clft_last_error(), "bad.jpg: corrupt JPEG"));
     free(b);
     data_image_free(&img);
+}
+
+/* The offset of the SOF marker's height field (FFC0..FFC2: baseline, extended, progressive). */
+static size_t sof_dims_at(const uint8_t *b, size_t n)
+{
+    for (size_t i = 2; i + 9 < n; i++)
+        if (b[i] == 0xff && b[i + 1] >= 0xc0 && b[i + 1] <= 0xc2) return i + 5;
+    fail_msg("no SOF marker");
+    return 0;
+}
+
+/* Untrusted files: a header claiming 60000 x 60000 is refused before anything of that size is
+ * allocated; a progressive file with more scans than the cap is stopped. */
+static void test_jpeg_limits(void **state)
+{
+    (void)state;
+    char dir[256], p[512];
+    make_temp_dir(dir, sizeof dir);
+    snprintf(p, sizeof p, "%s/prog.jpg", dir);
+    write_jpeg(p, 64, 40, JPG_PROGRESSIVE);
+    size_t size;
+    uint8_t *b = slurp(p, &size);
+    DataImage img = {0};
+    JpegOptions few = {.channels = 3, .max_scans = 5}; /* libjpeg's progression has 10 scans */
+    assert_int_equal(jpeg_decode(b, size, "prog.jpg", &few, &img), CLFT_ERR_FORMAT);
+    if (strcmp(clft_last_error(), "prog.jpg: rejected JPEG (more than 5 progressive scans)"))
+        fail_msg("got '%s'", clft_last_error());
+    assert_int_equal(jpeg_decode(b, size, "prog.jpg", &RGB, &img), CLFT_OK); /* default cap: 500 */
+    JpegOptions small = {.channels = 3, .max_pixels = 64 * 40 - 1};
+    assert_int_equal(jpeg_decode(b, size, "prog.jpg", &small, &img), CLFT_ERR_FORMAT);
+    if (strcmp(clft_last_error(), "prog.jpg: JPEG of 64x40 pixels, more than the cap of 2559 pixels"))
+        fail_msg("got '%s'", clft_last_error());
+    size_t at = sof_dims_at(b, size);
+    put_be16(b + at, 60000), put_be16(b + at + 2, 60000);
+    data_image_free(&img);
+    assert_int_equal(jpeg_decode(b, size, "huge.jpg", &RGB, &img), CLFT_ERR_FORMAT);
+    if (strcmp(clft_last_error(),
+               "huge.jpg: JPEG of 60000x60000 pixels, more than the cap of 67108864 pixels"))
+        fail_msg("got '%s'", clft_last_error());
+    assert_null(img.pixels); /* nothing allocated */
+    free(b);
 }
 
 /* ---- imagefolder + ImageNet-100 ---- */
@@ -387,6 +535,12 @@ static void test_class_filter_and_limit(void **state)
     dataset_free(ds);
     assert_int_equal(dataset_open(&ds, "nonsense:x", SPLIT_TRAIN, NULL), CLFT_ERR_VALUE);
     assert_int_equal(dataset_open(&ds, "synthetic:8x8x2", SPLIT_TRAIN, NULL), CLFT_ERR_VALUE);
+    const char *bad[] = {"synthetic:8x8x1junk", "synthetic:8x8x1:99999999999", "synthetic:8x8x1:10:0",
+                         "synthetic:8x8x1:10:5:7", "synthetic:8xx8x1", "synthetic:9999999999x8x1"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        assert_int_equal(dataset_open(&ds, bad[k], SPLIT_TRAIN, NULL), CLFT_ERR_VALUE);
+        assert_non_null(strstr(clft_last_error(), "expected WxHxC[:N[:CLASSES]]"));
+    }
 }
 
 /* The Debian package's files: 60000 / 10000, 10 classes, 28x28x1, 6000 / 1000 per class. */
@@ -411,7 +565,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_valid_and_bad),
         cmocka_unit_test(test_cifar),
+        cmocka_unit_test(test_idx_gzip_framing),
         cmocka_unit_test(test_jpeg_decode),
+        cmocka_unit_test(test_jpeg_limits),
         cmocka_unit_test(test_imagefolder_imagenet100),
         cmocka_unit_test(test_class_filter_and_limit),
         cmocka_unit_test(test_fashion_mnist_installed),

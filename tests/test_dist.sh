@@ -127,8 +127,9 @@ same_run "$tmp/ref" "$tmp/kill"
 echo "ok 2 SIGKILL of rank 1: both stop, the checkpoint is intact, the resumed run = the uninterrupted one"
 
 # ---- 3. bad input ----
-# a corrupt JPEG in epoch 1 of an image folder: the one rank whose shard holds it names itself and
-# the file, every rank stops, the epoch-0 checkpoint stays as it was
+# a corrupt JPEG (cut to 300 bytes: the reader says truncated) in epoch 1 of an image folder: the
+# one rank whose shard holds it names itself and the file, every rank stops, the epoch-0
+# checkpoint stays as it was
 "$CLFT_BUILD_DIR/mk_jpegs" "$tmp/jpegs" 2 128 32
 jp=("${base[@]}" --data "imagefolder:$tmp/jpegs" --set data.size=32 --set optim.batch=32
     --set optim.epochs=3 --seed 3)
@@ -140,7 +141,7 @@ mv "$tmp/cut.JPEG" "$tmp/jpegs/train/c1/img_7.JPEG"
 if mpi -np 2 "$clft" pretrain "${jp[@]}" --out "$tmp/jpg" 2> "$tmp/jpg.err"; then
   fail "the run over a corrupt JPEG should have failed"
 fi
-expect_one_line "$tmp/jpg.err" "rank [01] of 2: .*img_7.JPEG: corrupt JPEG"
+expect_one_line "$tmp/jpg.err" "rank [01] of 2: .*img_7.JPEG: truncated JPEG"
 "$st_diff" "$tmp/jpg_epoch0.safetensors" "$(last_ckpt "$tmp/jpg")" || fail "the failure damaged the checkpoint"
 # a NaN image on rank 1 in step 11: every rank stops at the same step with one line (the NaN
 # guard of the loss or of the weights, which the all-reduce shares), the checkpoint intact

@@ -294,6 +294,15 @@ static void test_cli_errors(void **state)
     expect_error(cmd, "is not knn, linear");
     snprintf(cmd, sizeof cmd, "%s eval --run %s --protocol transfer --quiet", g_clft, g_run);
     expect_error(cmd, "no held-out classes");
+    snprintf(cmd, sizeof cmd, "%s eval --run %s --protocol knn --epochs -1", g_clft, g_run);
+    expect_error(cmd, "clft: eval: --epochs '-1': not an integer in [1, 1000000000]");
+    /* a directory where the latest checkpoint should be: named as such, not "out of memory" */
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p %s/dirck/ckpt/epoch0009-step000000099.safetensors && cp %s/config.ini %s/dirck/",
+             g_dir, g_run, g_dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "%s eval --run %s/dirck --protocol knn --quiet", g_clft, g_dir);
+    expect_error(cmd, "epoch0009-step000000099.safetensors: not a regular file (a directory)");
 }
 
 int main(void)

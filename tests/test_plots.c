@@ -300,6 +300,47 @@ static void test_malformed_run_fails_cleanly(void **state)
     rm_rf(out);
 }
 
+/* A copy of fixture run `from` in a fresh directory with file `name` replaced by `text`. */
+static void run_with_file(char *dir, size_t cap, const char *from, const char *name, const char *text)
+{
+    char cmd[1400];
+    make_temp_dir(dir, cap);
+    snprintf(cmd, sizeof cmd, "cp tests/fixtures/plots/%s/* '%s'/", from, dir);
+    if (system(cmd) != 0) fail_msg("cannot copy fixture %s", from);
+    write_file(dir, name, text);
+}
+
+/* Epochs and steps are non-negative integers: 'abc', 2.5, -1 and 1e300 are each a one-line error
+ * naming the file, the line and the column (1e300 would overflow the int an epoch is drawn as). */
+static void test_integer_columns(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *text, *want;
+    } cases[] = {
+        {"train.csv", "epoch,step,lr,loss,inst_acc,img_per_s,elapsed_s\n0,abc,0.03,8.2,0.1,800,1\n",
+         "train.csv:2: column 'step': 'abc' is not an integer in [0, 9007199254740992]"},
+        {"train.csv", "epoch,step,lr,loss,inst_acc,img_per_s,elapsed_s\n2.5,10,0.03,8.2,0.1,800,1\n",
+         "train.csv:2: column 'epoch': '2.5' is not an integer in [0, 1000000]"},
+        {"train.csv", "epoch,lr,loss,inst_acc\n0,0.03,8.2,0.1\n", "train.csv:1: header has no column 'step'"},
+        {"scores.csv", "epoch,step,pos_mean,pos_var,neg_mean,neg_var\n0,-1,0.3,0.04,0,0.03\n",
+         "scores.csv:2: column 'step': '-1' is not an integer"},
+        {"score_hist.csv", "epoch,kind,bin_lo,bin_hi,count\n1e300,pos,-1,-0.95,0\n",
+         "score_hist.csv:2: column 'epoch': '1e300' is not an integer in [0, 1000000]"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        char dir[256], out[256];
+        run_with_file(dir, sizeof dir, "moco_v2_base", cases[k].file, cases[k].text);
+        make_temp_dir(out, sizeof out);
+        const char *runs[] = {dir};
+        PlotOptions o = {.out_dir = out, .quiet = 1};
+        assert_int_not_equal(plot_runs(runs, 1, &o), CLFT_OK);
+        if (!strstr(clft_last_error(), cases[k].want))
+            fail_msg("%s: got '%s', expected '%s'", cases[k].file, clft_last_error(), cases[k].want);
+        assert_int_equal(count_entries(out), 0);
+    }
+}
+
 /* The command itself: non-zero exit and a one-line message naming the file. */
 static void test_cli_exit_status(void **state)
 {
@@ -367,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_hist_densities),
         cmocka_unit_test(test_csv_reader_errors),
         cmocka_unit_test(test_malformed_run_fails_cleanly),
+        cmocka_unit_test(test_integer_columns),
         cmocka_unit_test(test_cli_exit_status),
         cmocka_unit_test(test_gnuplot_error_leaves_no_image),
         cmocka_unit_test(test_missing_gnuplot_says_how_to_install),

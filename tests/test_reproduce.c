@@ -113,6 +113,58 @@ static void test_summary_statistics(void **state)
     results_summary_free(&s);
 }
 
+/* The pre-training statistics: the mean over each run's last epoch of train.csv's loss and
+ * scores.csv's pre_pos_mean / pre_neg_mean, as protocol "pretrain"; RESULTS.md's tables leave
+ * them out. */
+static void test_summary_pretrain(void **state)
+{
+    (void)state;
+    char root[256], dirs[2][1024], path[1200];
+    make_temp_dir(root, sizeof root);
+    ResultsRun runs[2];
+    for (int i = 0; i < 2; i++) {
+        char name[16], text[1024];
+        snprintf(name, sizeof name, "s%d", i + 1);
+        fake_run(root, name, 60 + i, dirs[i], sizeof dirs[i]);
+        runs[i] = (ResultsRun){"moco_v2", "none", NULL, i + 1, dirs[i]};
+        snprintf(path, sizeof path, "%s/train.csv", dirs[i]);
+        /* last epoch (1): loss 5 and 6 + i, mean 5.5 + i/2 */
+        snprintf(text, sizeof text, "epoch,step,lr,loss,inst_acc,img_per_s,elapsed_s\n"
+                                    "0,2,0.1,9,0,1,1\n0,4,0.1,8,0,1,2\n1,6,0.1,5,0,1,3\n"
+                                    "1,8,0.1,%d,0,1,4\n", 6 + i);
+        write_text(path, text);
+        snprintf(path, sizeof path, "%s/scores.csv", dirs[i]);
+        /* last epoch: pre_pos 0.5, 0.7 (mean 0.6), pre_neg 0.1 + i/10 (the post-variant columns
+         * pos_mean/neg_mean differ, and are not what is read) */
+        snprintf(text, sizeof text,
+                 "epoch,step,pos_mean,pos_var,neg_mean,neg_var,exp_pos_mean,exp_neg_mean,"
+                 "pre_pos_mean,pre_pos_var,pre_neg_mean,pre_neg_var\n"
+                 "0,4,9,0,9,0,0,0,0.1,0,0.9,0\n1,6,9,0,9,0,0,0,0.5,0,%g,0\n"
+                 "1,8,9,0,9,0,0,0,0.7,0,%g,0\n", 0.1 + i / 10.0, 0.1 + i / 10.0);
+        write_text(path, text);
+    }
+    ResultsSummary s;
+    assert_int_equal(results_summarize(runs, 2, &s), CLFT_OK);
+    assert_int_equal(s.n, 4); /* knn top1, pretrain loss, pos_score, neg_score */
+    static const char *const metrics[] = {"top1", "loss", "pos_score", "neg_score"};
+    const double means[] = {60.5, 5.75, 0.6, 0.15};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(s.rows[i].metric, metrics[i]);
+        assert_string_equal(s.rows[i].protocol, i ? "pretrain" : "knn");
+        assert_string_equal(s.rows[i].dataset, "fashion-mnist");
+        assert_int_equal(s.rows[i].n, 2);
+        assert_true(fabs(s.rows[i].mean - means[i]) < 1e-12);
+    }
+    const ResultsContext ctx = {.preset = "smoke", .about = "a", .data = "d", .command = "c",
+                                .n_seeds = 2, .machine = "m", .commit = "x", .date = "t",
+                                .summary_path = "summary.csv"};
+    char *md = results_md_section(&s, &ctx);
+    assert_non_null(strstr(md, "| knn top1 |"));
+    assert_null(strstr(md, "pretrain"));
+    free(md);
+    results_summary_free(&s);
+}
+
 static void test_results_md_markers(void **state)
 {
     (void)state;
@@ -204,7 +256,9 @@ static void test_check_bands(void **state)
     assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
     assert_int_equal(n_fail, 1);
     /* bands derived from the summary: [mean - (2 std + 0.1), mean + (2 std + 0.1)] */
-    assert_int_equal(results_derive_expected(sum, exp, 2.0, 0.1), CLFT_OK);
+    const char *one[] = {sum};
+    const ResultsBandRule rule = {.k_std = 2.0, .abs_tol = 0.1};
+    assert_int_equal(results_derive_expected(one, 1, exp, &rule), CLFT_OK);
     assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
                                         "moco_v2,none,knn,top1,60.4,62.6\nmoco_v2,ft,knn,top1,61.65,62.85\n");
     assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
@@ -212,6 +266,150 @@ static void test_check_bands(void **state)
     /* a malformed expected file is an error, not a pass */
     write_text(exp, "baseline,variant,protocol,metric,low,high\nmoco_v2,ft,knn,top1,0,100\n");
     assert_int_not_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    fclose(devnull);
+}
+
+/* Bands from several summaries (one per kernel set): the envelope of mean ± k·std over them, plus
+ * abs_tol; the --metrics filter; a summary lacking a row is an error; the one-summary CLI form. */
+static void test_derive_envelope(void **state)
+{
+    (void)state;
+    char root[256], a[512], b[512], exp[512], cmd[4096];
+    make_temp_dir(root, sizeof root);
+    snprintf(a, sizeof a, "%s/a.csv", root);
+    snprintf(b, sizeof b, "%s/b.csv", root);
+    snprintf(exp, sizeof exp, "%s/expected.csv", root);
+    static const char *const head = "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,"
+                                    "ci95,delta_vs_baseline,p_value\n";
+    char text[1024];
+    /* a: knn top1 60 ± 1, top5 95 ± 0.5, ft top1 58 ± 2; b: knn top1 62 ± 0.5, top5 nan std */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,60,1,1,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,6,95,0.5,1,,\n"
+                                "moco_v2,ft,fashion-mnist,knn,top1,6,58,2,1,-2,0.1\n", head);
+    write_text(a, text);
+    snprintf(text, sizeof text, "%smoco_v2,ft,fashion-mnist,knn,top1,6,57,1,1,-5,0.01\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,1,96,nan,nan,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top1,6,62,0.5,1,,\n", head);
+    write_text(b, text);
+    const char *both[] = {a, b};
+    ResultsBandRule rule = {.k_std = 2.0, .abs_tol = 0.25};
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    /* none top1: [min(58, 61) - .25, max(62, 63) + .25]; top5: [min(94, 96), max(96, 96)] ± .25;
+     * ft top1: [min(54, 55), max(62, 59)] ± .25; rows in a's order */
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top1,57.75,63.25\n"
+                                        "moco_v2,none,knn,top5,93.75,96.25\n"
+                                        "moco_v2,ft,knn,top1,53.75,62.25\n");
+    rule.metrics = "top1,top9";
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    assert_null(strstr(read_text(exp), "top5"));
+    assert_non_null(strstr(read_text(exp), "moco_v2,ft,knn,top1,53.75,62.25\n"));
+    rule.metrics = "top9";
+    assert_int_not_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    rule.metrics = NULL;
+    /* a metric's own abs_tol (another unit): top5 gets 0.5, the rest 0.25 */
+    rule.metric_tols = "loss=0.01,top5=0.5";
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_OK);
+    assert_non_null(strstr(read_text(exp), "moco_v2,none,knn,top5,93.5,96.5\n"));
+    assert_non_null(strstr(read_text(exp), "moco_v2,none,knn,top1,57.75,63.25\n"));
+    rule.metric_tols = "top5=x";
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_ERR_VALUE);
+    assert_non_null(strstr(clft_last_error(), "top5=x"));
+    rule.metric_tols = NULL;
+    /* b without the ft row: an error naming b, not a band from a alone */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,62,0.5,1,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,6,96,0.1,1,,\n", head);
+    write_text(b, text);
+    assert_int_equal(results_derive_expected(both, 2, exp, &rule), CLFT_ERR_FORMAT);
+    assert_non_null(strstr(clft_last_error(), b));
+    assert_non_null(strstr(clft_last_error(), "moco_v2 ft knn top1"));
+    /* a mean that is not a finite number cannot make a band */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,6,nan,nan,nan,,\n", head);
+    write_text(b, text);
+    const char *only_b[] = {b};
+    assert_int_equal(results_derive_expected(only_b, 1, exp, &rule), CLFT_ERR_VALUE);
+    const char *bin = getenv("CLFT_BUILD_DIR");
+    if (!bin) return;
+    /* the CLI: the one-summary form (summary first), several summaries, --metrics, bad usage */
+    snprintf(cmd, sizeof cmd,
+             "%s/clft check %s --write-expected %s --k-std 2 --abs-tol 0.25 >/dev/null", bin, a,
+             exp);
+    assert_int_equal(run_cmd(cmd), 0);
+    assert_non_null(strstr(read_text(exp), "moco_v2,none,knn,top1,57.75,62.25\n"));
+    snprintf(text, sizeof text, "%smoco_v2,ft,fashion-mnist,knn,top1,6,57,1,1,-5,0.01\n"
+                                "moco_v2,none,fashion-mnist,knn,top5,1,96,nan,nan,,\n"
+                                "moco_v2,none,fashion-mnist,knn,top1,6,62,0.5,1,,\n", head);
+    write_text(b, text);
+    snprintf(cmd, sizeof cmd, "%s/clft check --write-expected %s --k-std 2 --abs-tol 0.25 "
+             "--metrics top1 %s %s >/dev/null", bin, exp, a, b);
+    assert_int_equal(run_cmd(cmd), 0);
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top1,57.75,63.25\n"
+                                        "moco_v2,ft,knn,top1,53.75,62.25\n");
+    snprintf(cmd, sizeof cmd, "%s/clft check --write-expected %s --k-std 2 --abs-tol 0.25 "
+             "--abs-tol top5=0.5 --metrics top5 %s %s >/dev/null", bin, exp, a, b);
+    assert_int_equal(run_cmd(cmd), 0);
+    assert_string_equal(read_text(exp), "baseline,variant,protocol,metric,lo,hi\n"
+                                        "moco_v2,none,knn,top5,93.5,96.5\n");
+    snprintf(cmd, sizeof cmd, "%s/clft check --write-expected %s --k-std 2 %s 2>/dev/null", bin,
+             exp, a);
+    assert_int_equal(run_cmd(cmd), 2); /* no --abs-tol: the rule must be stated */
+    snprintf(cmd, sizeof cmd,
+             "%s/clft check --write-expected %s --k-std x --abs-tol 1 %s 2>/dev/null", bin, exp, a);
+    assert_int_equal(run_cmd(cmd), 2);
+}
+
+/* Bad input is exit status 2 with one line naming the file and row, never a pass or a plain FAIL:
+ * a mean that is not a number, an inverted band (lo > hi), a band that is not a number. A mean of
+ * "nan" (a run without a value) is a FAIL. */
+static void test_check_bad_input(void **state)
+{
+    (void)state;
+    char root[256], sum[512], exp[512], err[512], cmd[2048];
+    make_temp_dir(root, sizeof root);
+    snprintf(sum, sizeof sum, "%s/summary.csv", root);
+    snprintf(exp, sizeof exp, "%s/expected.csv", root);
+    snprintf(err, sizeof err, "%s/stderr.txt", root);
+    static const char *const head = "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,"
+                                    "ci95,delta_vs_baseline,p_value\n";
+    static const char *const band =
+        "baseline,variant,protocol,metric,lo,hi\nmoco_v2,none,knn,top1,60,70\n";
+    FILE *devnull = fopen("/dev/null", "w");
+    int n_fail = -1;
+    char text[1024];
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,2,6x.5,0.5,4.5,,\n", head);
+    write_text(sum, text);
+    write_text(exp, band);
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_ERR_VALUE);
+    assert_non_null(strstr(clft_last_error(), sum));
+    assert_non_null(strstr(clft_last_error(), "data row 1"));
+    const char *bin = getenv("CLFT_BUILD_DIR");
+    if (bin) {
+        snprintf(cmd, sizeof cmd, "%s/clft check %s --expected %s >/dev/null 2>%s", bin, sum, exp, err);
+        assert_int_equal(run_cmd(cmd), 2);
+        const char *msg = read_text(err); /* one line, naming the file */
+        assert_non_null(strstr(msg, sum));
+        assert_ptr_equal(strchr(msg, '\n'), msg + strlen(msg) - 1);
+    }
+    /* "nan": a fail, not bad input */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,0,nan,nan,nan,,\n", head);
+    write_text(sum, text);
+    assert_int_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+    assert_int_equal(n_fail, 1);
+    if (bin) assert_int_equal(run_cmd(cmd), 1);
+    /* bands that are not an interval */
+    snprintf(text, sizeof text, "%smoco_v2,none,fashion-mnist,knn,top1,2,65,0.5,4.5,,\n", head);
+    write_text(sum, text);
+    static const char *const bad[] = {"70,60", "60,", "nan,70", "60,inf"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(text, sizeof text, "baseline,variant,protocol,metric,lo,hi\nmoco_v2,ft,knn,top1,0,100\n"
+                                    "moco_v2,none,knn,top1,%s\n", bad[i]);
+        write_text(exp, text);
+        assert_int_not_equal(results_check(sum, exp, devnull, &n_fail), CLFT_OK);
+        assert_non_null(strstr(clft_last_error(), exp));
+        assert_non_null(strstr(clft_last_error(), "data row 2"));
+        if (bin) assert_int_equal(run_cmd(cmd), 2);
+    }
     fclose(devnull);
 }
 
@@ -320,8 +518,11 @@ static void test_skip_complete_runs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_results_md_markers),
-        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_matrices),
+        cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_summary_pretrain),
+        cmocka_unit_test(test_results_md_markers),
+        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_derive_envelope),
+        cmocka_unit_test(test_check_bad_input),
+        cmocka_unit_test(test_matrices),
         cmocka_unit_test(test_skip_complete_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -91,7 +91,7 @@ static double ft_loss(FtState *s, InfoNCE *w, const Feats *f)
     ft_apply(s, &in, &out);
     InfoNCEInput li = {.q = out.q, .k = out.k, .queue = out.queue};
     double stats[STEP_STAT_COUNT];
-    infonce_forward(w, &li, stats);
+    infonce_forward(w, &li, stats, NULL);
     return stats[STEP_STAT_LOSS];
 }
 
@@ -116,7 +116,7 @@ static void check_ft_fd(const VariantOptions *o, const char *what)
     VariantOutput out;
     ft_apply(s, &in, &out);
     InfoNCEInput li = {.q = out.q, .k = out.k, .queue = out.queue};
-    infonce_forward(&w, &li, stats);
+    infonce_forward(&w, &li, stats, NULL);
     float dqh[FN * FD] = {0}, dkh[FN * FD] = {0}, dq[FN * FD] = {0}, fd[FN * FD];
     infonce_backward(&w, &li, dqh, dkh);
     ft_backward(s, dqh, dkh, dq);
@@ -403,7 +403,7 @@ static void test_ft_golden_pytorch(void **state)
         double stats[STEP_STAT_COUNT];
         infonce_init(&w, be, N, D, K, 0, T[0]);
         InfoNCEInput li = {.q = out.q, .k = out.k, .queue = out.queue};
-        infonce_forward(&w, &li, stats);
+        infonce_forward(&w, &li, stats, NULL);
         char name[32];
         snprintf(name, sizeof name, "logits%s", suffix[c]);
         ASSERT_CLOSE(name, w.logits, fixture_f32(&f, name, N * (1 + K)), N * (1 + K), 1e-5);

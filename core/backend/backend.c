@@ -57,8 +57,7 @@ static const OpEntry train_ops[] = {
     OP(maxpool_backward), OP(avgpool_forward), OP(avgpool_backward), OP(linear_forward),
     OP(linear_backward), OP(l2norm_forward), OP(l2norm_backward), OP(add_relu_forward),
     OP(add_relu_backward), OP(add_inplace), OP(zero), OP(gather_rows), OP(scatter_rows),
-    OP(infonce_forward), OP(infonce_backward), OP(scores_compute), OP(scores_pre_compute),
-    OP(scores_pre_hist), OP(sgd_step), OP(ema_update), OP(nonfinite), {NULL, 0}};
+    OP(infonce_forward), OP(infonce_backward), OP(scores_pre), OP(sgd_step), OP(ema_update), OP(nonfinite), {NULL, 0}};
 static const OpEntry mix_ops[] = {OP(pair_mix_forward), OP(pair_mix_backward), OP(row_mix),
                                   OP(topk_rows), OP(mix_picked), {NULL, 0}};
 static const OpEntry eval_ops[] = {OP(conv2d_workspace_floats), OP(conv2d_forward),

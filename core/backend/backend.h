@@ -41,6 +41,7 @@
 
 struct InfoNCE;
 struct InfoNCEInput;
+struct PreScores;
 struct SgdOptions;
 
 /* The statistics one step downloads (the NaN guard and scores.csv need them every step), as one
@@ -133,17 +134,18 @@ typedef struct Backend {
     void (*scatter_rows)(float *out, const float *in, const int *idx, int N, size_t row);
 
     /* ---- contrast (core/contrast/infonce.h, scores.h) ---- */
-    void (*infonce_forward)(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats);
+    /* loss, instance accuracy and the post-transform score moments into stats (STEP_STAT_LOSS,
+     * _INST_ACC, _POST), the scores added to *hist (a ScoreHist) when hist is not NULL: the score
+     * statistics are fused into the loss's pass over the logits */
+    void (*infonce_forward)(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats,
+                            void *hist);
     void (*infonce_backward)(struct InfoNCE *w, const struct InfoNCEInput *in, float *dq_hat,
                              float *dk_hat);
-    /* post (6 doubles) and, when hist is not NULL, the scores added to *hist (a ScoreHist) */
-    void (*scores_compute)(double *post, void *hist, const struct InfoNCE *w);
-    /* pre (4 doubles) of the original q (N, D), k (N, D), queue (K, D); M (D, D), mu (D) scratch */
-    void (*scores_pre_compute)(double *pre, const float *q, const float *k, const float *queue,
-                               int N, int D, int K, float *M, double *mu);
-    /* the original scores added to *hist; block (N, SCORES_PRE_BLOCK) scratch */
-    void (*scores_pre_hist)(void *hist, const float *q, const float *k, const float *queue, int N,
-                            int D, int K, float *block);
+    /* the pre-transform statistics (4 doubles into pre) of the original q (N, D), k (N, D) and
+     * queue (K, D), and their scores added to *hist (a ScoreHist), in one pass over q·queueᵀ;
+     * p: the workspace (core/contrast/scores.h PreScores) */
+    void (*scores_pre)(struct PreScores *p, double *pre, void *hist, const float *q,
+                       const float *k, const float *queue, int N, int K);
 
     /* ---- feature mixing (variants/ft.h, variants/mochi.h) ----
      * λ is `lam` (D) when not NULL (one value per dimension), else the scalar lam0. */

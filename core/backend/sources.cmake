@@ -6,6 +6,11 @@ target_sources(clft_core PRIVATE core/backend/cpu/table.c core/backend/cpu/conv2
   core/backend/cpu/linear.c core/backend/cpu/elementwise.c core/backend/cpu/contrast.c
   core/backend/cpu/mix.c core/backend/cpu/misc.c core/backend/cpu/nhwc.c
   core/backend/cpu/dnnl_conv.c)
+# The CPU kernels' inner loops (16-lane partial sums, the row exp of InfoNCE, BN's channel loops)
+# vectorise at -O3, not at -O2's very cheap cost model; never -Ofast (STYLE.md rule 2).
+set_source_files_properties(core/backend/cpu/contrast.c core/backend/cpu/nhwc.c
+  core/backend/cpu/mix.c core/backend/cpu/misc.c core/backend/cpu/elementwise.c
+  PROPERTIES COMPILE_OPTIONS "-O3")
 # cpu-ref: the reference kernels every other backend is tested against.
 target_sources(clft_core PRIVATE core/backend/ref/table.c core/backend/ref/layers.c
   core/backend/ref/contrast.c core/backend/ref/misc.c)

@@ -23,6 +23,7 @@ void infonce_init(InfoNCE *w, const Backend *be, int N, int D, int K, int E_max,
     w->row_max = backend_alloc(be, (size_t)N * sizeof(double));
     w->neg_sum = backend_alloc(be, (size_t)N * sizeof(double));
     w->row_sum = backend_alloc(be, (size_t)N * sizeof(double));
+    w->rows = backend_alloc(be, INFONCE_ROW_SCRATCH * (size_t)N * sizeof(double));
 }
 
 void infonce_free(InfoNCE *w)
@@ -33,17 +34,18 @@ void infonce_free(InfoNCE *w)
         backend_free(w->be, w->row_max);
         backend_free(w->be, w->neg_sum);
         backend_free(w->be, w->row_sum);
+        backend_free(w->be, w->rows);
     }
     w->logits = w->grad = NULL;
-    w->row_max = w->neg_sum = w->row_sum = NULL;
+    w->row_max = w->neg_sum = w->row_sum = w->rows = NULL;
 }
 
-void infonce_forward(InfoNCE *w, const InfoNCEInput *in, double *stats)
+void infonce_forward(InfoNCE *w, const InfoNCEInput *in, double *stats, struct ScoreHist *hist)
 {
     ASSERT(in->E >= 0 && in->E <= w->E_max && (in->E == 0 || in->extra));
     w->E = in->E;
     w->L = 1 + w->K + in->E;
-    w->be->infonce_forward(w, in, stats);
+    w->be->infonce_forward(w, in, stats, hist);
 }
 
 void infonce_backward(InfoNCE *w, const InfoNCEInput *in, float *dq_hat, float *dk_hat)

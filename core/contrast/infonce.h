@@ -38,17 +38,24 @@ typedef struct InfoNCE {
     float T;
     int E, L;         /* E of the last forward and the row stride L = 1 + K + E */
     float *logits;    /* (N, L) — capacity (N, 1+K+E_max) — the logits of the last forward */
-    float *grad;      /* (N, L) after forward: exp(logit − row_max); after backward: dL/dlogits */
+    float *grad;      /* (N, L) the backend's between forward and backward (exp(logit − row_max) or
+                         already dL/dlogits); dL/dlogits after backward */
     double *row_max;  /* (N,) max_j logits[n][j] */
     double *neg_sum;  /* (N,) Σ_{j≥1} exp(logits[n][j] − row_max[n]) */
     double *row_sum;  /* (N,) neg_sum + exp(logits[n][0] − row_max[n]) */
+    double *rows;     /* (INFONCE_ROW_SCRATCH · N) per-row partial results of the backend's kernels */
 } InfoNCE;
+
+#define INFONCE_ROW_SCRATCH 5 /* doubles per row of InfoNCE.rows */
 
 void infonce_init(InfoNCE *w, const Backend *be, int N, int D, int K, int E_max, float T);
 void infonce_free(InfoNCE *w);
 /* Computes logits and softmax terms of `in` into w, the mean loss and the instance accuracy into
- * stats[STEP_STAT_LOSS] and stats[STEP_STAT_INST_ACC] (stats: a backend buffer). */
-void infonce_forward(InfoNCE *w, const InfoNCEInput *in, double *stats);
+ * stats[STEP_STAT_LOSS] and stats[STEP_STAT_INST_ACC], and — in the same pass over the logits —
+ * the score statistics of core/contrast/scores.h into stats[STEP_STAT_POST ..] (6 doubles), adding
+ * the scores to *hist when hist is not NULL (stats and hist: backend buffers). */
+struct ScoreHist;
+void infonce_forward(InfoNCE *w, const InfoNCEInput *in, double *stats, struct ScoreHist *hist);
 /* dq_hat (N, D) += dL/dq̂ and dk_hat (N, D) += dL/dk̂ for the SAME `in` as the last forward.
  * Call once per forward: it turns w->grad into dL/dlogits in place. dk_hat may be NULL. */
 void infonce_backward(InfoNCE *w, const InfoNCEInput *in, float *dq_hat, float *dk_hat);

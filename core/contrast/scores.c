@@ -14,15 +14,13 @@ double scores_hist_bin_lo(int b) { return SCORES_HIST_LO + (double)b / HIST_SCAL
 
 double scores_hist_bin_hi(int b) { return SCORES_HIST_LO + (double)(b + 1) / HIST_SCALE; }
 
-void scores_compute(double *post, ScoreHist *hist, const InfoNCE *w)
-{
-    w->be->scores_compute(post, hist, w);
-}
-
-void scores_pre_init(PreScores *p, const Backend *be, int D)
+void scores_pre_init(PreScores *p, const Backend *be, int N, int D)
 {
     p->be = be;
+    p->N = N;
     p->D = D;
+    p->block = backend_alloc(be, (size_t)N * SCORES_PRE_BLOCK * sizeof(float));
+    p->rows = backend_alloc(be, 2 * (size_t)N * sizeof(double));
     p->M = backend_alloc(be, (size_t)D * D * sizeof(float));
     p->mu = backend_alloc(be, (size_t)D * sizeof(double));
 }
@@ -30,22 +28,19 @@ void scores_pre_init(PreScores *p, const Backend *be, int D)
 void scores_pre_free(PreScores *p)
 {
     if (p->be) {
+        backend_free(p->be, p->block);
+        backend_free(p->be, p->rows);
         backend_free(p->be, p->M);
         backend_free(p->be, p->mu);
     }
+    p->block = NULL;
+    p->rows = p->mu = NULL;
     p->M = NULL;
-    p->mu = NULL;
 }
 
-void scores_pre_compute(PreScores *p, double *pre, const float *q, const float *k,
-                        const float *queue, int N, int K)
+void scores_pre(PreScores *p, double *pre, ScoreHist *hist, const float *q, const float *k,
+                const float *queue, int N, int K)
 {
-    ASSERT(N > 0 && p->D > 0 && K > 1);
-    p->be->scores_pre_compute(pre, q, k, queue, N, p->D, K, p->M, p->mu);
-}
-
-void scores_pre_hist(const Backend *be, ScoreHist *hist, const float *q, const float *k,
-                     const float *queue, int N, int D, int K, float *block)
-{
-    be->scores_pre_hist(hist, q, k, queue, N, D, K, block);
+    ASSERT(N > 0 && N <= p->N && p->D > 0 && K > 1);
+    p->be->scores_pre(p, pre, hist, q, k, queue, N, K);
 }

@@ -20,17 +20,14 @@
  * are counted in `under` and scores ≥ 2 in `over` (NaN counts as under), never folded into the
  * edge bins. score_hist.csv can write them as rows (-inf, -2) and (2, inf).
  *
- * Pre-transform statistics (scores_pre_compute): pos_mean/pos_var/neg_mean/neg_var of q·k and
- * q·queueᵀ on the ORIGINAL features, for the trainer to log beside the transformed ones when the
- * variant is not the identity. They use the queue's first two moments instead of the N × K score
- * matrix:  mean_j q·x_j = q·μ  and  var_j q·x_j = (K/(K−1)) (qᵀ M q − (q·μ)²)  with μ = mean row,
- * M = (1/K) Σ_j x_j x_jᵀ (one SYRK, K·D² flops, a quarter of the logits sgemm at N = 256,
- * D = 128, plus N·D² for the quadratic forms). Exact up to float rounding (pinned by a test
- * against the direct computation).
- *
- * The kernels are backend ops (scores_compute, scores_pre_compute, scores_pre_hist): the moments are
- * written into the step statistics block on the backend (backend.h STEP_STAT_POST / _PRE) and the
- * histograms accumulate in a ScoreHist that lives on the backend, downloaded at the epoch's end.
+ * Pre-transform statistics (scores_pre): pos_mean/pos_var/neg_mean/neg_var of q·k and q·queueᵀ on
+ * the ORIGINAL features, and their histogram, for the trainer to log beside the transformed ones
+ * when the variant is not the identity. The N × K scores are formed in blocks of SCORES_PRE_BLOCK
+ * queue rows (a GEMM into the workspace's block), each block's moments and bins taken while it is
+ * in cache: one extra q·queueᵀ product a step, and no allocation. (A backend may instead use the
+ * queue's first two moments, mean_j q·x_j = q·μ and var_j q·x_j = (K/(K−1)) (qᵀ M q − (q·μ)²)
+ * with μ the mean row and M = (1/K) Σ_j x_j x_jᵀ, for the moments: the workspace has M and μ.)
+ * Both are exact up to float rounding (pinned by a test against the direct computation).
  */
 #ifndef CLFT_SCORES_H
 #define CLFT_SCORES_H
@@ -47,7 +44,7 @@ typedef struct {
     double pos_mean, pos_var, neg_mean, neg_var, exp_pos_mean, exp_neg_mean;
 } ScoreStats;
 
-typedef struct {
+typedef struct ScoreHist {
     uint64_t pos[SCORES_HIST_BINS]; /* counts of positive scores per bin */
     uint64_t neg[SCORES_HIST_BINS]; /* counts of negative scores per bin */
     uint64_t pos_under, pos_over, neg_under, neg_over;
@@ -61,9 +58,34 @@ typedef struct {
 _Static_assert(sizeof(ScoreStats) == 6 * sizeof(double), "ScoreStats is 6 doubles");
 _Static_assert(sizeof(PreScoreStats) == 4 * sizeof(double), "PreScoreStats is 4 doubles");
 
-/* Statistics of the last infonce_forward of w into post (6 doubles on w's backend); when hist (a
- * ScoreHist on the backend) is not NULL the scores are added to it. */
-void scores_compute(double *post, ScoreHist *hist, const InfoNCE *w);
+/* Per-row terms summed over a batch (in row order, for the same bits whatever the threads), and
+ * the batch's ScoreStats / PreScoreStats from them: the one place the aggregation above is coded. */
+typedef struct {
+    double pos, pos2, neg_mean, neg_var, exp_pos, exp_neg;
+} ScoreSums;
+
+static inline void score_sums_add(ScoreSums *s, double pos, double neg_mean, double neg_var,
+                                  double exp_pos, double exp_neg)
+{
+    s->pos += pos, s->pos2 += pos * pos, s->neg_mean += neg_mean, s->neg_var += neg_var;
+    s->exp_pos += exp_pos, s->exp_neg += exp_neg;
+}
+
+static inline ScoreStats score_stats_of(const ScoreSums *s, int N)
+{
+    const double pos_mean = s->pos / N;
+    return (ScoreStats){pos_mean, N > 1 ? (s->pos2 - s->pos * pos_mean) / (N - 1) : 0.0,
+                        s->neg_mean / N, s->neg_var / N, s->exp_pos / N, s->exp_neg / N};
+}
+
+static inline PreScoreStats pre_score_stats_of(const ScoreSums *s, int N)
+{
+    const ScoreStats a = score_stats_of(s, N);
+    return (PreScoreStats){a.pos_mean, a.pos_var, a.neg_mean, a.neg_var};
+}
+
+/* The statistics of the scores used in the loss are computed by infonce_forward, in its pass over
+ * the logits (stats[STEP_STAT_POST ..] and the ScoreHist); the pre-transform ones below. */
 void scores_hist_reset(ScoreHist *h);
 /* Lower / upper edge of bin b. */
 double scores_hist_bin_lo(int b);
@@ -90,28 +112,23 @@ static inline void scores_hist_count(uint64_t *bins, uint64_t *under, uint64_t *
         bins[b]++;
 }
 
-/* Workspace of scores_pre_compute on a backend, allocated once. */
-typedef struct {
+/* Workspace of scores_pre on a backend, allocated once. */
+#define SCORES_PRE_BLOCK 1024
+typedef struct PreScores {
     const Backend *be;
-    int D;
-    float *M;     /* (D, D) upper triangle of (1/K) Σ_j x_j x_jᵀ */
-    double *mu;   /* (D,) mean queue row */
+    int N, D;
+    float *block; /* (N, SCORES_PRE_BLOCK) q · a block of the queue's rows */
+    double *rows; /* (2N) per-row sums of the scores and their squares */
+    float *M;     /* (D, D) upper triangle of (1/K) Σ_j x_j x_jᵀ, for a backend that uses it */
+    double *mu;   /* (D,) mean queue row, likewise */
 } PreScores;
 
-void scores_pre_init(PreScores *p, const Backend *be, int D);
+void scores_pre_init(PreScores *p, const Backend *be, int N, int D);
 void scores_pre_free(PreScores *p);
 /* Pre-transform statistics of q (N, D), k (N, D) and queue (K, D), K > 1, into pre (4 doubles on
- * the backend). */
-void scores_pre_compute(PreScores *p, double *pre, const float *q, const float *k,
-                        const float *queue, int N, int K);
-
-/* Histogram of the ORIGINAL scores q·k (pos) and q·queueᵀ (neg) — the pre-transform distribution a
- * variant changes — added into *hist. The N × K products are formed in blocks of
- * SCORES_PRE_BLOCK queue rows with a GEMM into `block` (N × SCORES_PRE_BLOCK floats, the
- * caller's), so the cost is one extra q·queueᵀ product and no allocation. */
-#define SCORES_PRE_BLOCK 1024
-void scores_pre_hist(const Backend *be, ScoreHist *hist, const float *q /* (N, D) */,
-                     const float *k /* (N, D) */, const float *queue /* (K, D) */, int N, int D,
-                     int K, float *block);
+ * the backend), and the scores q·k (pos) and q·queueᵀ (neg) added to *hist (a ScoreHist on the
+ * backend; NULL: the statistics only). */
+void scores_pre(PreScores *p, double *pre, ScoreHist *hist, const float *q, const float *k,
+                const float *queue, int N, int K);
 
 #endif

@@ -1,7 +1,10 @@
 /* cifar.c — CIFAR-10 / CIFAR-100 binary batches. Reference: the "binary version" section of
  * https://www.cs.toronto.edu/~kriz/cifar.html — records of <label byte(s)> + 3072 bytes of
  * 32x32 R, G, B planes. CIFAR-10: data_batch_1..5.bin (10000 each) and test_batch.bin; CIFAR-100:
- * train.bin and test.bin with <coarse label><fine label> (we use the fine label). */
+ * train.bin and test.bin with <coarse label><fine label> (we use the fine label). A file must be a
+ * whole number of records, at most CIFAR_MAX_RECORDS of them; sizes are checked in 64 bits before
+ * anything is allocated, and an allocation failure is a one-line error naming the file. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,53 +27,71 @@ static void cifar_dir(char *out, size_t cap, const char *dir, const char *sub, c
     snprintf(out, cap, "%s/%s", dir, sub);
 }
 
-/* Appends the records of one file to impl (pixels converted from CHW planes to HWC). */
-static ClftStatus cifar_read_file(DatasetImpl *impl, const char *path, int label_bytes, int *cap)
+/* A batch holds at most the whole dataset's 60000 images: a larger file is not a CIFAR batch (and
+ * its record count could not be held in an int). */
+#define CIFAR_MAX_RECORDS 60000
+
+ClftStatus cifar_parse(DatasetImpl *impl, const uint8_t *bytes, size_t size, int label_bytes,
+                       int *cap, const char *what)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        clft_set_error("%s: cannot open (missing file or directory)", path);
-        return CLFT_ERR_IO;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    long rec = label_bytes + CIFAR_PIXELS;
-    if (size <= 0 || size % rec != 0) {
-        clft_set_error("%s: size %ld is not a positive multiple of the %ld-byte record", path, size,
+    const size_t rec = (size_t)label_bytes + CIFAR_PIXELS;
+    if (size == 0 || size % rec != 0) {
+        clft_set_error("%s: size %zu is not a positive multiple of the %zu-byte record", what, size,
                        rec);
-        fclose(f);
+        return CLFT_ERR_FORMAT;
+    }
+    if (size / rec > CIFAR_MAX_RECORDS) {
+        clft_set_error("%s: %zu records, more than a CIFAR batch holds (%d)", what, size / rec,
+                       CIFAR_MAX_RECORDS);
         return CLFT_ERR_FORMAT;
     }
     int count = (int)(size / rec);
-    if (impl->n + count > *cap) {
-        *cap = (impl->n + count) * 2;
-        impl->pixels = realloc(impl->pixels, (size_t)*cap * CIFAR_PIXELS);
-        impl->labels = realloc(impl->labels, (size_t)*cap * sizeof(int));
-        ASSERT(impl->pixels && impl->labels);
+    if (impl->n > INT_MAX / 2 - count) {
+        clft_set_error("%s: too many CIFAR records in all (%d + %d)", what, impl->n, count);
+        return CLFT_ERR_FORMAT;
     }
-    uint8_t buf[2 + CIFAR_PIXELS];
+    if (impl->n + count > *cap) {
+        int c = (impl->n + count) * 2;
+        uint8_t *px = realloc(impl->pixels, (size_t)c * CIFAR_PIXELS);
+        if (px) impl->pixels = px;
+        int *lb = px ? realloc(impl->labels, (size_t)c * sizeof(int)) : NULL;
+        if (!px || !lb)
+            clft_die("%s: out of memory for %d CIFAR images (%zu bytes)", what, c,
+                     (size_t)c * CIFAR_PIXELS);
+        impl->labels = lb;
+        *cap = c;
+    }
     for (int r = 0; r < count; r++) {
-        if (fread(buf, 1, (size_t)rec, f) != (size_t)rec) {
-            clft_set_error("%s: short read at record %d", path, r);
-            fclose(f);
-            return CLFT_ERR_IO;
-        }
-        int label = buf[label_bytes - 1];
+        const uint8_t *src = bytes + (size_t)r * rec; /* label byte(s), then (3, 32, 32) */
+        int label = src[label_bytes - 1];
         if (label >= impl->n_classes) {
-            clft_set_error("%s: record %d has label %d, expected < %d", path, r, label,
+            clft_set_error("%s: record %d has label %d, expected < %d", what, r, label,
                            impl->n_classes);
-            fclose(f);
             return CLFT_ERR_FORMAT;
         }
         uint8_t *dst = impl->pixels + (size_t)impl->n * CIFAR_PIXELS; /* (32, 32, 3) */
-        const uint8_t *src = buf + label_bytes;                       /* (3, 32, 32) */
+        src += label_bytes;
         for (int p = 0; p < 1024; p++)
             for (int c = 0; c < 3; c++) dst[3 * p + c] = src[c * 1024 + p];
         impl->labels[impl->n++] = label;
     }
-    fclose(f);
     return CLFT_OK;
+}
+
+/* Appends the records of one file to impl (pixels converted from CHW planes to HWC). */
+static ClftStatus cifar_read_file(DatasetImpl *impl, const char *path, int label_bytes, int *cap)
+{
+    unsigned char *bytes;
+    size_t size;
+    uint64_t max = (uint64_t)CIFAR_MAX_RECORDS * (uint64_t)(label_bytes + CIFAR_PIXELS);
+    ClftStatus st = clft_file_read(path, max, &bytes, &size);
+    if (st == CLFT_ERR_FORMAT) /* larger than max: say it in records */
+        clft_set_error("%s: larger than a CIFAR batch (at most %d records of %d bytes)", path,
+                       CIFAR_MAX_RECORDS, label_bytes + CIFAR_PIXELS);
+    if (st != CLFT_OK) return st;
+    st = cifar_parse(impl, bytes, size, label_bytes, cap, path);
+    free(bytes);
+    return st;
 }
 
 ClftStatus cifar_open(DatasetImpl *impl, const char *dir, DataSplit split, int n_classes)

@@ -31,18 +31,44 @@ void data_image_free(DataImage *img)
     memset(img, 0, sizeof *img);
 }
 
+#define SYNTH_MAX_SIDE 4096
+#define SYNTH_MAX_N 10000000
+#define SYNTH_MAX_CLASSES 100000
+
+/* Splits arg at each of the separators in `seps` (in order) into at most n strict integers in
+ * [1, hi[k]]; returns how many were read, or -1 on anything else (junk, overflow, empty field). */
+static int parse_fields(const char *arg, const char *seps, const long *hi, int n, long *out)
+{
+    char buf[128];
+    if (strlen(arg) >= sizeof buf) return -1;
+    strcpy(buf, arg);
+    char *p = buf;
+    for (int k = 0; k < n; k++) {
+        char *end = k + 1 < n ? strchr(p, seps[k]) : NULL;
+        if (end) *end = '\0';
+        if (parse_int(p, 1, hi[k], &out[k]) != CLFT_OK) return -1;
+        if (!end) return k + 1;
+        p = end + 1;
+    }
+    return -1; /* more fields than n */
+}
+
 /* "WxHxC[:N[:CLASSES]]" */
 static ClftStatus synthetic_parse(DatasetImpl *impl, const char *arg, DataSplit split)
 {
-    int W = 32, H = 32, C = 3, N = 1000, K = 10;
+    long v[5] = {32, 32, 3, 1000, 10};
+    static const long hi[5] = {SYNTH_MAX_SIDE, SYNTH_MAX_SIDE, 3, SYNTH_MAX_N, SYNTH_MAX_CLASSES};
     if (arg && *arg) {
-        int got = sscanf(arg, "%dx%dx%d:%d:%d", &W, &H, &C, &N, &K);
-        if (got < 3 || W < 1 || H < 1 || (C != 1 && C != 3) || N < 1 || K < 1 || W > 4096 ||
-            H > 4096) {
-            clft_set_error("synthetic:%s: expected WxHxC[:N[:CLASSES]] with C 1 or 3", arg);
+        int got = parse_fields(arg, "xx::", hi, 5, v);
+        if (got < 3 || v[2] == 2) {
+            clft_set_error(
+                "synthetic:%s: expected WxHxC[:N[:CLASSES]] with W, H in 1..%d, C 1 or 3, "
+                "N in 1..%d and CLASSES in 1..%d",
+                arg, SYNTH_MAX_SIDE, SYNTH_MAX_N, SYNTH_MAX_CLASSES);
             return CLFT_ERR_VALUE;
         }
     }
+    int W = (int)v[0], H = (int)v[1], C = (int)v[2], N = (int)v[3], K = (int)v[4];
     impl->kind = BACKEND_SYNTHETIC;
     impl->W = W, impl->H = H, impl->C = C, impl->n_classes = K;
     impl->n = split == SPLIT_TRAIN ? N : (N / 5 > K ? N / 5 : K);

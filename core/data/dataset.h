@@ -39,6 +39,8 @@ typedef struct {
     int n_keep;             /* number of entries in classes */
     int limit;              /* keep at most this many samples (class-balanced); 0 = all */
     uint64_t seed;          /* seeds the limit's selection */
+    int64_t max_pixels;     /* imagefolder: a JPEG whose header has more pixels (W x H) is an
+                               error naming the file; 0 = CLFT_JPEG_MAX_PIXELS (core/data/jpeg.h) */
 } DatasetOptions;
 
 /* One decoded image. The buffers belong to the caller's DataImage and are grown by dataset_get. */

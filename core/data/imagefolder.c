@@ -129,6 +129,7 @@ ClftStatus imagefolder_open(DatasetImpl *impl, const char *dir, DataSplit split,
     snprintf(root, sizeof root, "%s/%s", dir, split == SPLIT_TRAIN ? "train" : "val");
     impl->kind = BACKEND_IMAGEFOLDER;
     impl->C = 3;
+    impl->max_pixels = opt ? opt->max_pixels : 0;
     NameList classes = {0};
     ClftStatus st = list_dir(root, 1, &classes);
     if (st == CLFT_OK && opt && opt->subset == DATA_SUBSET_IMAGENET100) {
@@ -165,20 +166,16 @@ ClftStatus imagefolder_open(DatasetImpl *impl, const char *dir, DataSplit split,
 ClftStatus imagefolder_get(const DatasetImpl *impl, int i, int min_side, DataImage *img)
 {
     const char *path = impl->path_pool + impl->path_off[i];
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        clft_set_error("%s: cannot open", path);
-        return CLFT_ERR_IO;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (size <= 0) {
+    FILE *f;
+    uint64_t size;
+    ClftStatus st = clft_file_open(path, JPEG_MAX_FILE_BYTES, &f, &size);
+    if (st != CLFT_OK) return st;
+    if (size == 0) {
         fclose(f);
         clft_set_error("%s: empty file", path);
         return CLFT_ERR_FORMAT;
     }
-    if ((size_t)size > img->raw_cap) {
+    if (size > img->raw_cap) {
         img->raw_cap = (size_t)size + (size_t)size / 2;
         free(img->raw);
         img->raw = xmalloc(img->raw_cap);
@@ -186,10 +183,11 @@ ClftStatus imagefolder_get(const DatasetImpl *impl, int i, int min_side, DataIma
     size_t got = fread(img->raw, 1, (size_t)size, f);
     fclose(f);
     if (got != (size_t)size) {
-        clft_set_error("%s: short read (%zu of %ld bytes)", path, got, size);
+        clft_set_error("%s: short read (%zu of %llu bytes)", path, got, (unsigned long long)size);
         return CLFT_ERR_IO;
     }
-    ClftStatus st = jpeg_decode(img->raw, (size_t)size, path, 3, min_side, img);
+    JpegOptions jo = {.channels = 3, .min_side = min_side, .max_pixels = impl->max_pixels};
+    st = jpeg_decode(img->raw, (size_t)size, path, &jo, img);
     img->label = impl->labels[i];
     return st;
 }

@@ -2,6 +2,7 @@
  * (error manager, DCT scaling via scale_num/scale_denom) and Pillow's cmyk2rgb for CMYK. */
 #include "core/data/jpeg.h"
 
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,13 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
+typedef enum { JPEG_FAIL_CORRUPT = 1, JPEG_FAIL_TRUNCATED, JPEG_FAIL_SCANS } JpegFail;
+
 typedef struct {
     struct jpeg_error_mgr pub;
+    struct jpeg_progress_mgr progress;
     jmp_buf jump;
-    int premature_eof; /* libjpeg only warns on truncation; we treat it as an error */
+    int max_scans;
     char msg[JMSG_LENGTH_MAX];
 } JpegErr;
 
@@ -21,15 +25,29 @@ static void jpeg_err_exit(j_common_ptr cinfo)
 {
     JpegErr *e = (JpegErr *)cinfo->err;
     (*cinfo->err->format_message)(cinfo, e->msg);
-    longjmp(e->jump, 1);
+    longjmp(e->jump, JPEG_FAIL_CORRUPT);
 }
 
+/* libjpeg only warns on truncation (and would go on decoding grey); we stop at once. Other
+ * warnings (e.g. extraneous bytes before a marker, common in ImageNet) are ignored, as PIL does. */
 static void jpeg_err_emit(j_common_ptr cinfo, int level)
 {
     JpegErr *e = (JpegErr *)cinfo->err;
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF && !e->premature_eof) {
-        e->premature_eof = 1;
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
         (*cinfo->err->format_message)(cinfo, e->msg);
+        longjmp(e->jump, JPEG_FAIL_TRUNCATED);
+    }
+}
+
+/* Called by libjpeg between chunks of input: stops a progressive file past max_scans scans (each
+ * scan is a pass over the whole coefficient buffer, so many tiny scans cost a lot of time). */
+static void jpeg_progress(j_common_ptr cinfo)
+{
+    JpegErr *e = (JpegErr *)cinfo->err;
+    int scans = ((j_decompress_ptr)cinfo)->input_scan_number;
+    if (cinfo->is_decompressor && scans > e->max_scans) {
+        snprintf(e->msg, sizeof e->msg, "more than %d progressive scans", e->max_scans);
+        longjmp(e->jump, JPEG_FAIL_SCANS);
     }
 }
 
@@ -90,9 +108,35 @@ static ClftStatus decode_rows(struct jpeg_decompress_struct *ci, int channels, D
     return CLFT_OK;
 }
 
-ClftStatus jpeg_decode(const uint8_t *bytes, size_t size, const char *what, int channels,
-                       int min_side, DataImage *img)
+/* Sets the output colour space and DCT scale after the header; CLFT_ERR_FORMAT past the pixel
+ * cap, before anything of the image's size is allocated. */
+static ClftStatus setup_output(struct jpeg_decompress_struct *ci, const char *what,
+                               const JpegOptions *opt)
 {
+    int64_t cap = opt->max_pixels > 0 ? opt->max_pixels : CLFT_JPEG_MAX_PIXELS;
+    int64_t pixels = (int64_t)ci->image_width * (int64_t)ci->image_height;
+    if (pixels > cap) {
+        clft_set_error("%s: JPEG of %ux%u pixels, more than the cap of %lld pixels", what,
+                       ci->image_width, ci->image_height, (long long)cap);
+        return CLFT_ERR_FORMAT;
+    }
+    if (ci->jpeg_color_space == JCS_CMYK || ci->jpeg_color_space == JCS_YCCK)
+        ci->out_color_space = JCS_CMYK; /* libjpeg cannot make RGB from CMYK: convert below */
+    else if (opt->channels == 3)
+        ci->out_color_space = JCS_RGB; /* grey files are replicated to RGB by libjpeg-turbo */
+    else
+        ci->out_color_space = ci->jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
+    ci->scale_num =
+        (unsigned)dct_scale_num((int)ci->image_width, (int)ci->image_height, opt->min_side);
+    ci->scale_denom = 8;
+    ci->dct_method = JDCT_ISLOW; /* PIL's default, so decoded pixels match PIL's */
+    return CLFT_OK;
+}
+
+ClftStatus jpeg_decode(const uint8_t *bytes, size_t size, const char *what, const JpegOptions *opt,
+                       DataImage *img)
+{
+    int channels = opt->channels;
     ASSERT(channels == 1 || channels == 3);
     struct jpeg_decompress_struct ci;
     JpegErr err;
@@ -100,25 +144,29 @@ ClftStatus jpeg_decode(const uint8_t *bytes, size_t size, const char *what, int 
     ci.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = jpeg_err_exit;
     err.pub.emit_message = jpeg_err_emit;
+    err.max_scans = opt->max_scans > 0 ? opt->max_scans : JPEG_MAX_SCANS;
+    err.progress.progress_monitor = jpeg_progress;
     uint8_t *volatile row = NULL; /* CMYK/grey conversion row, freed on every path */
-    if (setjmp(err.jump)) {
+    int fail = setjmp(err.jump);
+    if (fail) {
         jpeg_destroy_decompress(&ci);
         free(row);
-        clft_set_error("%s: corrupt JPEG (%s)", what, err.msg);
+        clft_set_error("%s: %s JPEG (%s)", what,
+                       fail == JPEG_FAIL_TRUNCATED ? "truncated"
+                       : fail == JPEG_FAIL_SCANS   ? "rejected"
+                                                   : "corrupt",
+                       err.msg);
         return CLFT_ERR_FORMAT;
     }
     jpeg_create_decompress(&ci);
+    ci.progress = &err.progress;
+    if (size > (size_t)ULONG_MAX) size = ULONG_MAX; /* a JPEG that long is cut and reported */
     jpeg_mem_src(&ci, bytes, (unsigned long)size);
     jpeg_read_header(&ci, TRUE);
-    if (ci.jpeg_color_space == JCS_CMYK || ci.jpeg_color_space == JCS_YCCK)
-        ci.out_color_space = JCS_CMYK; /* libjpeg cannot make RGB from CMYK: convert below */
-    else if (channels == 3)
-        ci.out_color_space = JCS_RGB; /* grey files are replicated to RGB by libjpeg-turbo */
-    else
-        ci.out_color_space = ci.jpeg_color_space == JCS_GRAYSCALE ? JCS_GRAYSCALE : JCS_RGB;
-    ci.scale_num = (unsigned)dct_scale_num((int)ci.image_width, (int)ci.image_height, min_side);
-    ci.scale_denom = 8;
-    ci.dct_method = JDCT_ISLOW; /* PIL's default, so decoded pixels match PIL's */
+    if (setup_output(&ci, what, opt) != CLFT_OK) {
+        jpeg_destroy_decompress(&ci);
+        return CLFT_ERR_FORMAT;
+    }
     jpeg_start_decompress(&ci);
     data_image_reserve(img, (int)ci.output_height, (int)ci.output_width, channels);
     if (ci.out_color_space == JCS_CMYK || (int)ci.output_components != channels)
@@ -126,16 +174,7 @@ ClftStatus jpeg_decode(const uint8_t *bytes, size_t size, const char *what, int 
     decode_rows(&ci, channels, img, row);
     free(row);
     row = NULL;
-    if (err.premature_eof) {
-        jpeg_destroy_decompress(&ci);
-        clft_set_error("%s: truncated JPEG (%s)", what, err.msg);
-        return CLFT_ERR_FORMAT;
-    }
     jpeg_finish_decompress(&ci);
     jpeg_destroy_decompress(&ci);
-    if (err.premature_eof) {
-        clft_set_error("%s: truncated JPEG (%s)", what, err.msg);
-        return CLFT_ERR_FORMAT;
-    }
     return CLFT_OK;
 }

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -54,7 +55,8 @@ static const ConfigKey schema[] = {
         "convolutions and GEMMs: fp32, tf32 (GPU) or bf16 (fp32 accumulation, fp32 master weights)"),
     ROW(run, deterministic, I_, "0", 0, 1, NULL,
         "1 = deterministic algorithms only (GPU convolutions): bit-reproducible runs"),
-    ROW(run, threads, I_, "0", 0, 1024, NULL, "compute (BLAS) threads; 0 = all cores"),
+    ROW(run, threads, I_, "0", 0, 1024, NULL,
+        "compute (BLAS) threads; 0 = all cores; at most 4 x the online CPUs"),
     ROW(run, log_every, I_, "10", 1, BIG, NULL,
         "steps between train.csv/scores.csv rows and progress lines"),
     ROW(run, ckpt_every, I_, "1", 1, BIG, NULL,
@@ -94,6 +96,8 @@ static const ConfigKey schema[] = {
     ROW(data, subset, E_, "none", 0, 0, subsets, "class subset (imagenet100 = PAPER.md §4's list)"),
     ROW(data, classes, IL_, "", 0, 1000000, NULL, "keep only these class ids; empty = all"),
     ROW(data, train_limit, I_, "0", 0, BIG, NULL, "use the first N training images; 0 = all"),
+    ROW(data, max_pixels, I_, "0", 0, BIG, NULL,
+        "imagefolder: a JPEG of more pixels (width x height) is an error; 0 = the build's cap"),
     ROW(data, size, I_, "0", 0, 4096, NULL, "crop size in pixels; 0 = the native size"),
     ROW(data, workers, I_, "2", 0, 256, NULL, "loader threads; 0 = load in the training thread"),
     ROW(aug, preset, E_, "moco_v1", 0, 0, aug_presets, "augmentation recipe (PAPER.md §4)"),
@@ -160,11 +164,16 @@ static void list_names(const char *section, char *out, size_t cap)
 /* ---- parsing one value ---- */
 
 /* A string setting must survive an INI round trip: no ';' (inline comment), no newline, no leading
- * or trailing blank (inih strips them), and it must fit. */
+ * or trailing blank (inih strips them), and it must fit; and it must be UTF-8 text, since it is
+ * written into config.ini and into each checkpoint's JSON header (run.name, paths, ...). */
 static const char *check_string(const char *v, size_t cap)
 {
     size_t n = strlen(v);
     if (n >= cap) return "too long";
+    if (!clft_utf8_valid(v, n)) return "not valid UTF-8 text";
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 && v[i] != '\t' && v[i] != '\n' && v[i] != '\r')
+            return "must not contain control characters";
     if (strpbrk(v, ";\n\r")) return "must not contain ';' or a newline";
     if (n && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1])))
         return "must not start or end with a blank";
@@ -391,7 +400,21 @@ typedef struct {
     int line;         /* the line inih is working on */
     int too_long;     /* line number of the first over-long line, 0 = none */
     int failed;       /* a handler call failed; clft_last_error() has why */
+    int bad_header;   /* failed on a malformed [section] line (a format error) */
 } IniLoad;
+
+/* "[optim" without its ']': inih would report the line but keep the previous section, so the keys
+ * after it would be misfiled (or called "outside any [section]"); name the line instead. */
+static void note_section_line(IniLoad *ld, const char *str)
+{
+    while (isspace((unsigned char)*str))
+        str++;
+    if (*str != '[' || strchr(str, ']') || ld->failed) return;
+    size_t n = strcspn(str, "\r\n");
+    clft_set_error("%s:%d: unterminated section header '%.*s' (no closing ']')", ld->name,
+                   ld->line + 1, (int)(n > 64 ? 64 : n), str);
+    ld->failed = ld->bad_header = 1;
+}
 
 /* An over-long comment line is harmless (its tail is skipped); any other is an error. */
 static void note_too_long(IniLoad *ld, const char *str)
@@ -428,6 +451,7 @@ static char *ini_reader_fn(char *str, int num, void *stream)
             note_too_long(ld, str);
         }
     }
+    note_section_line(ld, str);
     ld->line++;
     return str;
 }
@@ -485,7 +509,7 @@ static ClftStatus ini_run(IniLoad *ld)
                        INI_MAX_LINE - 1);
         st = CLFT_ERR_FORMAT;
     } else if (ld->failed) {
-        st = CLFT_ERR_VALUE;
+        st = ld->bad_header ? CLFT_ERR_FORMAT : CLFT_ERR_VALUE;
     } else if (rc != 0) {
         clft_set_error("%s:%d: not an INI line (expected [section] or key = value)", ld->name, rc);
         st = CLFT_ERR_FORMAT;
@@ -494,15 +518,20 @@ static ClftStatus ini_run(IniLoad *ld)
     return st;
 }
 
+#define CONFIG_MAX_FILE (16u << 20) /* a config file is a few KB */
+
 ClftStatus config_load_ini(Config *c, const char *path)
 {
     IniLoad ld = {.c = c, .name = path};
-    ld.fp = fopen(path, "r");
-    if (!ld.fp) {
-        clft_set_error("%s: cannot read config (%s)", path, strerror(errno));
-        return CLFT_ERR_IO;
+    uint64_t size;
+    ClftStatus st = clft_file_open(path, CONFIG_MAX_FILE, &ld.fp, &size); /* not a directory */
+    if (st != CLFT_OK) {
+        char why[600];
+        snprintf(why, sizeof why, "%s", clft_last_error());
+        clft_set_error("cannot read config %s", why);
+        return st;
     }
-    ClftStatus st = ini_run(&ld);
+    st = ini_run(&ld);
     fclose(ld.fp);
     return st;
 }
@@ -666,11 +695,28 @@ void config_print_help(FILE *fp)
 
 /* ---- cross-field checks ---- */
 
+/* A milestone list: strictly increasing, and (when `end` > 0) below `end` epochs. */
 static const char *check_increasing(const ConfigIntList *l, int end)
 {
     for (int i = 0; i < l->n; i++) {
         if (i > 0 && l->v[i] <= l->v[i - 1]) return "must be strictly increasing";
-        if (l->v[i] >= end) return "must be below the number of epochs";
+        if (end > 0 && l->v[i] >= end) return "must be below the number of epochs";
+    }
+    return NULL;
+}
+
+/* run.threads past 4 x the online CPUs is a typo, not a setting: each OpenBLAS thread takes a
+ * 128 MiB buffer at start, so 1024 of them exhaust a memory limit before training begins. */
+static const char *check_threads(const Config *c, char *why, size_t cap)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1) cpus = 1;
+    if (c->run.threads > 4 * cpus) {
+        snprintf(why, cap,
+                 "run.threads %d is more than 4 x the %ld online CPUs (at most %ld; 0 = all "
+                 "cores)",
+                 c->run.threads, cpus, 4 * cpus);
+        return why;
     }
     return NULL;
 }
@@ -679,6 +725,7 @@ ClftStatus config_validate(const Config *c)
 {
     char why[256] = "";
     const char *m;
+    int step = c->optim.schedule == CONFIG_SCHEDULE_STEP; /* milestones must be inside the run */
     ConfigAug aug;
     config_aug_resolve(c, &aug);
     if (c->optim.batch % c->moco.shuffle_groups)
@@ -690,8 +737,7 @@ ClftStatus config_validate(const Config *c)
     else if (c->optim.warmup_epochs >= c->optim.epochs)
         snprintf(why, sizeof why, "optim.warmup_epochs %d must be below optim.epochs %d",
                  c->optim.warmup_epochs, c->optim.epochs);
-    else if (c->optim.schedule == CONFIG_SCHEDULE_STEP &&
-             (m = check_increasing(&c->optim.milestones, c->optim.epochs)))
+    else if ((m = check_increasing(&c->optim.milestones, step ? c->optim.epochs : 0)))
         snprintf(why, sizeof why, "optim.milestones %s (epochs %d)", m, c->optim.epochs);
     else if ((m = check_increasing(&c->eval.linear_milestones, c->eval.linear_epochs)))
         snprintf(why, sizeof why, "eval.linear_milestones %s (linear_epochs %d)", m,
@@ -701,6 +747,8 @@ ClftStatus config_validate(const Config *c)
                  aug.scale_min, aug.scale_max);
     else if (c->data.size != 0 && c->data.size < 8)
         snprintf(why, sizeof why, "data.size %d: use 0 (native) or at least 8", c->data.size);
+    else
+        check_threads(c, why, sizeof why);
     for (int i = 0; !why[0] && i < c->eval.semisup_fractions.n; i++)
         if (c->eval.semisup_fractions.v[i] <= 0)
             snprintf(why, sizeof why, "eval.semisup_fractions must be in (0, 1]");

@@ -107,6 +107,7 @@ typedef struct {
         ConfigSubset subset;
         ConfigIntList classes; /* empty = all */
         int train_limit;       /* 0 = all */
+        int max_pixels;        /* imagefolder: JPEG width x height cap; 0 = the build's default */
         int size;              /* crop size; 0 = native */
         int workers;
     } data;

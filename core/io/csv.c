@@ -104,35 +104,23 @@ static char *header_text(const char *const *columns, int ncol)
 }
 
 /* Reads a whole file into memory (NUL-terminated); CLFT_ERR_IO naming it. */
+#define CSV_MAX_FILE (4ull << 30) /* a run's logs and results are far smaller */
+
+/* The whole regular file, NUL-terminated. */
 static ClftStatus slurp(const char *path, char **out, size_t *size)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        clft_set_error("%s: cannot read (%s)", path, strerror(errno));
-        return CLFT_ERR_IO;
-    }
-    size_t cap = 1 << 16, n = 0, got;
-    char *buf = xmalloc(cap);
-    while ((got = fread(buf + n, 1, cap - n - 1, fp)) > 0) {
-        n += got;
-        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
-        if (!buf) clft_die("csv: out of memory reading %s", path);
-    }
-    int err = ferror(fp) ? errno : 0;
-    fclose(fp);
-    if (err) {
-        free(buf);
-        clft_set_error("%s: read failed (%s)", path, strerror(err));
-        return CLFT_ERR_IO;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *size = n;
-    return CLFT_OK;
+    unsigned char *b;
+    ClftStatus st = clft_file_read(path, CSV_MAX_FILE, &b, size);
+    *out = (char *)b;
+    return st;
 }
 
-/* CSV_APPEND on an existing non-empty file: the header must match; a torn tail is cut off.
- * *fresh = 1 when the file held no complete line (then it is rewritten from the header). */
+static ClftStatus check_rows(const char *path, const char *buf, size_t size);
+
+/* CSV_APPEND on an existing non-empty file: the header must match and the complete lines must be
+ * well-formed CSV with the header's field count (rows appended to a damaged log would read back
+ * wrong); a torn tail is cut off. *fresh = 1 when the file held no complete line (then it is
+ * rewritten from the header). */
 static ClftStatus append_prepare(const char *path, const char *header, int *fresh)
 {
     char *buf;
@@ -151,7 +139,9 @@ static ClftStatus append_prepare(const char *path, const char *header, int *fres
         free(buf);
         return CLFT_ERR_FORMAT;
     }
+    st = *fresh ? CLFT_OK : check_rows(path, buf, keep);
     free(buf);
+    if (st != CLFT_OK) return st;
     if (keep != size && truncate(path, (off_t)keep) != 0) {
         clft_set_error("%s: cannot cut a torn last line (%s)", path, strerror(errno));
         return CLFT_ERR_IO;
@@ -325,46 +315,50 @@ static ClftStatus scan_buffer(const char *path, const char *buf, size_t size, Sc
     return CLFT_OK;
 }
 
-/* Scans a file and checks every row has the header's field count. */
-static ClftStatus scan_file(const char *path, Scan *sc, char **buf, size_t *size)
+/* Scans buf[0..size) and checks every row has the header's field count. */
+static ClftStatus scan_table(const char *path, const char *buf, size_t size, Scan *sc)
 {
-    ClftStatus st = slurp(path, buf, size);
+    ClftStatus st = scan_buffer(path, buf, size, sc);
     if (st != CLFT_OK) return st;
-    if ((st = scan_buffer(path, *buf, *size, sc)) != CLFT_OK) goto fail;
     if (sc->nrow == 0) {
         clft_set_error("%s: empty CSV file (no header row)", path);
-        st = CLFT_ERR_FORMAT;
-        goto fail;
+        scan_free(sc);
+        return CLFT_ERR_FORMAT;
     }
     for (int r = 1; r < sc->nrow; r++)
         if (sc->rows[r].n != sc->rows[0].n) {
             clft_set_error("%s:%d: %d fields, but the header has %d", path, sc->rows[r].line,
                            sc->rows[r].n, sc->rows[0].n);
             scan_free(sc);
-            st = CLFT_ERR_FORMAT;
-            goto fail;
+            return CLFT_ERR_FORMAT;
         }
     return CLFT_OK;
-fail:
-    free(*buf);
-    *buf = NULL;
+}
+
+static ClftStatus check_rows(const char *path, const char *buf, size_t size)
+{
+    Scan sc;
+    ClftStatus st = scan_table(path, buf, size, &sc);
+    if (st == CLFT_OK) scan_free(&sc);
     return st;
 }
 
-ClftStatus csv_read(const char *path, CsvTable *t)
+ClftStatus csv_read_buffer(const char *name, const char *buf, size_t size, CsvTable *t)
 {
     Scan sc;
-    char *buf;
-    size_t size;
     memset(t, 0, sizeof *t);
-    ClftStatus st = scan_file(path, &sc, &buf, &size);
+    ClftStatus st = scan_table(name, buf, size, &sc);
     if (st != CLFT_OK) return st;
-    free(buf);
-    t->path = strdup(path);
+    t->path = strdup(name);
+    if (!t->path) clft_die("csv: out of memory");
     t->ncol = sc.rows[0].n;
     t->nrow = sc.nrow - 1;
     t->header = sc.rows[0].fields;
-    t->cells = xmalloc((size_t)t->nrow * (size_t)t->ncol * sizeof(char *) + 1);
+    size_t cells;
+    if (clft_mul_size((size_t)t->nrow, (size_t)t->ncol, &cells) ||
+        clft_mul_size(cells, sizeof(char *), &cells))
+        clft_die("%s: too many CSV cells", name);
+    t->cells = xmalloc(cells + 1);
     for (int r = 1; r < sc.nrow; r++) {
         memcpy(t->cells + (size_t)(r - 1) * (size_t)t->ncol, sc.rows[r].fields,
                (size_t)t->ncol * sizeof(char *));
@@ -373,6 +367,18 @@ ClftStatus csv_read(const char *path, CsvTable *t)
     free(sc.rows);
     free(sc.cur.fields);
     return CLFT_OK;
+}
+
+ClftStatus csv_read(const char *path, CsvTable *t)
+{
+    char *buf;
+    size_t size;
+    memset(t, 0, sizeof *t);
+    ClftStatus st = slurp(path, &buf, &size);
+    if (st != CLFT_OK) return st;
+    st = csv_read_buffer(path, buf, size, t);
+    free(buf);
+    return st;
 }
 
 void csv_table_free(CsvTable *t)

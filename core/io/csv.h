@@ -65,6 +65,8 @@ typedef struct {
 /* Reads a CSV file with a header row; every row must have the header's number of fields
  * (CLFT_ERR_FORMAT naming file and line otherwise). */
 ClftStatus csv_read(const char *path, CsvTable *t);
+/* The same on buf[0..size) in memory; `name` stands for the path in messages. */
+ClftStatus csv_read_buffer(const char *name, const char *buf, size_t size, CsvTable *t);
 void csv_table_free(CsvTable *t);
 /* Index of column `name`, or -1. */
 int csv_col(const CsvTable *t, const char *name);

@@ -707,36 +707,17 @@ void model_print_summary(const Model *m, FILE *f)
             arena_mib(&m->act_arena), (double)m->ws_floats * mib);
 }
 
-static const char *dtype_name(StDtype d)
-{
-    static const char *const names[] = {"F32", "F64", "I32", "I64"};
-    return (unsigned)d < 4 ? names[d] : "?";
-}
-
 /* The tensor of list[i] in f: present, F32, of the model's shape and finite; else NULL with the
  * reason set (naming the file and the tensor). */
 static const StTensor *checked(const NamedTensor *t, const StFile *f, const char *prefix)
 {
     char name[160];
     snprintf(name, sizeof name, "%s%s", prefix, t->name);
-    const StTensor *s = st_find(f, name);
-    if (!s) {
-        clft_set_error("%s: no tensor '%s' (checkpoint of another architecture?)", f->path, name);
-        return NULL;
-    }
-    if (s->dtype != ST_F32) {
-        clft_set_error("%s: tensor '%s' has dtype %s, the model expects F32", f->path, name,
-                       dtype_name(s->dtype));
-        return NULL;
-    }
-    int same = s->ndim == t->ndim;
-    for (int d = 0; same && d < t->ndim; d++) same = s->shape[d] == t->shape[d];
-    if (!same || s->nbytes != t->numel * sizeof(float)) {
-        clft_set_error("%s: tensor '%s' has shape (%lld, %lld, %lld, %lld)[:%d], the model "
-                       "expects (%d, %d, %d, %d)[:%d]",
-                       f->path, name, (long long)s->shape[0], (long long)s->shape[1],
-                       (long long)s->shape[2], (long long)s->shape[3], s->ndim, t->shape[0],
-                       t->shape[1], t->shape[2], t->shape[3], t->ndim);
+    int64_t shape[4];
+    for (int d = 0; d < t->ndim; d++) shape[d] = t->shape[d];
+    const StTensor *s;
+    if (st_check(f, name, ST_F32, t->ndim, shape, &s) != CLFT_OK) {
+        if (!s) clft_set_error("%s: no tensor '%s' (checkpoint of another architecture?)", f->path, name);
         return NULL;
     }
     const float *v = s->data;

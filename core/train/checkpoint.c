@@ -54,18 +54,11 @@ static const StTensor *expect_tensor(const StFile *f, const char *name, StDtype 
     int same = t->dtype == dtype && t->ndim == ndim;
     for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
     if (!same) {
-        char want[96] = "", got[96] = "";
-        for (int d = 0; d < ndim; d++)
-            snprintf(want + strlen(want), sizeof want - strlen(want), d ? ", %lld" : "%lld",
-                     (long long)shape[d]);
-        for (int d = 0; d < t->ndim && d < ST_MAX_DIMS; d++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), d ? ", %lld" : "%lld",
-                     (long long)t->shape[d]);
-        clft_set_error("%s: tensor '%s' is %s (%s), this run expects %s (%s) (another "
-                       "configuration?)",
-                       f->path, name, t->dtype == ST_F32 ? "F32" : t->dtype == ST_F64 ? "F64"
-                                      : t->dtype == ST_I32 ? "I32" : "I64",
-                       got, dtype == ST_F32 ? "F32" : dtype == ST_F64 ? "F64" : "I64", want);
+        char want[96], got[96];
+        st_format_shape(want, sizeof want, ndim, shape);
+        st_format_shape(got, sizeof got, t->ndim, t->shape);
+        clft_set_error("%s: tensor '%s' is %s %s, this run expects %s %s (another configuration?)",
+                       f->path, name, st_dtype_name(t->dtype), got, st_dtype_name(dtype), want);
         return NULL;
     }
     return t;

@@ -33,8 +33,6 @@ static void alloc_buffers(Moco *mc)
     const size_t view = (size_t)N * mc->opt.C * mc->opt.H * mc->opt.W * sizeof(float);
     mc->hist = backend_alloc(be, sizeof(ScoreHist));
     mc->pre_hist = backend_alloc(be, sizeof(ScoreHist));
-    if (!mc->opt.variant.is_identity)
-        mc->pre_block = backend_alloc(be, (size_t)N * SCORES_PRE_BLOCK * sizeof(float));
     mc->stats = backend_alloc(be, STEP_STAT_COUNT * sizeof(double));
     mc->flag = backend_alloc(be, sizeof(int));
     mc->perm = backend_alloc(be, (size_t)B * sizeof(int));
@@ -84,7 +82,7 @@ ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
     arena_commit(&mc->optim_arena);
     queue_init(&mc->queue, mc->be, opt->K, D, opt->seed);
     infonce_init(&mc->nce, mc->be, N, D, opt->K, opt->variant.n_extra, opt->T);
-    scores_pre_init(&mc->pre, mc->be, D);
+    if (!opt->variant.is_identity) scores_pre_init(&mc->pre, mc->be, N, D);
     rng_init(&mc->rng_shuffle, opt->seed, RNG_STREAM_SHUFFLE, 0, 0);
     rng_init(&mc->rng_ft, opt->seed, RNG_STREAM_FT, 0, 0);
     alloc_buffers(mc);
@@ -101,9 +99,9 @@ void moco_free(Moco *mc)
     infonce_free(&mc->nce);
     scores_pre_free(&mc->pre);
     if (be) {
-        void *bufs[] = {mc->hist,   mc->pre_hist, mc->pre_block, mc->stats, mc->flag,
-                        mc->perm,   mc->x1_dev,   mc->x2_dev,    mc->x2_shuf, mc->k_feat,
-                        mc->dq_hat, mc->dk_hat,   mc->dq,        mc->x2_all, mc->k_shuf_all};
+        void *bufs[] = {mc->hist,   mc->pre_hist, mc->stats,   mc->flag,   mc->perm,
+                        mc->x1_dev, mc->x2_dev,   mc->x2_shuf, mc->k_feat, mc->dq_hat,
+                        mc->dk_hat, mc->dq,       mc->x2_all,  mc->k_shuf_all};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) backend_free(be, bufs[i]);
     }
     free(mc->perm_host);
@@ -127,7 +125,6 @@ static void key_forward(Moco *mc, const float *x2)
     const float *k_shuf = model_forward(&mc->k, mc->x2_shuf, MODEL_TRAIN);
     be->scatter_rows(mc->k_feat, k_shuf, perm, N, D); /* row i of k_shuf is sample perm[i] */
 }
-
 
 /* Keys of the global batch under shuffle-BN across ranks (dist.h step 3): all-gather the key
  * views, permute the B of them with the permutation every rank draws alike, forward this rank's
@@ -220,14 +217,10 @@ void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOp
     mc->opt.variant.forward(mc->opt.variant.self, &vin, &mc->rng_ft, &vout);
     InfoNCEInput nin = {.q = vout.q, .k = vout.k, .queue = vout.queue, .extra = vout.extra,
                         .E = vout.E};
-    infonce_forward(&mc->nce, &nin, mc->stats);
-    scores_compute(mc->stats + STEP_STAT_POST, mc->hist, &mc->nce);
-    if (!mc->opt.variant.is_identity) {
-        scores_pre_compute(&mc->pre, mc->stats + STEP_STAT_PRE, q, mc->k_own, mc->queue.data, N,
-                           mc->opt.K);
-        scores_pre_hist(be, mc->pre_hist, q, mc->k_own, mc->queue.data, N, D, mc->opt.K,
-                        mc->pre_block);
-    }
+    infonce_forward(&mc->nce, &nin, mc->stats, mc->hist); /* + the score statistics */
+    if (!mc->opt.variant.is_identity) /* the same statistics of the original scores */
+        scores_pre(&mc->pre, mc->stats + STEP_STAT_PRE, mc->pre_hist, q, mc->k_own,
+                   mc->queue.data, N, mc->opt.K);
     read_stats(mc, res);
     if (!isfinite(res->loss)) return; /* the caller stops the run; no update with a bad gradient */
 

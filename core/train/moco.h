@@ -69,7 +69,6 @@ typedef struct {
     /* On the backend: */
     ScoreHist *hist;     /* post-transform score histogram, accumulated until the epoch's end */
     ScoreHist *pre_hist; /* pre-transform (original q·k, q·queue) histogram; variants only */
-    float *pre_block;    /* (N, SCORES_PRE_BLOCK) scratch of scores_pre_hist; NULL for identity */
     double *stats;       /* (STEP_STAT_COUNT) this step's statistics */
     int *flag;           /* (1) the finiteness test's answer */
     int *perm;           /* (B) this step's key permutation of the global batch (B = N on one

@@ -87,6 +87,7 @@ DatasetOptions train_dataset_options(const Config *cfg)
                         .classes = cfg->data.classes.n ? cfg->data.classes.v : NULL,
                         .n_keep = cfg->data.classes.n,
                         .limit = cfg->data.train_limit,
+                        .max_pixels = cfg->data.max_pixels,
                         .seed = (uint64_t)cfg->run.seed};
     return o;
 }

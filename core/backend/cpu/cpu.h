@@ -7,6 +7,17 @@
 
 #include "core/backend/backend.h"
 
+/* A row loop that is memory- or arithmetic-bound in plain C: compiled for AVX-512 and AVX2 as
+ * well as the baseline, the variant picked at load time (GCC target_clones). ISO C mode
+ * (-std=c11) keeps -ffp-contract=off, so every variant rounds the same: the same bits on any CPU. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define CPU_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define CPU_KERNEL
+#endif
+/* Inlined into a CPU_KERNEL caller, so compiled once per variant. */
+#define CPU_INLINE static inline __attribute__((always_inline))
+
 /* memory: host memory, 64-byte aligned */
 void *alloc_cpu(size_t bytes);
 void free_cpu(void *p);
@@ -74,14 +85,12 @@ void from_nchw_cpu(float *out, const float *in, int N, int C, int HW);
 void gather_rows_cpu(float *out, const float *in, const int *idx, int N, size_t row);
 void scatter_rows_cpu(float *out, const float *in, const int *idx, int N, size_t row);
 
-void infonce_forward_cpu(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats);
+void infonce_forward_cpu(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats,
+                         void *hist);
 void infonce_backward_cpu(struct InfoNCE *w, const struct InfoNCEInput *in, float *dq_hat,
                           float *dk_hat);
-void scores_compute_cpu(double *post, void *hist, const struct InfoNCE *w);
-void scores_pre_compute_cpu(double *pre, const float *q, const float *k, const float *queue, int N,
-                            int D, int K, float *M, double *mu);
-void scores_pre_hist_cpu(void *hist, const float *q, const float *k, const float *queue, int N,
-                         int D, int K, float *block);
+void scores_pre_cpu(struct PreScores *p, double *pre, void *hist, const float *q, const float *k,
+                    const float *queue, int N, int K);
 
 void pair_mix_forward_cpu(float *a_hat, float *b_hat, float *a_norm, float *b_norm,
                           const float *a, const float *b, const float *lam, float lam0, int N,

@@ -24,7 +24,7 @@
 #include "core/common.h"
 
 #define BN_BLOCK 32       /* rows summed in float before a double accumulation */
-#define BN_TILE 256       /* channels per pass */
+#define BN_TILE 128       /* channels per pass */
 #define BN_MAX_THREADS 64 /* the threads' partials are a stack array */
 
 #ifdef _OPENMP
@@ -44,14 +44,26 @@ static void thread_rows(size_t r0, size_t n, int t, int T, size_t *lo, size_t *h
 
 /* ---- batch normalisation ---- */
 
+/* The row loops below run down a tile of tc channels; tc = 16, 32, 64 or 128 (every layer of the
+ * bench nets) is a compile-time constant in its copy of the body, so the partial sums stay in
+ * vector registers (a switch picks the copy; others take the general one). */
+#define BN_WIDTHS(body, tc, ...)                                                                   \
+    switch (tc) {                                                                                  \
+    case 16: body(__VA_ARGS__, 16); break;                                                         \
+    case 32: body(__VA_ARGS__, 32); break;                                                         \
+    case 64: body(__VA_ARGS__, 64); break;                                                         \
+    case 128: body(__VA_ARGS__, 128); break;                                                       \
+    default: body(__VA_ARGS__, tc); break;                                                         \
+    }
+
 /* Per channel c of the tile [c0, c0 + tc) of rows [lo, hi) of x: s1 += Σ(x − K), s2 += Σ(x − K)². */
-static void moment_rows(double *s1, double *s2, const float *x, size_t lo, size_t hi, int C,
-                        int c0, int tc, const float *K)
+CPU_INLINE void moment_body(double *s1, double *s2, const float *restrict x, size_t lo, size_t hi,
+                            int C, int c0, const float *restrict K, int tc)
 {
     float a[BN_TILE], b[BN_TILE];
     for (size_t r = lo; r < hi;) {
         const size_t end = r + BN_BLOCK < hi ? r + BN_BLOCK : hi;
-        memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+        for (int c = 0; c < tc; c++) a[c] = b[c] = 0.0f;
         for (; r < end; r++) {
             const float *row = x + r * C + c0;
 #pragma omp simd
@@ -65,15 +77,22 @@ static void moment_rows(double *s1, double *s2, const float *x, size_t lo, size_
     }
 }
 
+CPU_KERNEL static void moment_rows(double *s1, double *s2, const float *x, size_t lo, size_t hi,
+                                   int C, int c0, int tc, const float *K)
+{
+    BN_WIDTHS(moment_body, tc, s1, s2, x, lo, hi, C, c0, K)
+}
+
 /* Per channel of the tile, over rows [lo, hi): sdy += Σ g and sdyx += Σ g·(x − mean), with g = dy
  * gated by a fused ReLU's output (g = dy where out > 0) when `out` is not NULL. */
-static void grad_rows(double *sdy, double *sdyx, const float *dy, const float *out, const float *x,
-                      size_t lo, size_t hi, int C, int c0, int tc, const float *mean)
+CPU_INLINE void grad_body(double *sdy, double *sdyx, const float *restrict dy,
+                          const float *restrict out, const float *restrict x, size_t lo, size_t hi,
+                          int C, int c0, const float *restrict mean, int tc)
 {
     float a[BN_TILE], b[BN_TILE];
     for (size_t r = lo; r < hi;) {
         const size_t end = r + BN_BLOCK < hi ? r + BN_BLOCK : hi;
-        memset(a, 0, sizeof a), memset(b, 0, sizeof b);
+        for (int c = 0; c < tc; c++) a[c] = b[c] = 0.0f;
         for (; r < end; r++) {
             const size_t o = r * C + c0;
             if (out) {
@@ -95,127 +114,169 @@ static void grad_rows(double *sdy, double *sdyx, const float *dy, const float *o
     }
 }
 
-/* Which reduction a tile pass runs over a group's rows. */
-typedef enum { REDUCE_MOMENTS, REDUCE_GRADS } Reduce;
-
-typedef struct {
-    Reduce kind;
-    const float *x, *dy, *out; /* dy, out: REDUCE_GRADS (out NULL without a fused ReLU) */
-    const float *ref;          /* (tc) the shift K (moments) or the group's mean (grads) */
-} ReduceArgs;
-
-/* r1, r2 (tc doubles each) = the tile's two sums over rows [r0, r0 + n), threads in order. */
-static void reduce_tile(double *r1, double *r2, const ReduceArgs *a, size_t r0, size_t n, int C,
-                        int c0, int tc)
+CPU_KERNEL static void grad_rows(double *sdy, double *sdyx, const float *dy, const float *out,
+                                 const float *x, size_t lo, size_t hi, int C, int c0, int tc,
+                                 const float *mean)
 {
-    double part[BN_MAX_THREADS][2][BN_TILE];
-    int T = 1;
-#pragma omp parallel
-    {
-        const int t = THREAD_ID();
-        ASSERT(THREADS() <= BN_MAX_THREADS);
-        if (t == 0) T = THREADS();
+    BN_WIDTHS(grad_body, tc, sdy, sdyx, dy, out, x, lo, hi, C, c0, mean)
+}
+
+/* One parallel region a call: each thread sums its static share of every group's rows into its
+ * own partials, the master adds them in thread order after a barrier (the same bits for a given
+ * thread count) and derives what the second pass needs, which runs after a second barrier. Groups
+ * are taken BN_MAX_GC / C at a time, so the partials (2 doubles a group and channel a thread) stay
+ * on the threads' stacks. */
+#define BN_MAX_GC 8192
+
+/* The groups [g0, g1) of a call, at most BN_MAX_GC / C of them. */
+static int groups_per_chunk(int C) { return BN_MAX_GC / C > 0 ? BN_MAX_GC / C : 1; }
+
+/* Thread t's partial sums over its rows of groups [g0, g1): p[(g − g0)·C + c] (Σ₁) and
+ * p[n + (g − g0)·C + c] (Σ₂), n = (g1 − g0)·C. Moments (dy NULL): of x − K with K the group's first
+ * row; gradients: Σ g and Σ g (x − mean), g = dy gated by a fused ReLU's out. */
+static void group_sums(double *p, const float *x, const float *dy, const float *out,
+                       const float *save_mean, const BnShape *s, int g0, int g1, int t, int T)
+{
+    const int C = s->C;
+    const size_t rows = (size_t)(s->N / s->groups) * s->HW, n = (size_t)(g1 - g0) * C;
+    for (size_t i = 0; i < 2 * n; i++) p[i] = 0.0;
+    for (int g = g0; g < g1; g++) {
         size_t lo, hi;
-        thread_rows(r0, n, t, THREADS(), &lo, &hi);
-        double *p1 = part[t][0], *p2 = part[t][1];
-        for (int c = 0; c < tc; c++) p1[c] = p2[c] = 0.0;
-        if (a->kind == REDUCE_MOMENTS)
-            moment_rows(p1, p2, a->x, lo, hi, C, c0, tc, a->ref);
-        else
-            grad_rows(p1, p2, a->dy, a->out, a->x, lo, hi, C, c0, tc, a->ref);
-    }
-    for (int c = 0; c < tc; c++) {
-        r1[c] = r2[c] = 0.0;
-        for (int t = 0; t < T; t++) r1[c] += part[t][0][c], r2[c] += part[t][1][c];
+        thread_rows((size_t)g * rows, rows, t, T, &lo, &hi);
+        double *p1 = p + (size_t)(g - g0) * C, *p2 = p1 + n;
+        for (int c0 = 0; c0 < C; c0 += BN_TILE) {
+            const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
+            if (!dy)
+                moment_rows(p1 + c0, p2 + c0, x, lo, hi, C, c0, tc, x + (size_t)g * rows * C + c0);
+            else
+                grad_rows(p1 + c0, p2 + c0, dy, out, x, lo, hi, C, c0, tc, save_mean + g * C + c0);
+        }
     }
 }
 
-/* Batch statistics of every (group, channel) into save_mean / save_rstd, and the running update
- * with the mean over groups of each group's unbiased update (MoCo's SplitBatchNorm). */
-static void bn_train_stats_nhwc(float *save_mean, float *save_rstd, const float *in,
-                                float *running_mean, float *running_var, const BnShape *s)
+/* sum[i] = Σ_t parts[t][i], i < m, in thread order. */
+static void add_parts(double *sum, double *const *parts, int T, size_t m)
 {
-    const int C = s->C, G = s->groups;
-    const size_t rows = (size_t)(s->N / G) * s->HW;
+    for (size_t i = 0; i < m; i++) {
+        double v = 0.0;
+        for (int t = 0; t < T; t++) v += parts[t][i];
+        sum[i] = v;
+    }
+}
+
+/* From the groups' shifted moments: save_mean / save_rstd, and the running update with the mean
+ * over groups of each group's unbiased variance (MoCo's SplitBatchNorm), accumulated per chunk
+ * into mean_sum / uvar_sum (C each) and applied after the last chunk. */
+static void finish_moments(float *save_mean, float *save_rstd, const double *sum, const float *in,
+                           const BnShape *s, int g0, int g1, double *mean_sum, double *uvar_sum)
+{
+    const int C = s->C;
+    const size_t rows = (size_t)(s->N / s->groups) * s->HW, n = (size_t)(g1 - g0) * C;
     const double M = (double)rows;
-    ASSERT(M > 1.0); /* the unbiased variance needs two values per channel */
-    for (int c0 = 0; c0 < C; c0 += BN_TILE) {
-        const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
-        double mean_sum[BN_TILE] = {0}, uvar_sum[BN_TILE] = {0}, s1[BN_TILE], s2[BN_TILE];
-        for (int g = 0; g < G; g++) {
-            const float *K = in + (size_t)g * rows * C + c0; /* the group's first row */
-            ReduceArgs a = {.kind = REDUCE_MOMENTS, .x = in, .ref = K};
-            reduce_tile(s1, s2, &a, (size_t)g * rows, rows, C, c0, tc);
-            for (int c = 0; c < tc; c++) {
-                const double m = s1[c] / M, v = fmax(s2[c] / M - m * m, 0.0);
-                const double mean = K[c] + m;
-                save_mean[g * C + c0 + c] = (float)mean;
-                save_rstd[g * C + c0 + c] = (float)(1.0 / sqrt(v + s->eps));
-                mean_sum[c] += mean;
-                uvar_sum[c] += v * M / (M - 1.0);
-            }
-        }
-        for (int c = 0; c < tc; c++) {
-            float *rm = running_mean + c0 + c, *rv = running_var + c0 + c;
-            *rm = (float)((1.0 - s->momentum) * *rm + s->momentum * mean_sum[c] / G);
-            *rv = (float)((1.0 - s->momentum) * *rv + s->momentum * uvar_sum[c] / G);
+    for (int g = g0; g < g1; g++) {
+        const float *K = in + (size_t)g * rows * C; /* the group's first row */
+        for (int c = 0; c < C; c++) {
+            const double s1 = sum[(size_t)(g - g0) * C + c], s2 = sum[n + (size_t)(g - g0) * C + c];
+            const double m = s1 / M, v = fmax(s2 / M - m * m, 0.0), mean = K[c] + m;
+            save_mean[g * C + c] = (float)mean;
+            save_rstd[g * C + c] = (float)(1.0 / sqrt(v + s->eps));
+            mean_sum[c] += mean;
+            uvar_sum[c] += v * M / (M - 1.0);
         }
     }
+}
+
+/* out = x · a + b (then max(0, ·) with relu) over rows [lo, hi) of the tile. */
+CPU_INLINE void apply_body(float *restrict out, const float *restrict in, size_t lo, size_t hi,
+                           int C, int c0, const float *restrict a, const float *restrict b,
+                           int relu, int tc)
+{
+    for (size_t r = lo; r < hi; r++) {
+        const float *x = in + r * C + c0;
+        float *y = out + r * C + c0;
+        if (relu) {
+#pragma omp simd
+            for (int c = 0; c < tc; c++) {
+                const float v = x[c] * a[c] + b[c];
+                y[c] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+#pragma omp simd
+            for (int c = 0; c < tc; c++) y[c] = x[c] * a[c] + b[c];
+        }
+    }
+}
+
+CPU_KERNEL static void bn_apply_rows(float *out, const float *in, size_t lo, size_t hi, int C,
+                                     int c0, int tc, const float *a, const float *b, int relu)
+{
+    BN_WIDTHS(apply_body, tc, out, in, lo, hi, C, c0, a, b, relu)
 }
 
 void batchnorm_forward_nhwc(float *out, float *save_mean, float *save_rstd, const float *in,
                             const float *gamma, const float *beta, float *running_mean,
                             float *running_var, const BnShape *s, BnMode mode)
 {
-    const int C = s->C, G = s->groups;
+    const int C = s->C, G = s->groups, chunk = groups_per_chunk(C);
     ASSERT(G >= 1 && s->N % G == 0);
     const size_t rows = (size_t)(s->N / G) * s->HW;
-    if (mode == BN_TRAIN) {
-        bn_train_stats_nhwc(save_mean, save_rstd, in, running_mean, running_var, s);
-    } else {
+    if (mode == BN_EVAL)
         for (int g = 0; g < G; g++)
             for (int c = 0; c < C; c++) {
                 save_mean[g * C + c] = running_mean[c];
                 save_rstd[g * C + c] = (float)(1.0 / sqrt((double)running_var[c] + s->eps));
             }
-    }
-    const int relu = s->relu;
+    else
+        ASSERT(rows > 1); /* the unbiased variance needs two values per channel */
+    double *parts[BN_MAX_THREADS], sum[2 * BN_MAX_GC], mean_sum[BN_MAX_GC], uvar_sum[BN_MAX_GC];
+    ASSERT(C <= BN_MAX_GC);
+    for (int c = 0; c < C; c++) mean_sum[c] = uvar_sum[c] = 0.0;
 #pragma omp parallel
     {
+        const int t = THREAD_ID(), T = THREADS();
+        ASSERT(T <= BN_MAX_THREADS);
+        double mine[2 * BN_MAX_GC];
         float a[BN_TILE], b[BN_TILE];
-        for (int g = 0; g < G; g++) {
-            size_t lo, hi;
-            thread_rows((size_t)g * rows, rows, THREAD_ID(), THREADS(), &lo, &hi);
-            for (int c0 = 0; c0 < C; c0 += BN_TILE) {
-                const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
-                /* out = (x − mean) · rstd · γ + β = x · a + b */
-                for (int c = 0; c < tc; c++) {
-                    a[c] = gamma[c0 + c] * save_rstd[g * C + c0 + c];
-                    b[c] = beta[c0 + c] - save_mean[g * C + c0 + c] * a[c];
+        parts[t] = mine;
+        for (int g0 = 0; g0 < G; g0 += chunk) {
+            const int g1 = g0 + chunk < G ? g0 + chunk : G;
+            if (mode == BN_TRAIN) {
+                group_sums(mine, in, NULL, NULL, NULL, s, g0, g1, t, T);
+#pragma omp barrier
+#pragma omp master
+                {
+                    add_parts(sum, parts, T, 2 * (size_t)(g1 - g0) * C);
+                    finish_moments(save_mean, save_rstd, sum, in, s, g0, g1, mean_sum, uvar_sum);
                 }
-                for (size_t r = lo; r < hi; r++) {
-                    const float *x = in + r * C + c0;
-                    float *y = out + r * C + c0;
-                    if (relu) {
-#pragma omp simd
-                        for (int c = 0; c < tc; c++) {
-                            const float v = x[c] * a[c] + b[c];
-                            y[c] = v > 0.0f ? v : 0.0f;
-                        }
-                    } else {
-#pragma omp simd
-                        for (int c = 0; c < tc; c++) y[c] = x[c] * a[c] + b[c];
+#pragma omp barrier
+            }
+            for (int g = g0; g < g1; g++) {
+                size_t lo, hi;
+                thread_rows((size_t)g * rows, rows, t, T, &lo, &hi);
+                for (int c0 = 0; c0 < C; c0 += BN_TILE) {
+                    const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
+                    /* out = (x − mean) · rstd · γ + β = x · a + b */
+                    for (int c = 0; c < tc; c++) {
+                        a[c] = gamma[c0 + c] * save_rstd[g * C + c0 + c];
+                        b[c] = beta[c0 + c] - save_mean[g * C + c0 + c] * a[c];
                     }
+                    bn_apply_rows(out, in, lo, hi, C, c0, tc, a, b, s->relu);
                 }
             }
         }
     }
+    if (mode == BN_TRAIN)
+        for (int c = 0; c < C; c++) {
+            running_mean[c] = (float)((1.0 - s->momentum) * running_mean[c] + s->momentum * mean_sum[c] / G);
+            running_var[c] = (float)((1.0 - s->momentum) * running_var[c] + s->momentum * uvar_sum[c] / G);
+        }
 }
 
 /* din over rows [lo, hi) of the tile: k (g − mdy − (x − mean) cx), written or added. */
-static void bn_din_rows(float *din, const float *dy, const float *out, const float *x, size_t lo,
-                        size_t hi, int C, int c0, int tc, const float *k, const float *mdy,
-                        const float *cx, const float *mean, int set)
+CPU_INLINE void din_body(float *restrict din, const float *restrict dy, const float *restrict out,
+                         const float *restrict x, size_t lo, size_t hi, int C, int c0,
+                         const float *restrict k, const float *restrict mdy,
+                         const float *restrict cx, const float *restrict mean, int set, int tc)
 {
     for (size_t r = lo; r < hi; r++) {
         const size_t o = r * C + c0;
@@ -228,39 +289,66 @@ static void bn_din_rows(float *din, const float *dy, const float *out, const flo
     }
 }
 
+CPU_KERNEL static void bn_din_rows(float *din, const float *dy, const float *out, const float *x,
+                                   size_t lo, size_t hi, int C, int c0, int tc, const float *k,
+                                   const float *mdy, const float *cx, const float *mean, int set)
+{
+    BN_WIDTHS(din_body, tc, din, dy, out, x, lo, hi, C, c0, k, mdy, cx, mean, set)
+}
+
 void batchnorm_backward_nhwc(float *din, float *dgamma, float *dbeta, const float *dout,
                              const float *in, const float *save_mean, const float *save_rstd,
                              const float *gamma, const float *out, const BnShape *s, BnMode mode)
 {
     ASSERT(!s->relu || out);
     if (!s->relu) out = NULL;
-    const int C = s->C, G = s->groups;
+    const int C = s->C, G = s->groups, chunk = groups_per_chunk(C);
     const size_t rows = (size_t)(s->N / G) * s->HW;
     const double M = (double)rows;
-    for (int g = 0; g < G; g++)
-        for (int c0 = 0; c0 < C; c0 += BN_TILE) {
-            const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
-            const float *mean = save_mean + g * C + c0, *rstd = save_rstd + g * C + c0;
-            double sdy[BN_TILE], sdyx[BN_TILE];
-            ReduceArgs a = {.kind = REDUCE_GRADS, .x = in, .dy = dout, .out = out, .ref = mean};
-            reduce_tile(sdy, sdyx, &a, (size_t)g * rows, rows, C, c0, tc);
-            float k[BN_TILE], mdy[BN_TILE], cx[BN_TILE];
-            for (int c = 0; c < tc; c++) {
-                dbeta[c0 + c] += (float)sdy[c];
-                dgamma[c0 + c] += (float)(sdyx[c] * rstd[c]); /* Σ dy x̂ */
-                /* train: din = γ rstd (dy − Σdy/M − x̂ Σ(dy x̂)/M); eval: din = γ rstd dy */
-                k[c] = gamma[c0 + c] * rstd[c];
-                mdy[c] = mode == BN_TRAIN ? (float)(sdy[c] / M) : 0.0f;
-                cx[c] = mode == BN_TRAIN ? (float)(sdyx[c] * rstd[c] * rstd[c] / M) : 0.0f;
-            }
-            if (!din) continue;
+    ASSERT(C <= BN_MAX_GC);
+    double *parts[BN_MAX_THREADS], sum[2 * BN_MAX_GC];
+    float k[BN_MAX_GC], mdy[BN_MAX_GC], cx[BN_MAX_GC]; /* (g − g0, c) of the chunk */
 #pragma omp parallel
+    {
+        const int t = THREAD_ID(), T = THREADS();
+        ASSERT(T <= BN_MAX_THREADS);
+        double mine[2 * BN_MAX_GC];
+        parts[t] = mine;
+        for (int g0 = 0; g0 < G; g0 += chunk) {
+            const int g1 = g0 + chunk < G ? g0 + chunk : G;
+            const size_t n = (size_t)(g1 - g0) * C;
+            group_sums(mine, in, dout, out, save_mean, s, g0, g1, t, T);
+#pragma omp barrier
+#pragma omp master
             {
-                size_t lo, hi;
-                thread_rows((size_t)g * rows, rows, THREAD_ID(), THREADS(), &lo, &hi);
-                bn_din_rows(din, dout, out, in, lo, hi, C, c0, tc, k, mdy, cx, mean, s->din_set);
+                add_parts(sum, parts, T, 2 * n);
+                for (int g = g0; g < g1; g++)
+                    for (int c = 0; c < C; c++) {
+                        const size_t i = (size_t)(g - g0) * C + c;
+                        const double sdy = sum[i], sdyx = sum[n + i], rstd = save_rstd[g * C + c];
+                        dbeta[c] += (float)sdy;
+                        dgamma[c] += (float)(sdyx * rstd); /* Σ dy x̂ */
+                        /* train: din = γ rstd (dy − Σdy/M − x̂ Σ(dy x̂)/M); eval: γ rstd dy */
+                        k[i] = gamma[c] * (float)rstd;
+                        mdy[i] = mode == BN_TRAIN ? (float)(sdy / M) : 0.0f;
+                        cx[i] = mode == BN_TRAIN ? (float)(sdyx * rstd * rstd / M) : 0.0f;
+                    }
             }
+#pragma omp barrier
+            if (din)
+                for (int g = g0; g < g1; g++) {
+                    size_t lo, hi;
+                    thread_rows((size_t)g * rows, rows, t, T, &lo, &hi);
+                    const size_t i = (size_t)(g - g0) * C;
+                    for (int c0 = 0; c0 < C; c0 += BN_TILE) {
+                        const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
+                        bn_din_rows(din, dout, out, in, lo, hi, C, c0, tc, k + i + c0, mdy + i + c0,
+                                    cx + i + c0, save_mean + g * C + c0, s->din_set);
+                    }
+                }
+#pragma omp barrier /* the master's next chunk overwrites k, mdy, cx */
         }
+    }
 }
 
 /* ---- pools ---- */

@@ -38,9 +38,7 @@ void synchronize_cpu(void) {}
     .scatter_rows = scatter_rows_cpu, \
     .infonce_forward = infonce_forward_cpu, \
     .infonce_backward = infonce_backward_cpu, \
-    .scores_compute = scores_compute_cpu, \
-    .scores_pre_compute = scores_pre_compute_cpu, \
-    .scores_pre_hist = scores_pre_hist_cpu, \
+    .scores_pre = scores_pre_cpu, \
     .pair_mix_forward = pair_mix_forward_cpu, \
     .pair_mix_backward = pair_mix_backward_cpu, \
     .row_mix = row_mix_cpu, \

@@ -132,7 +132,9 @@ static __global__ void infonce_stats_kernel(double *stats, const double *rows, i
     stats[STEP_STAT_INST_ACC] = hits / N;
 }
 
-extern "C" void infonce_forward_cuda(InfoNCE *w, const InfoNCEInput *in, double *stats)
+static void scores_compute_cuda(double *post, void *hist, const InfoNCE *w);
+
+extern "C" void infonce_forward_cuda(InfoNCE *w, const InfoNCEInput *in, double *stats, void *hist)
 {
     const int N = w->N, D = w->D, K = w->K, L = w->L, E = in->E;
     const float invT = 1.0f / w->T;
@@ -146,6 +148,7 @@ extern "C" void infonce_forward_cuda(InfoNCE *w, const InfoNCEInput *in, double 
     KERNEL_CHECK();
     infonce_stats_kernel<<<1, 1, 0, st>>>(stats, rows, N);
     KERNEL_CHECK();
+    scores_compute_cuda(stats + STEP_STAT_POST, hist, w); /* the score statistics (backend.h) */
 }
 
 /* ---- InfoNCE backward ---- */
@@ -267,7 +270,7 @@ static __global__ void scores_post_kernel(double *post, const double *rows, int 
     post[5] = sen / N;
 }
 
-extern "C" void scores_compute_cuda(double *post, void *hist, const InfoNCE *w)
+static void scores_compute_cuda(double *post, void *hist, const InfoNCE *w)
 {
     const int N = w->N;
     double *rows = (double *)cuda_scratch((size_t)5 * N * sizeof(double));
@@ -350,9 +353,8 @@ static __global__ void pre_stats_kernel(double *pre, const double *rows, int N)
     pre[3] = snv / N;
 }
 
-extern "C" void scores_pre_compute_cuda(double *pre, const float *q, const float *k,
-                                        const float *queue, int N, int D, int K, float *M,
-                                        double *mu)
+static void scores_pre_moments(double *pre, const float *q, const float *k, const float *queue,
+                               int N, int D, int K, float *M, double *mu)
 {
     cudaStream_t st = cuda_ctx.stream;
     const float alpha = 1.0f / K, beta = 0.0f;
@@ -403,8 +405,8 @@ static __global__ void neg_hist_kernel(ScoreHist *hist, const float *x, size_t n
     sh_flush(bins, hist->neg, &hist->neg_under, &hist->neg_over);
 }
 
-extern "C" void scores_pre_hist_cuda(void *hist_v, const float *q, const float *k,
-                                     const float *queue, int N, int D, int K, float *block)
+static void scores_pre_hist(void *hist_v, const float *q, const float *k, const float *queue,
+                            int N, int D, int K, float *block)
 {
     ScoreHist *hist = (ScoreHist *)hist_v;
     cudaStream_t st = cuda_ctx.stream;
@@ -419,4 +421,13 @@ extern "C" void scores_pre_hist_cuda(void *hist_v, const float *q, const float *
         neg_hist_kernel<<<cuda_grid(n), CUDA_BLOCK, 0, st>>>(hist, block, n);
         KERNEL_CHECK();
     }
+}
+
+/* The moments from the queue's first two moments (scores.h), the histogram from blocks of the
+ * N × K scores. */
+extern "C" void scores_pre_cuda(struct PreScores *p, double *pre, void *hist, const float *q,
+                                const float *k, const float *queue, int N, int K)
+{
+    scores_pre_moments(pre, q, k, queue, N, p->D, K, p->M, p->mu);
+    if (hist) scores_pre_hist(hist, q, k, queue, N, p->D, K, p->block);
 }

@@ -103,14 +103,12 @@ void gemm_cuda(int trans_a, int trans_b, int M, int N, int K, float alpha, const
                const float *B, int ldb, float beta, float *C, int ldc);
 
 /* contrast.cu */
-void infonce_forward_cuda(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats);
+void infonce_forward_cuda(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats,
+                          void *hist);
 void infonce_backward_cuda(struct InfoNCE *w, const struct InfoNCEInput *in, float *dq_hat,
                            float *dk_hat);
-void scores_compute_cuda(double *post, void *hist, const struct InfoNCE *w);
-void scores_pre_compute_cuda(double *pre, const float *q, const float *k, const float *queue, int N,
-                             int D, int K, float *M, double *mu);
-void scores_pre_hist_cuda(void *hist, const float *q, const float *k, const float *queue, int N,
-                          int D, int K, float *block);
+void scores_pre_cuda(struct PreScores *p, double *pre, void *hist, const float *q, const float *k,
+                     const float *queue, int N, int K);
 
 /* mix.cu */
 void pair_mix_forward_cuda(float *a_hat, float *b_hat, float *a_norm, float *b_norm, const float *a,

@@ -21,7 +21,9 @@ static const float *negative(const InfoNCEInput *in, int K, int D, int n, int j)
     return j < K ? in->queue + (size_t)j * D : in->extra + ((size_t)n * in->E + (j - K)) * D;
 }
 
-void infonce_forward_ref(InfoNCE *w, const InfoNCEInput *in, double *stats)
+static void scores_of(double *post, void *hist_v, const InfoNCE *w);
+
+void infonce_forward_ref(InfoNCE *w, const InfoNCEInput *in, double *stats, void *hist)
 {
     const int N = w->N, D = w->D, K = w->K, L = w->L;
     double loss = 0.0;
@@ -45,6 +47,7 @@ void infonce_forward_ref(InfoNCE *w, const InfoNCEInput *in, double *stats)
     }
     stats[STEP_STAT_LOSS] = loss / N;
     stats[STEP_STAT_INST_ACC] = (double)correct / N;
+    scores_of(stats + STEP_STAT_POST, hist, w);
 }
 
 void infonce_backward_ref(InfoNCE *w, const InfoNCEInput *in, float *dq_hat, float *dk_hat)
@@ -64,11 +67,12 @@ void infonce_backward_ref(InfoNCE *w, const InfoNCEInput *in, float *dq_hat, flo
     }
 }
 
-void scores_compute_ref(double *post, void *hist_v, const InfoNCE *w)
+/* The score statistics of the logits of the last forward (scores.h), two passes per row. */
+static void scores_of(double *post, void *hist_v, const InfoNCE *w)
 {
     ScoreHist *hist = hist_v;
     const int N = w->N, L = w->L, nneg = L - 1;
-    double sp = 0, sp2 = 0, snm = 0, snv = 0, sep = 0, sen = 0;
+    ScoreSums sum = {0};
     for (int n = 0; n < N; n++) {
         const float *l = w->logits + (size_t)n * L;
         double mean = 0.0, var = 0.0, en = 0.0;
@@ -81,23 +85,18 @@ void scores_compute_ref(double *post, void *hist_v, const InfoNCE *w)
         }
         double pos = (double)w->T * l[0];
         if (hist) scores_hist_count(hist->pos, &hist->pos_under, &hist->pos_over, pos);
-        sp += pos, sp2 += pos * pos, snm += mean, snv += nneg > 1 ? var : 0.0;
-        sep += exp((double)l[0]), sen += en;
+        score_sums_add(&sum, pos, mean, nneg > 1 ? var : 0.0, exp((double)l[0]), en);
     }
-    ScoreStats *out = (ScoreStats *)post;
-    out->pos_mean = sp / N;
-    out->pos_var = N > 1 ? (sp2 - sp * out->pos_mean) / (N - 1) : 0.0;
-    out->neg_mean = snm / N;
-    out->neg_var = snv / N;
-    out->exp_pos_mean = sep / N;
-    out->exp_neg_mean = sen / N;
+    *(ScoreStats *)post = score_stats_of(&sum, N);
 }
 
-void scores_pre_compute_ref(double *pre, const float *q, const float *k, const float *queue, int N,
-                            int D, int K, float *M, double *mu)
+/* Every score a direct double dot product: the mean first, then the variance about it. */
+void scores_pre_ref(struct PreScores *p, double *pre, void *hist_v, const float *q, const float *k,
+                    const float *queue, int N, int K)
 {
-    (void)M, (void)mu;
-    double sp = 0, sp2 = 0, snm = 0, snv = 0;
+    const int D = p->D;
+    ScoreHist *hist = hist_v;
+    ScoreSums sum = {0};
     for (int n = 0; n < N; n++) {
         const float *qn = q + (size_t)n * D;
         double pos = dot_d(qn, k + (size_t)n * D, D), mean = 0.0, var = 0.0;
@@ -105,24 +104,10 @@ void scores_pre_compute_ref(double *pre, const float *q, const float *k, const f
         for (int j = 0; j < K; j++) {
             double s = dot_d(qn, queue + (size_t)j * D, D);
             var += (s - mean) * (s - mean) / (K - 1);
+            if (hist) scores_hist_count(hist->neg, &hist->neg_under, &hist->neg_over, (float)s);
         }
-        sp += pos, sp2 += pos * pos, snm += mean, snv += var;
+        if (hist) scores_hist_count(hist->pos, &hist->pos_under, &hist->pos_over, pos);
+        score_sums_add(&sum, pos, mean, var, 0.0, 0.0);
     }
-    const double pos_mean = sp / N, pos_var = N > 1 ? (sp2 - sp * pos_mean) / (N - 1) : 0.0;
-    PreScoreStats *out = (PreScoreStats *)pre;
-    *out = (PreScoreStats){pos_mean, pos_var, snm / N, snv / N};
-}
-
-void scores_pre_hist_ref(void *hist_v, const float *q, const float *k, const float *queue, int N,
-                         int D, int K, float *block)
-{
-    (void)block;
-    ScoreHist *hist = hist_v;
-    for (int n = 0; n < N; n++) {
-        const float *qn = q + (size_t)n * D;
-        scores_hist_count(hist->pos, &hist->pos_under, &hist->pos_over, dot_d(qn, k + (size_t)n * D, D));
-        for (int j = 0; j < K; j++)
-            scores_hist_count(hist->neg, &hist->neg_under, &hist->neg_over,
-                     (float)dot_d(qn, queue + (size_t)j * D, D));
-    }
+    *(PreScoreStats *)pre = pre_score_stats_of(&sum, N);
 }

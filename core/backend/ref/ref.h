@@ -40,14 +40,12 @@ void zero_ref(float *y, size_t n);
 void gather_rows_ref(float *out, const float *in, const int *idx, int N, size_t row);
 void scatter_rows_ref(float *out, const float *in, const int *idx, int N, size_t row);
 
-void infonce_forward_ref(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats);
+void infonce_forward_ref(struct InfoNCE *w, const struct InfoNCEInput *in, double *stats,
+                         void *hist);
 void infonce_backward_ref(struct InfoNCE *w, const struct InfoNCEInput *in, float *dq_hat,
                           float *dk_hat);
-void scores_compute_ref(double *post, void *hist, const struct InfoNCE *w);
-void scores_pre_compute_ref(double *pre, const float *q, const float *k, const float *queue, int N,
-                            int D, int K, float *M, double *mu);
-void scores_pre_hist_ref(void *hist, const float *q, const float *k, const float *queue, int N,
-                         int D, int K, float *block);
+void scores_pre_ref(struct PreScores *p, double *pre, void *hist, const float *q, const float *k,
+                    const float *queue, int N, int K);
 
 void pair_mix_forward_ref(float *a_hat, float *b_hat, float *a_norm, float *b_norm,
                           const float *a, const float *b, const float *lam, float lam0, int N,

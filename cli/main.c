@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "core/backend/backend.h"
 #include "core/backend/blas.h"
+#include "core/dist/dist.h"
 
 typedef struct {
     const char *name;
@@ -22,6 +23,7 @@ static void print_version(void)
     printf("\n");
     for (const Backend *const *b = backend_all(); *b; b++)
         printf("  %-10s %s\n", (*b)->name, (*b)->summary);
+    printf("data parallel: %s\n", dist_summary());
 }
 
 int main(int argc, char **argv)

@@ -3,7 +3,9 @@
  * pretrain` then `clft eval` per run, --jobs at a time — skipping what is already complete, then
  * writes results/<preset>/summary.csv (copied to results/summary.csv), the figures, and RESULTS.md's
  * generated section for the preset (downstream/results.h). A crashed run is reported and left out
- * of the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md "Scales". */
+ * of the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md "Scales".
+ * With --nproc N each pre-training is a data-parallel run of N processes that this command starts
+ * with `mpirun -np N` (issue 17, core/dist/dist.h); the evaluations stay one process. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,7 @@
 typedef struct {
     const char *preset, *data, *runs_dir, *results_dir, *results_md;
     int seeds, jobs, dry_run;
+    int nproc; /* processes per pre-training (mpirun -np); 1 = one process, no mpirun */
 } ReproOptions;
 
 /* One run of the matrix and the steps it still needs. */
@@ -58,6 +61,10 @@ static void usage(FILE *f)
                "  --jobs N            runs at once, each with run.threads = cores / N (default: the\n"
                "                      preset's: 2 for mini, mini-ablations and mini-bf16, 3 for\n"
                "                      mini-long, else 1)\n"
+               "  --nproc N           each pre-training as N data-parallel processes, started\n"
+               "                      with mpirun -np N (one per GPU on a GPU machine;\n"
+               "                      default 1);\n"
+               "                      run.threads = cores / (jobs x N)\n"
                "  --runs-dir DIR      where run directories go (default runs; <DIR>/<group>/...)\n"
                "  --results-dir DIR   summary.csv and figures (default results)\n"
                "  --results-md FILE   the file whose generated section is rewritten (default RESULTS.md)\n"
@@ -67,7 +74,7 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, ReproOptions *o)
 {
     *o = (ReproOptions){.runs_dir = "runs", .results_dir = "results", .results_md = "RESULTS.md",
-                        .jobs = 0};
+                        .jobs = 0, .nproc = 1};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         long n;
@@ -81,7 +88,12 @@ static int parse_options(int argc, char **argv, ReproOptions *o)
         else if (!strcmp(a, "--runs-dir")) o->runs_dir = cli_value(argc, argv, &i);
         else if (!strcmp(a, "--results-dir")) o->results_dir = cli_value(argc, argv, &i);
         else if (!strcmp(a, "--results-md")) o->results_md = cli_value(argc, argv, &i);
-        else if (!strcmp(a, "--seeds") || !strcmp(a, "--jobs")) {
+        else if (!strcmp(a, "--nproc")) {
+            const char *v = cli_value(argc, argv, &i);
+            if (parse_int(v, 1, 4096, &n) != CLFT_OK)
+                clft_die("--nproc: '%s' is not a number of processes in [1, 4096]", v);
+            o->nproc = (int)n;
+        } else if (!strcmp(a, "--seeds") || !strcmp(a, "--jobs")) {
             const char *v = cli_value(argc, argv, &i);
             if (parse_int(v, 1, a[2] == 's' ? RESULTS_MAX_SEEDS : 64, &n) != CLFT_OK)
                 clft_die("%s: '%s' is not an integer in range", a, v);
@@ -147,6 +159,16 @@ static int step_argv(const Job *j, const MatrixPreset *p, const ReproOptions *o,
                      const char *exe, char **av)
 {
     int n = 0;
+    if (step < 0 && o->nproc > 1) { /* mpirun starts the pre-training's processes */
+        static char np[16];
+        snprintf(np, sizeof np, "%d", o->nproc);
+        av[n++] = "mpirun", av[n++] = "-np", av[n++] = np;
+        /* the ranks' threads are set by run.threads: no binding to one core each */
+        av[n++] = "--bind-to", av[n++] = "none";
+        if ((long)o->nproc * (o->jobs > 0 ? o->jobs : 1) > sysconf(_SC_NPROCESSORS_ONLN))
+            av[n++] = "--oversubscribe";
+        if (geteuid() == 0) av[n++] = "--allow-run-as-root"; /* CI containers run as root */
+    }
     av[n++] = (char *)exe;
     if (step < 0) {
         const char *fixed[] = {"pretrain", "--baseline", j->arm->baseline, "--variant",
@@ -202,8 +224,8 @@ static void start_step(Job *j, const MatrixPreset *p, const ReproOptions *o, con
         snprintf(t, sizeof t, "%d", threads);
         setenv("OPENBLAS_NUM_THREADS", t, 1);
         setenv("OMP_NUM_THREADS", t, 1);
-        execv(exe, av);
-        fprintf(stderr, "exec %s: %s\n", exe, strerror(errno));
+        execvp(av[0], av); /* this binary, or mpirun from PATH (--nproc) */
+        fprintf(stderr, "exec %s: %s\n", av[0], strerror(errno));
         _exit(127);
     }
     printf("  start  %-44s %s\n", j->name, step_name(step));
@@ -347,8 +369,10 @@ static void print_plan(const Job *js, int n, const MatrixPreset *p, const ReproO
     int complete = 0;
     for (int i = 0; i < n; i++) complete += js[i].skipped;
     printf("preset %s: %s\n  pretrain preset configs/%s.ini, %d seeds, %d arms, %d runs (%d complete, "
-           "%d to run), --jobs %d with run.threads=%d\n",
+           "%d to run), --jobs %d with run.threads=%d",
            p->name, p->about, p->config, seeds, p->n_arms, n, complete, n - complete, o->jobs, threads);
+    if (o->nproc > 1) printf(", %d processes per pre-training (mpirun -np %d)", o->nproc, o->nproc);
+    printf("\n");
     for (int i = 0; i < n && o->dry_run; i++) {
         const Job *j = &js[i];
         const char *ref = j->arm->reference;
@@ -492,6 +516,20 @@ static int write_results(const Job *js, int n, const MatrixPreset *p, const Repr
     return st != CLFT_OK;
 }
 
+/* 1 when `name` is an executable file in a directory of PATH. */
+static int on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    for (const char *p = path; p && *p;) {
+        size_t len = strcspn(p, ":");
+        char file[4096];
+        snprintf(file, sizeof file, "%.*s/%s", (int)len, p, name);
+        if (access(file, X_OK) == 0) return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
 static const MatrixPreset *checked_preset(const ReproOptions *o)
 {
     const MatrixPreset *p = matrix_find(o->preset);
@@ -518,7 +556,12 @@ int cmd_reproduce(int argc, char **argv)
     const double t0 = clft_now();
     const int seeds = o.seeds ? o.seeds : p->seeds;
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    const int threads = cores / o.jobs > 0 ? (int)(cores / o.jobs) : 1;
+    const long share = cores / ((long)o.jobs * o.nproc); /* cores per process */
+    const int threads = share > 0 ? (int)share : 1;
+    if (o.nproc > 1 && !o.dry_run && !on_path("mpirun"))
+        clft_die("reproduce: --nproc %d needs mpirun (apt-get install openmpi-bin) and a clft "
+                 "built with MPI (clft --version: data parallel)",
+                 o.nproc);
     const int n = p->n_arms * seeds;
     if (n > MAX_RUNS) clft_die("reproduce: %d runs is more than %d", n, MAX_RUNS);
     Job *js = xcalloc((size_t)n, sizeof *js);

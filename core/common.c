@@ -11,11 +11,21 @@
 #include <unistd.h>
 
 static _Thread_local char last_error[512];
+static ClftDieHook die_hook;
+
+void clft_set_die_hook(ClftDieHook hook) { die_hook = hook; }
 
 void clft_die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    if (die_hook) {
+        char msg[2048];
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        die_hook(msg); /* does not return */
+        exit(1);
+    }
     fputs("clft: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

@@ -32,6 +32,11 @@ typedef enum {
  * flushes stdio but skips atexit handlers and library destructors (_exit): OpenBLAS's destructor
  * joins its worker threads, which hangs when they are stuck starting up under a memory limit. */
 void clft_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+/* Replaces clft_die's print-and-exit: the hook gets the formatted message (without "clft: ") and
+ * must not return. For a process that is one of several ranks (core/dist/): it names the rank and
+ * stops the others. NULL restores the default. */
+typedef void (*ClftDieHook)(const char *msg);
+void clft_set_die_hook(ClftDieHook hook);
 
 /* Error message buffer: functions that return a ClftStatus leave a one-line reason here. */
 const char *clft_last_error(void);

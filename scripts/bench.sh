@@ -30,3 +30,7 @@ run bench_variants
 run bench_moco --precision fp32
 run bench_moco --precision bf16
 run bench_variant_overhead
+# data parallel (issue 17): 2 ranks x 1 thread against 1 process x 2 threads on the mini net;
+# skipped with one line where mpirun is missing or clft was built without MPI
+echo "== bench_dist.sh"
+bash "$root/bench/bench_dist.sh" "$build"

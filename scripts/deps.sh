@@ -3,9 +3,10 @@
 # As root it runs apt-get; otherwise it prints the exact command to run. Nothing else is downloaded.
 set -euo pipefail
 # Build and run: compiler, CMake, OpenBLAS, oneDNN, zlib, libjpeg-turbo, libpng, inih, cJSON, libcsv,
-# cmocka, gnuplot, the embedded Fashion-MNIST data.
+# cmocka, gnuplot, the embedded Fashion-MNIST data, Open MPI (data parallel over processes: the
+# library to build with, mpirun to start the ranks; tests/test_dist.sh).
 PKGS="build-essential cmake pkg-config libopenblas-openmp-dev libdnnl-dev zlib1g-dev libjpeg62-turbo-dev libpng-dev
-libinih-dev libcjson-dev libcsv-dev libcmocka-dev gnuplot-nox dataset-fashion-mnist"
+libinih-dev libcjson-dev libcsv-dev libcmocka-dev gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin"
 # Optional extras: CLFT_DEPS_EXTRA="python3-torch python3-torchvision" make deps
 PKGS="$PKGS ${CLFT_DEPS_EXTRA:-}"
 missing=()

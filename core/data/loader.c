@@ -27,6 +27,7 @@ struct Loader {
     LoaderOptions opt;
     AugConfig aug[2];
     int N, C, S, steps, R, min_side;
+    int n_shard, shard_off; /* samples of this shard in each batch, and its first position */
     Slot *slots;       /* (R) */
     int e0, s0;        /* sequence number 0 is (epoch e0, step s0) */
     long claim_seq;    /* next (batch, sample) to hand out */
@@ -52,6 +53,7 @@ static void seq_pos(const Loader *l, long q, int *epoch, int *step)
 
 static int batch_size(const Loader *l, int step)
 {
+    if (l->n_shard != l->N) return l->n_shard; /* sharded: every batch is full (DROP_LAST) */
     int left = l->ds->n - step * l->N;
     return left < l->N ? left : l->N;
 }
@@ -113,7 +115,7 @@ static void *worker_main(void *arg)
         Slot *slot = &l->slots[q % l->R];
         if (j == 0) slot->seq = q, slot->done = 0, slot->n = batch_size(l, step);
         if (++l->claim_j == slot->n) l->claim_seq++, l->claim_j = 0;
-        int idx = epoch_perm(l, epoch)[step * l->N + j];
+        int idx = epoch_perm(l, epoch)[step * l->N + l->shard_off + j];
         l->busy++;
         pthread_mutex_unlock(&l->mu);
         process_sample(w, slot, j, epoch, idx);
@@ -131,6 +133,13 @@ static ClftStatus check_options(const Dataset *ds, const LoaderOptions *o)
     if (o->batch < 1 || o->threads < 1 || (o->views != 1 && o->views != 2) || !o->aug1 ||
         (o->views == 2 && !o->aug2)) {
         clft_set_error("loader: needs batch >= 1, threads >= 1, views 1 or 2 with their aug configs");
+        return CLFT_ERR_VALUE;
+    }
+    if (o->shards > 1 && (o->tail != LOADER_DROP_LAST || o->batch % o->shards || o->shard < 0 ||
+                          o->shard >= o->shards)) {
+        clft_set_error("loader: %d shards of batch %d (shard %d) need drop-last batches that the "
+                       "shards divide",
+                       o->shards, o->batch, o->shard);
         return CLFT_ERR_VALUE;
     }
     if (o->tail == LOADER_DROP_LAST && o->batch > ds->n) {
@@ -171,10 +180,10 @@ static void alloc_slots(Loader *l)
     l->slots = xcalloc((size_t)l->R, sizeof(Slot));
     for (int k = 0; k < l->R; k++) {
         Slot *s = &l->slots[k];
-        s->x1 = batch_alloc(l, sizeof(float) * l->N * chw);
-        s->x2 = l->opt.views == 2 ? batch_alloc(l, sizeof(float) * l->N * chw) : NULL;
-        s->labels = xmalloc(sizeof(int) * (size_t)l->N);
-        s->indices = xmalloc(sizeof(int) * (size_t)l->N);
+        s->x1 = batch_alloc(l, sizeof(float) * l->n_shard * chw);
+        s->x2 = l->opt.views == 2 ? batch_alloc(l, sizeof(float) * l->n_shard * chw) : NULL;
+        s->labels = xmalloc(sizeof(int) * (size_t)l->n_shard);
+        s->indices = xmalloc(sizeof(int) * (size_t)l->n_shard);
         s->seq = -1;
     }
 }
@@ -188,6 +197,8 @@ ClftStatus loader_init(Loader **out, const Dataset *ds, const LoaderOptions *opt
     l->aug[0] = *opt->aug1;
     l->aug[1] = opt->views == 2 ? *opt->aug2 : *opt->aug1;
     l->N = opt->batch, l->C = ds->C, l->S = opt->aug1->size;
+    l->n_shard = opt->shards > 1 ? l->N / opt->shards : l->N;
+    l->shard_off = opt->shards > 1 ? opt->shard * l->n_shard : 0;
     l->steps = opt->tail == LOADER_DROP_LAST ? ds->n / l->N : (ds->n + l->N - 1) / l->N;
     l->R = (opt->ring > 0 ? opt->ring : 2) + 1; /* + the slot the consumer holds */
     int m0 = aug_min_side(&l->aug[0]), m1 = aug_min_side(&l->aug[1]);

@@ -10,6 +10,11 @@
  *
  * Batch b of epoch e holds positions [b N, b N + n) of the epoch's permutation (n = N except for a
  * short last batch when tail = LOADER_KEEP_LAST).
+ *
+ * Sharded (data parallel, core/dist/dist.h): with shards = R > 1 the batch N is the global batch
+ * of R processes and this loader yields only shard r's part, positions [b N + r N/R, b N + (r+1)
+ * N/R) — the same samples, with the same draws, as rows r N/R ... of the unsharded batch, since a
+ * sample's draws depend only on (seed, epoch, index). Needs LOADER_DROP_LAST and R dividing N.
  */
 #ifndef CLFT_DATA_LOADER_H
 #define CLFT_DATA_LOADER_H
@@ -37,6 +42,8 @@ typedef struct {
     const Backend *pinned; /* the batches' memory from pinned->host_alloc (page-locked memory for
                               fast uploads to that device); NULL, or a backend without one: plain
                               host memory */
+    int shards;            /* R processes share each batch; 0 or 1 = not sharded */
+    int shard;             /* r, this process's part, 0 <= r < R */
 } LoaderOptions;
 
 typedef struct {

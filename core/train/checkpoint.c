@@ -32,6 +32,9 @@ ClftStatus checkpoint_save(const char *path, Moco *mc, const TrainPosition *pos,
     st_writer_add(&w, "elapsed_s", ST_F64, 1, one, &pos->elapsed_s);
     st_writer_meta(&w, "config", config_text ? config_text : "");
     st_writer_meta(&w, "commit", CLFT_GIT_COMMIT);
+    char world[16];
+    snprintf(world, sizeof world, "%d", mc->world > 0 ? mc->world : 1);
+    st_writer_meta(&w, "world_size", world);
     st_writer_meta(&w, "format", CHECKPOINT_FORMAT);
     ClftStatus st = st_write(&w, path);
     st_writer_free(&w);
@@ -94,6 +97,27 @@ static ClftStatus check_config(const StFile *f, const Config *want)
         return CLFT_ERR_VALUE;
     }
     return CLFT_OK;
+}
+
+/* The number of processes the checkpoint's run had against this run's: the same data with
+ * another world size is another sequence of steps (BN groups, shards), so the resume is refused. */
+static ClftStatus check_world(const StFile *f, int want)
+{
+    const char *text = st_metadata(f, "world_size");
+    long have = 1; /* written before data parallelism: one process */
+    if (text && parse_int(text, 1, 1 << 20, &have) != CLFT_OK) {
+        clft_set_error("%s: world_size '%s' in its metadata is not a process count", f->path, text);
+        return CLFT_ERR_FORMAT;
+    }
+    if (have == want) return CLFT_OK;
+    char how[64];
+    if (have == 1) snprintf(how, sizeof how, "one process (no mpirun)");
+    else snprintf(how, sizeof how, "mpirun -np %ld", have);
+    clft_set_error("%s was written by a run of %ld process%s and this run has %d (another "
+                   "configuration: world_size differs); resume with %s, or start afresh with "
+                   "--resume never",
+                   f->path, have, have == 1 ? "" : "es", want, how);
+    return CLFT_ERR_VALUE;
 }
 
 /* The position (epochs completed, global steps, steps into the current epoch) of a run of
@@ -160,6 +184,7 @@ static ClftStatus validate(const StFile *f, const Moco *mc, const CheckpointExpe
     if (!e) return CLFT_OK;
     /* the configuration first: another one also makes a sound position look impossible */
     if (e->cfg && (st = check_config(f, e->cfg)) != CLFT_OK) return st;
+    if (e->world_size > 0 && (st = check_world(f, e->world_size)) != CLFT_OK) return st;
     return check_position(f, pos->data, e);
 }
 

@@ -8,7 +8,8 @@
  *                                  data order and augmentation are stateless: seeded by epoch and index)
  *   position (3)                   epochs completed, global steps done, steps done in the current epoch
  *   elapsed_s (1)                  wall time of the run so far (F64)
- *   __metadata__: config (the resolved INI), commit
+ *   __metadata__: config (the resolved INI), commit, world_size (processes of a data-parallel
+ *                 run; absent in checkpoints from before it, which were all one process)
  *
  * Written to a temporary file, fsync'ed and renamed (core/io/atomic.h): a crash or a full disk never
  * leaves a half-written checkpoint in place of the previous one.
@@ -43,6 +44,7 @@ typedef struct {
     const Config *cfg;   /* the run's resolved config (NULL: not compared) */
     int epochs;          /* the run's epochs */
     int steps_per_epoch; /* of the run's data and batch */
+    int world_size;      /* the run's processes (core/dist); 0: not compared */
 } CheckpointExpect;
 
 /* Restores everything checkpoint_save wrote into an initialised Moco of the same configuration,

@@ -11,8 +11,15 @@ static ClftStatus check_options(const MocoOptions *opt)
         clft_set_error("moco: the encoder needs a projection head (head.type linear or mlp)");
         return CLFT_ERR_VALUE;
     }
-    if (opt->K < opt->N) {
-        clft_set_error("moco.K = %d must be at least the batch size %d", opt->K, opt->N);
+    const int R = dist_world(opt->dist);
+    if (opt->K < opt->N * R) {
+        clft_set_error("moco.K = %d must be at least the batch size %d", opt->K, opt->N * R);
+        return CLFT_ERR_VALUE;
+    }
+    if (R > 1 && opt->variant.n_extra > 0) {
+        clft_set_error("variant %s draws for each query, and its draws are not split over ranks: "
+                       "run it in one process (not under mpirun -np %d)",
+                       opt->variant.name ? opt->variant.name : "(unnamed)", R);
         return CLFT_ERR_VALUE;
     }
     return CLFT_OK;
@@ -22,23 +29,28 @@ static ClftStatus check_options(const MocoOptions *opt)
 static void alloc_buffers(Moco *mc)
 {
     const Backend *be = mc->be;
-    const int N = mc->opt.N, D = mc->D;
+    const int N = mc->opt.N, D = mc->D, B = N * mc->world;
     const size_t view = (size_t)N * mc->opt.C * mc->opt.H * mc->opt.W * sizeof(float);
     mc->hist = backend_alloc(be, sizeof(ScoreHist));
     mc->pre_hist = backend_alloc(be, sizeof(ScoreHist));
     mc->stats = backend_alloc(be, STEP_STAT_COUNT * sizeof(double));
     mc->flag = backend_alloc(be, sizeof(int));
-    mc->perm = backend_alloc(be, (size_t)N * sizeof(int));
+    mc->perm = backend_alloc(be, (size_t)B * sizeof(int));
     if (!be->host_memory) {
         mc->x1_dev = backend_alloc(be, view);
         mc->x2_dev = backend_alloc(be, view);
     }
     mc->x2_shuf = backend_alloc(be, view);
-    mc->k_feat = backend_alloc(be, (size_t)N * D * sizeof(float));
+    mc->k_feat = backend_alloc(be, (size_t)B * D * sizeof(float));
+    mc->k_own = mc->k_feat + (size_t)mc->rank * N * D;
+    if (mc->opt.dist) {
+        mc->x2_all = backend_alloc(be, view * mc->world);
+        mc->k_shuf_all = backend_alloc(be, (size_t)B * D * sizeof(float));
+    }
     mc->dq_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
     mc->dk_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
     mc->dq = backend_alloc(be, (size_t)N * D * sizeof(float));
-    mc->perm_host = xmalloc((size_t)N * sizeof(int));
+    mc->perm_host = xmalloc((size_t)B * sizeof(int));
 }
 
 ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
@@ -46,6 +58,8 @@ ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
     memset(mc, 0, sizeof *mc);
     mc->opt = *opt;
     mc->be = opt->be;
+    mc->rank = dist_rank(opt->dist);
+    mc->world = dist_world(opt->dist);
     ClftStatus st = check_options(opt);
     if (st != CLFT_OK) return st;
     ModelOptions qo = {.with_grads = 1, .bn_groups = opt->bn_groups};
@@ -87,7 +101,7 @@ void moco_free(Moco *mc)
     if (be) {
         void *bufs[] = {mc->hist,   mc->pre_hist, mc->stats,   mc->flag,   mc->perm,
                         mc->x1_dev, mc->x2_dev,   mc->x2_shuf, mc->k_feat, mc->dq_hat,
-                        mc->dk_hat, mc->dq};
+                        mc->dk_hat, mc->dq,       mc->x2_all,  mc->k_shuf_all};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) backend_free(be, bufs[i]);
     }
     free(mc->perm_host);
@@ -112,11 +126,66 @@ static void key_forward(Moco *mc, const float *x2)
     be->scatter_rows(mc->k_feat, k_shuf, perm, N, D); /* row i of k_shuf is sample perm[i] */
 }
 
-/* The step statistics, downloaded once: loss, accuracy, post and pre moments. */
+/* Keys of the global batch under shuffle-BN across ranks (dist.h step 3): all-gather the key
+ * views, permute the B of them with the permutation every rank draws alike, forward this rank's
+ * slice, all-gather the keys and un-permute all B into k_feat (B, D). */
+static void key_forward_dist(Moco *mc, const float *x2)
+{
+    const Backend *be = mc->be;
+    const int N = mc->opt.N, D = mc->D, B = N * mc->world;
+    const size_t img = (size_t)mc->opt.C * mc->opt.H * mc->opt.W;
+    const int *perm_host = mc->fixed_perm;
+    if (!perm_host) {
+        rng_permutation(&mc->rng_shuffle, mc->perm_host, B);
+        perm_host = mc->perm_host;
+    }
+    const int *perm = backend_write(be, mc->perm, perm_host, (size_t)B * sizeof(int));
+    dist_allgather(mc->opt.dist, mc->x2_all, x2, (size_t)N * img, "the key batch all-gather");
+    /* this rank forwards its rows of the shuffled batch: x2_shuf[i] = x2_all[perm[rank·N + i]] */
+    be->gather_rows(mc->x2_shuf, mc->x2_all, perm + (size_t)mc->rank * N, N, img);
+    const float *k_shuf = model_forward(&mc->k, mc->x2_shuf, MODEL_TRAIN); /* (N, D) */
+    dist_allgather(mc->opt.dist, mc->k_shuf_all, k_shuf, (size_t)N * D, "the key all-gather");
+    be->scatter_rows(mc->k_feat, mc->k_shuf_all, perm, B, D); /* row j is sample perm[j] */
+}
+
+/* Every rank's step statistics (R, STEP_STAT_COUNT) into the statistics over the B queries of the
+ * step, in rank order on every rank (dist.h step 8). */
+static void combine_stats(Moco *mc, const double *all, double *out)
+{
+    const int R = mc->world, C = STEP_STAT_COUNT;
+    double col[2][64];
+    ASSERT(R <= 64 || !"more than 64 ranks: widen combine_stats");
+    for (int j = 0; j < C; j++) { /* plain means: loss, accuracy, neg moments, exp means */
+        double m = 0;
+        for (int r = 0; r < R; r++) m += all[r * C + j];
+        out[j] = m / R;
+    }
+    const int pos[2] = {STEP_STAT_POST, STEP_STAT_PRE}; /* pos_mean, pos_var lead both blocks */
+    for (int b = 0; b < 2; b++) {
+        for (int r = 0; r < R; r++) {
+            col[0][r] = all[r * C + pos[b]];
+            col[1][r] = all[r * C + pos[b] + 1];
+        }
+        dist_combine_moments(col[0], col[1], R, mc->opt.N, &out[pos[b]], &out[pos[b] + 1]);
+    }
+}
+
+/* The step statistics, downloaded once: loss, accuracy, post and pre moments (over the global
+ * batch when data parallel). */
 static void read_stats(Moco *mc, MocoStepResult *res)
 {
-    double host[STEP_STAT_COUNT];
+    double host[STEP_STAT_COUNT], combined[STEP_STAT_COUNT];
     const double *s = backend_read(mc->be, host, mc->stats, sizeof host);
+    res->bad_rank = -1;
+    if (mc->opt.dist) {
+        double *all = xmalloc((size_t)mc->world * sizeof host);
+        dist_host_allgather(mc->opt.dist, all, s, sizeof host, "the step statistics all-gather");
+        for (int r = mc->world - 1; r >= 0; r--)
+            if (!isfinite(all[r * STEP_STAT_COUNT + STEP_STAT_LOSS])) res->bad_rank = r;
+        combine_stats(mc, all, combined);
+        free(all);
+        s = combined;
+    }
     res->loss = s[STEP_STAT_LOSS];
     res->inst_acc = s[STEP_STAT_INST_ACC];
     memcpy(&res->post, s + STEP_STAT_POST, sizeof res->post);
@@ -139,9 +208,10 @@ void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOp
     /* θ_k ← m·θ_k + (1−m)·θ_q before the keys, as MoCo's builder.py (no-op on the first step). */
     be->ema_update(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap,
                    mc->opt.m);
-    key_forward(mc, x2);
+    if (mc->opt.dist) key_forward_dist(mc, x2);
+    else key_forward(mc, x2);
 
-    VariantInput vin = {.N = N, .D = D, .K = mc->opt.K, .q = q, .k = mc->k_feat,
+    VariantInput vin = {.N = N, .D = D, .K = mc->opt.K, .q = q, .k = mc->k_own,
                         .queue = mc->queue.data, .epoch = epoch};
     VariantOutput vout;
     mc->opt.variant.forward(mc->opt.variant.self, &vin, &mc->rng_ft, &vout);
@@ -149,7 +219,7 @@ void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOp
                         .E = vout.E};
     infonce_forward(&mc->nce, &nin, mc->stats, mc->hist); /* + the score statistics */
     if (!mc->opt.variant.is_identity) /* the same statistics of the original scores */
-        scores_pre(&mc->pre, mc->stats + STEP_STAT_PRE, mc->pre_hist, q, mc->k_feat,
+        scores_pre(&mc->pre, mc->stats + STEP_STAT_PRE, mc->pre_hist, q, mc->k_own,
                    mc->queue.data, N, mc->opt.K);
     read_stats(mc, res);
     if (!isfinite(res->loss)) return; /* the caller stops the run; no update with a bad gradient */
@@ -161,9 +231,14 @@ void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOp
     mc->opt.variant.backward(mc->opt.variant.self, mc->dq_hat, mc->dk_hat, mc->dq);
     model_zero_grads(&mc->q);
     model_backward(&mc->q, mc->dq);
+    /* Data parallel: each rank's gradient is of its mean loss over N, so their mean is the
+     * gradient of the mean over all B queries (dist.h step 6). */
+    if (mc->opt.dist)
+        dist_allreduce_mean(mc->opt.dist, mc->q.grad_arena.base, mc->q.grad_arena.cap,
+                            "the gradient all-reduce");
     be->sgd_step(mc->q.param_arena.base, mc->q.grad_arena.base, mc->optim_arena.base,
                  mc->q.param_arena.cap, sgd);
-    queue_push(&mc->queue, mc->k_feat, N);
+    queue_push(&mc->queue, mc->k_feat, N * mc->world); /* every rank's keys: the same queue */
 }
 
 void moco_take_histograms(Moco *mc, ScoreHist *post, ScoreHist *pre)
@@ -172,6 +247,12 @@ void moco_take_histograms(Moco *mc, ScoreHist *post, ScoreHist *pre)
     mc->be->download(pre, mc->pre_hist, sizeof *pre);
     mc->be->memset_zero(mc->hist, sizeof(ScoreHist));
     mc->be->memset_zero(mc->pre_hist, sizeof(ScoreHist));
+    if (mc->opt.dist) { /* the counts of all ranks' queries */
+        _Static_assert(sizeof(ScoreHist) % sizeof(uint64_t) == 0, "ScoreHist is counts only");
+        const size_t n = sizeof(ScoreHist) / sizeof(uint64_t);
+        dist_host_sum_u64(mc->opt.dist, (uint64_t *)post, n, "the histogram sum");
+        dist_host_sum_u64(mc->opt.dist, (uint64_t *)pre, n, "the histogram sum");
+    }
 }
 
 /* 1 when x (n floats on the backend) is all finite. */
@@ -185,10 +266,45 @@ static int all_finite(Moco *mc, const float *x, size_t n)
 
 int moco_state_finite(Moco *mc)
 {
-    return all_finite(mc, mc->q.param_arena.base, mc->q.param_arena.cap) &&
-           all_finite(mc, mc->q.buffer_arena.base, mc->q.buffer_arena.cap) &&
-           all_finite(mc, mc->k.param_arena.base, mc->k.param_arena.cap) &&
-           all_finite(mc, mc->k.buffer_arena.base, mc->k.buffer_arena.cap) &&
-           all_finite(mc, mc->optim_arena.base, mc->optim_arena.cap) &&
-           all_finite(mc, mc->queue.data, (size_t)mc->queue.K * mc->queue.D);
+    int ok = all_finite(mc, mc->q.param_arena.base, mc->q.param_arena.cap) &&
+             all_finite(mc, mc->q.buffer_arena.base, mc->q.buffer_arena.cap) &&
+             all_finite(mc, mc->k.param_arena.base, mc->k.param_arena.cap) &&
+             all_finite(mc, mc->k.buffer_arena.base, mc->k.buffer_arena.cap) &&
+             all_finite(mc, mc->optim_arena.base, mc->optim_arena.cap) &&
+             all_finite(mc, mc->queue.data, (size_t)mc->queue.K * mc->queue.D);
+    if (!mc->opt.dist) return ok;
+    int *all = xmalloc((size_t)mc->world * sizeof(int));
+    dist_host_allgather(mc->opt.dist, all, &ok, sizeof ok, "the finiteness check");
+    for (int r = 0; r < mc->world; r++) ok = ok && all[r]; /* every rank stops, or none */
+    free(all);
+    return ok;
+}
+
+void moco_sync_buffers(Moco *mc)
+{
+    if (!mc->opt.dist) return;
+    dist_allreduce_mean(mc->opt.dist, mc->q.buffer_arena.base, mc->q.buffer_arena.cap,
+                        "the BN statistics all-reduce");
+    dist_allreduce_mean(mc->opt.dist, mc->k.buffer_arena.base, mc->k.buffer_arena.cap,
+                        "the BN statistics all-reduce");
+}
+
+void moco_share_state(Moco *mc)
+{
+    if (!mc->opt.dist) return;
+    Dist *d = mc->opt.dist;
+    const Arena *arenas[] = {&mc->q.param_arena, &mc->q.buffer_arena, &mc->k.param_arena,
+                             &mc->k.buffer_arena, &mc->optim_arena};
+    for (size_t i = 0; i < sizeof arenas / sizeof arenas[0]; i++)
+        dist_broadcast(d, arenas[i]->base, arenas[i]->cap * sizeof(float), "the state broadcast");
+    dist_broadcast(d, mc->queue.data, (size_t)mc->queue.K * mc->queue.D * sizeof(float),
+                   "the state broadcast");
+    struct {
+        int queue_ptr;
+        Rng shuffle, ft;
+    } host = {mc->queue.ptr, mc->rng_shuffle, mc->rng_ft};
+    dist_host_broadcast(d, &host, sizeof host, "the state broadcast");
+    mc->queue.ptr = host.queue_ptr;
+    mc->rng_shuffle = host.shuffle;
+    mc->rng_ft = host.ft;
 }

@@ -45,6 +45,8 @@ typedef struct {
     long step_log;
     double lr;
     MocoStepResult res;
+    Dist *dist;      /* NULL: one process */
+    int rank, world; /* 0 and 1 on one process; only rank 0 writes */
 } Run;
 
 ModelConfig train_model_config(const Config *cfg, int in_channels)
@@ -63,10 +65,16 @@ ModelConfig train_model_config(const Config *cfg, int in_channels)
     return m;
 }
 
+const Backend *train_backend_device(const Config *cfg, int needs, int device)
+{
+    BackendOptions o = {.precision = cfg->run.precision, .deterministic = cfg->run.deterministic,
+                        .device = device};
+    return backend_select(config_enum_name("run", "device", cfg->run.device), needs, &o);
+}
+
 const Backend *train_backend(const Config *cfg, int needs)
 {
-    BackendOptions o = {.precision = cfg->run.precision, .deterministic = cfg->run.deterministic};
-    return backend_select(config_enum_name("run", "device", cfg->run.device), needs, &o);
+    return train_backend_device(cfg, needs, 0);
 }
 
 DatasetOptions train_dataset_options(const Config *cfg)
@@ -128,7 +136,8 @@ static ClftStatus open_data(Run *r)
     AugConfig a = train_aug(cfg, size, r->ds->C);
     LoaderOptions lo = {.batch = cfg->optim.batch, .threads = cfg->data.workers > 0 ? cfg->data.workers : 1,
                         .seed = (uint64_t)cfg->run.seed, .views = 2, .aug1 = &a, .aug2 = &a,
-                        .order = LOADER_SHUFFLE, .tail = LOADER_DROP_LAST, .pinned = r->opt->be};
+                        .order = LOADER_SHUFFLE, .tail = LOADER_DROP_LAST, .pinned = r->opt->be,
+                        .shards = r->world, .shard = r->rank};
     st = loader_init(&r->loader, r->ds, &lo);
     if (st != CLFT_OK) return st;
     r->steps_per_epoch = loader_steps_per_epoch(r->loader);
@@ -139,14 +148,24 @@ static ClftStatus init_moco(Run *r)
 {
     const Config *cfg = r->cfg;
     int size = cfg->data.size ? cfg->data.size : r->ds->H;
-    MocoOptions mo = {.be = r->opt->be, .N = cfg->optim.batch, .C = r->ds->C, .H = size, .W = size,
-                      .K = cfg->moco.K, .T = (float)cfg->moco.T, .m = (float)cfg->moco.m,
-                      .bn_groups = cfg->moco.shuffle_groups,
+    /* Data parallel: optim.batch and moco.shuffle_groups are global; each rank holds its share. */
+    const int R = r->world;
+    if (cfg->optim.batch % R || cfg->moco.shuffle_groups % R) {
+        clft_set_error("optim.batch %d and moco.shuffle_groups %d must be divisible by the %d "
+                       "ranks (each rank holds batch/%d samples in shuffle_groups/%d split-BN "
+                       "groups)",
+                       cfg->optim.batch, cfg->moco.shuffle_groups, R, R, R);
+        return CLFT_ERR_VALUE;
+    }
+    MocoOptions mo = {.be = r->opt->be, .N = cfg->optim.batch / R, .C = r->ds->C, .H = size,
+                      .W = size, .K = cfg->moco.K, .T = (float)cfg->moco.T,
+                      .m = (float)cfg->moco.m, .bn_groups = cfg->moco.shuffle_groups / R,
                       .model = train_model_config(cfg, r->ds->C),
-                      .variant = r->opt->variant, .seed = (uint64_t)cfg->run.seed};
+                      .variant = r->opt->variant, .seed = (uint64_t)cfg->run.seed,
+                      .dist = r->dist};
     ClftStatus st = moco_init(&r->mc, &mo);
     if (st != CLFT_OK) return st;
-    if (!r->opt->quiet) {
+    if (!r->opt->quiet && r->rank == 0) {
         model_print_summary(&r->mc.q, stderr);
         fprintf(stderr, "arenas: optimiser state %.2f MiB, queue %.2f MiB (K=%d, D=%d)\n",
                 arena_mib(&r->mc.optim_arena),
@@ -158,14 +177,16 @@ static ClftStatus init_moco(Run *r)
 
 static ClftStatus write_config(Run *r)
 {
-    char path[4200], extra[1024];
+    char path[4200], extra[1400];
     struct utsname u;
     if (uname(&u) != 0) snprintf(u.machine, sizeof u.machine, "unknown");
     snprintf(extra, sizeof extra,
              "backend: %s\nBLAS: OpenBLAS core %s (%s), %d threads\nloader workers: %d\nmachine: "
-             "%s %s, %ld cores",
+             "%s %s, %ld cores\nworld_size: %d (processes; optim.batch is the global batch, %d "
+             "per process; transport %s)",
              r->opt->be->name, blas_core_name(), blas_core_origin(), blas_get_threads(),
-             r->cfg->data.workers, u.sysname, u.machine, sysconf(_SC_NPROCESSORS_ONLN));
+             r->cfg->data.workers, u.sysname, u.machine, sysconf(_SC_NPROCESSORS_ONLN), r->world,
+             r->cfg->optim.batch / r->world, dist_transport(r->dist));
     path_join(path, sizeof path, r->run, "config.ini");
     r->config_text = config_to_string(r->cfg);
     return config_write(r->cfg, path, extra);
@@ -191,7 +212,7 @@ static ClftStatus load_newest_valid(Run *r, int *found)
     *found = 0;
     ClftStatus st = rundir_ckpt_list(r->run, &paths, &n);
     CheckpointExpect e = {.cfg = r->cfg, .epochs = r->cfg->optim.epochs,
-                          .steps_per_epoch = r->steps_per_epoch};
+                          .steps_per_epoch = r->steps_per_epoch, .world_size = r->world};
     for (int i = 0; st == CLFT_OK && i < n && !*found; i++) {
         ClftStatus ls = checkpoint_load(paths[i], &r->mc, &e, &r->pos);
         if (ls == CLFT_OK) {
@@ -323,7 +344,8 @@ static ClftStatus write_hist(Run *r, int epoch, const char *kind, const uint64_t
 static ClftStatus end_epoch(Run *r, int epoch)
 {
     ScoreHist post, pre;
-    moco_take_histograms(&r->mc, &post, &pre);
+    moco_take_histograms(&r->mc, &post, &pre); /* every rank's counts */
+    if (r->rank != 0) return CLFT_OK;
     ClftStatus st = write_hist(r, epoch, "pos", post.pos);
     if (st == CLFT_OK) st = write_hist(r, epoch, "neg", post.neg);
     if (st == CLFT_OK && !r->opt->variant.is_identity) {
@@ -337,7 +359,9 @@ static ClftStatus run_monitor(Run *r, int epoch)
 {
     const TrainMonitor *mon = &r->opt->monitor;
     int every = r->cfg->run.knn_every;
-    if (!mon->knn || every <= 0 || (epoch + 1) % every != 0) return CLFT_OK;
+    if (every <= 0 || (epoch + 1) % every != 0) return CLFT_OK;
+    moco_sync_buffers(&r->mc); /* the eval-mode BN statistics of all ranks */
+    if (!mon->knn || r->rank != 0) return CLFT_OK; /* rank 0 evaluates; the others go on */
     double top1 = mon->knn(mon->ctx, &r->mc.q, epoch);
     if (top1 < 0) return CLFT_ERR_VALUE;
     char path[4200];
@@ -363,8 +387,9 @@ static ClftStatus check_state(Run *r, int epoch)
 
 static ClftStatus save_checkpoint(Run *r)
 {
+    moco_sync_buffers(&r->mc); /* data parallel: the BN statistics of all ranks (dist.h) */
     ClftStatus st = check_state(r, r->pos.epoch - 1);
-    if (st != CLFT_OK) return st;
+    if (st != CLFT_OK || r->rank != 0) return st; /* rank 0 writes */
     st = csv_flush(&r->train_csv);
     if (st == CLFT_OK) st = csv_flush(&r->scores_csv);
     if (st == CLFT_OK) st = csv_flush(&r->hist_csv);
@@ -391,13 +416,18 @@ static ClftStatus train_epoch(Run *r, int epoch)
         ClftStatus st = loader_next(r->loader, &b);
         if (st != CLFT_OK) return st;
         ASSERT(b.epoch == epoch && b.step == r->pos.step_in_epoch);
+        if (r->opt->nan_input_step == r->pos.step + 1 && r->opt->nan_input_rank == r->rank)
+            ((float *)b.x1)[0] = NAN; /* test hook: a bad image reaches this rank */
         r->lr = schedule_lr(&r->sched, epoch, r->pos.step_in_epoch, r->steps_per_epoch);
         sgd.lr = (float)r->lr;
         moco_step(&r->mc, b.x1, b.x2, &sgd, epoch, &r->res);
         if (!isfinite(r->res.loss)) {
-            clft_set_error("loss is %f at epoch %d, step %ld (lr %g); stopped without updating the "
-                           "weights; last good checkpoint: %s",
-                           r->res.loss, epoch, r->pos.step + 1, r->lr,
+            char where[48] = "";
+            if (r->res.bad_rank >= 0)
+                snprintf(where, sizeof where, " on rank %d of %d", r->res.bad_rank, r->world);
+            clft_set_error("loss is %f%s at epoch %d, step %ld (lr %g); stopped without updating "
+                           "the weights; last good checkpoint: %s",
+                           r->res.loss, where, epoch, r->pos.step + 1, r->lr,
                            r->last_good[0] ? r->last_good : "(none)");
             return CLFT_ERR_NUMERIC;
         }
@@ -407,10 +437,12 @@ static ClftStatus train_epoch(Run *r, int epoch)
             const float nan = NAN;
             r->mc.be->upload(r->mc.q.param_arena.base, &nan, sizeof nan);
         }
-        st = log_step(r, epoch);
+        st = r->rank == 0 ? log_step(r, epoch) : CLFT_OK; /* rank 0 writes */
         if (st == CLFT_OK && logged_step(r)) st = check_state(r, epoch);
         if (st != CLFT_OK) return st;
-        if (r->opt->kill_at_step && r->pos.step == r->opt->kill_at_step) raise(SIGKILL);
+        if (r->opt->kill_at_step && r->pos.step == r->opt->kill_at_step &&
+            (r->opt->kill_rank < 0 || r->opt->kill_rank == r->rank))
+            raise(r->opt->kill_signal ? r->opt->kill_signal : SIGKILL);
     }
     return CLFT_OK;
 }
@@ -481,6 +513,73 @@ static ClftStatus prepare_dir(Run *r)
     return CLFT_OK;
 }
 
+/* Data parallel: every rank must be started with rank 0's configuration (only the keys that say
+ * how fast a rank runs may differ), or the ranks would train different models. */
+static ClftStatus check_same_config(Run *r)
+{
+    static const char *const may_differ[] = {"run.threads", "data.workers", NULL};
+    char *mine = config_to_string(r->cfg);
+    uint64_t len = strlen(mine) + 1;
+    dist_host_broadcast(r->dist, &len, sizeof len, "the configuration broadcast");
+    char *first = r->rank == 0 ? mine : xmalloc(len);
+    dist_host_broadcast(r->dist, first, len, "the configuration broadcast");
+    ClftStatus st = CLFT_OK;
+    if (strcmp(first, mine) != 0) {
+        Config have;
+        char diff[1500] = "";
+        config_defaults(&have);
+        if (config_load_string(&have, first, "rank 0's configuration") == CLFT_OK)
+            config_diff(&have, r->cfg, may_differ, diff, sizeof diff);
+        if (diff[0]) {
+            clft_set_error("its configuration differs from rank 0's (%s); start every rank with "
+                           "the same arguments",
+                           diff);
+            st = CLFT_ERR_VALUE;
+        }
+    }
+    if (first != mine) free(first);
+    free(mine);
+    return st;
+}
+
+/* Data parallel: rank 0's position and state (resumed or fresh) to every rank, before the first
+ * step. */
+static void share_start(Run *r)
+{
+    if (!r->dist) return;
+    dist_host_broadcast(r->dist, &r->pos, sizeof r->pos, "the start broadcast");
+    dist_host_broadcast(r->dist, r->last_good, sizeof r->last_good, "the start broadcast");
+    moco_share_state(&r->mc);
+}
+
+/* Data parallel: each rank's time in collectives (waiting for the others included) against the
+ * training time, printed by rank 0 (the benchmark's communication share). A collective. */
+static void report_comm(Run *r, double train_s)
+{
+    double mine = dist_comm_seconds(r->dist);
+    double *all = xmalloc((size_t)r->world * sizeof(double));
+    dist_host_allgather(r->dist, all, &mine, sizeof mine, "the end of the run");
+    if (r->rank == 0 && !r->opt->quiet) {
+        fprintf(stderr, "data parallel: %d ranks over %s, %.1f s of training; in collectives:",
+                r->world, dist_transport(r->dist), train_s);
+        for (int i = 0; i < r->world; i++)
+            fprintf(stderr, " rank %d %.2f s (%.1f%%)", i, all[i],
+                    train_s > 0 ? 100.0 * all[i] / train_s : 0.0);
+        fputc('\n', stderr);
+    }
+    free(all);
+}
+
+/* Rank 0's part of the start: the run directory, the resume, config.ini and the CSVs. */
+static ClftStatus start_files(Run *r)
+{
+    ClftStatus st = prepare_dir(r);
+    if (st == CLFT_OK) st = resume_or_start(r);
+    if (st == CLFT_OK) st = write_config(r);
+    if (st == CLFT_OK) st = open_logs(r);
+    return st;
+}
+
 ClftStatus train_run(const Config *cfg, const TrainOptions *opt)
 {
     Run *r = xcalloc(1, sizeof *r);
@@ -488,18 +587,28 @@ ClftStatus train_run(const Config *cfg, const TrainOptions *opt)
     r->cfg = &r->cfg_run;
     r->opt = opt;
     r->lock_fd = -1;
+    r->dist = opt->dist;
+    r->rank = dist_rank(opt->dist);
+    r->world = dist_world(opt->dist);
     r->sched = make_schedule(cfg);
     snprintf(r->run, sizeof r->run, "%s", cfg->run.out);
     if (cfg->run.threads > 0) blas_set_threads(cfg->run.threads);
-    /* Nothing is created before the inputs are validated: data, loader and model first. */
-    ClftStatus st = open_data(r);
+    /* Nothing is created before the inputs are validated — data, loader and model first — on every
+     * rank: a rank that cannot start reports it, and no rank goes on. */
+    ClftStatus st = r->dist ? check_same_config(r) : CLFT_OK;
+    if (st == CLFT_OK) st = open_data(r);
     if (st == CLFT_OK) st = init_moco(r);
-    if (st == CLFT_OK) st = prepare_dir(r);
-    if (st == CLFT_OK) st = resume_or_start(r);
-    if (st == CLFT_OK) st = write_config(r);
-    if (st == CLFT_OK) st = open_logs(r);
+    dist_all_ok(r->dist, st == CLFT_OK, "the ranks' start"); /* returns here only if ok or to
+                                                                  the rank that reports */
+    if (st == CLFT_OK) {
+        if (r->rank == 0) st = start_files(r);
+        dist_all_ok(r->dist, st == CLFT_OK, "rank 0's start of the run");
+    }
+    if (st == CLFT_OK) share_start(r);
     const long first_step = r->pos.step;
+    const double t_loop = clft_now();
     if (st == CLFT_OK) st = train_loop(r);
+    if (st == CLFT_OK && r->dist) report_comm(r, clft_now() - t_loop);
     CsvWriter *logs[3] = {&r->train_csv, &r->scores_csv, &r->hist_csv};
     for (int i = 0; i < 3; i++) {
         if (!logs[i]->fp) continue; /* never opened */

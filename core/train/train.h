@@ -13,12 +13,18 @@
  * elapsed_s measure the wall clock: they are the only columns that differ between two identical
  * runs. On resume, every CSV is cut back to the checkpoint's step/epoch, so a resumed run writes
  * the same rows as an uninterrupted one.
+ *
+ * Data parallel (TrainOptions.dist, core/dist/dist.h): every rank loads its shard of each global
+ * batch and runs the step; rank 0 alone takes the run directory's lock, resumes, writes config.ini
+ * (with the world size), the CSVs and the checkpoints, and hands its state to the others before
+ * the first step. A checkpoint records the world size, and a resume with another one is refused.
  */
 #ifndef CLFT_TRAIN_H
 #define CLFT_TRAIN_H
 
 #include "core/contrast/variant_hook.h"
 #include "core/data/dataset.h"
+#include "core/dist/dist.h"
 #include "core/io/config.h"
 #include "core/model/model.h"
 
@@ -42,6 +48,12 @@ typedef struct {
                               (nothing flushed, like a real kill); 0 = never */
     long poison_at_step;   /* tests of the NaN guard: a NaN written into the query encoder's
                               first weight right after this global step; 0 = never */
+    Dist *dist;            /* the ranks of a data-parallel run, attached to be; NULL: one process */
+    int kill_rank;         /* the rank kill_at_step kills (one process is rank 0); -1 = every one */
+    int kill_signal;       /* the signal it raises; 0 = SIGKILL (SIGSTOP: a rank that hangs) */
+    long nan_input_step;   /* tests of bad input: a NaN in the first pixel of rank nan_input_rank's
+                              query batch of this global step (1-based); 0 = never */
+    int nan_input_rank;
 } TrainOptions;
 
 /* Runs (or resumes) the pre-training of `cfg` in cfg->run.out. Returns CLFT_OK, or a status with
@@ -56,6 +68,8 @@ DatasetOptions train_dataset_options(const Config *cfg);
  * checked for the op groups `needs` (BackendNeeds); NULL with clft_last_error() set when it cannot
  * serve the run. */
 const Backend *train_backend(const Config *cfg, int needs);
+/* The same on device ordinal `device` (a GPU per rank: the rank's node-local rank). */
+const Backend *train_backend_device(const Config *cfg, int needs, int device);
 
 /* The model configuration that `cfg` describes, for `in_channels` input channels. */
 ModelConfig train_model_config(const Config *cfg, int in_channels);

@@ -50,6 +50,9 @@ void upload_cuda(void *dst, const void *host_src, size_t bytes);
 void download_cuda(void *host_dst, const void *src, size_t bytes);
 void copy_cuda(void *dst, const void *src, size_t bytes);
 void synchronize_cuda(void);
+/* The compute stream (a cudaStream_t) of the opened device, for what enqueues work beside the
+ * backend's ops on the same stream: the NCCL collectives of core/dist/dist_nccl.c. */
+void *cuda_compute_stream(void);
 
 /* conv2d.cu */
 ClftStatus conv2d_plan_cuda(ConvShape *s);

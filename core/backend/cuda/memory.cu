@@ -210,6 +210,8 @@ extern "C" void synchronize_cuda(void)
     CUDA_CHECK(cudaStreamSynchronize(cuda_ctx.stream));
 }
 
+extern "C" void *cuda_compute_stream(void) { return (void *)cuda_ctx.stream; }
+
 void *cuda_scratch(size_t bytes)
 {
     if (bytes <= cuda_ctx.scratch_bytes) return cuda_ctx.scratch;

@@ -5,7 +5,8 @@
  * size K = 65536, D = 128. Variants are timed interleaved, round by round, on one Moco whose hook
  * is swapped, so they share the same machine state. Prints per variant
  *     variant_overhead variant=NAME step_ms=X base_ms=Y ratio=Z
- * with medians over rounds; base is the `none` step. Usage: bench_variant_overhead [rounds]. */
+ * with medians over rounds; base is the `none` step. Usage: bench_variant_overhead [rounds] [K]
+ * (K: the queue length, default 65536; the mini preset trains at 4096). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 #include "core/train/moco.h"
 #include "variants/variant.h"
 
-enum { N = 256, K = 65536, MAX_ROUNDS = 16 };
+enum { N = 256, MAX_ROUNDS = 16 };
 static const char *const NAMES[] = {"none", "ft", "ft_pos", "ft_neg", "ft_pos_interp",
                                     "ft_uniform", "ft_dimwise", "mochi"};
 enum { NV = sizeof NAMES / sizeof NAMES[0] };
@@ -30,6 +31,8 @@ int main(int argc, char **argv)
     blas_setup(argv);
     int rounds = argc > 1 ? atoi(argv[1]) : 3;
     if (rounds < 1 || rounds > MAX_ROUNDS) rounds = 3;
+    const int K = argc > 2 ? atoi(argv[2]) : 65536;
+    if (K < N || K > (1 << 20)) clft_die("bench_variant_overhead: K %s: not in [%d, %d]", argv[2], N, 1 << 20);
     VariantHook hooks[NV];
     const Variant *vs[NV];
     for (int v = 0; v < NV; v++) {
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
     SgdOptions sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f};
     MocoStepResult res;
     double t[NV][MAX_ROUNDS];
-    printf("# OpenBLAS core %s, %d threads; mini network, N=%d, K=%d, %d rounds\n", blas_core_name(),
+    printf("# OpenBLAS core %s, %d threads; mini32 network, N=%d, K=%d, %d rounds\n", blas_core_name(),
            blas_get_threads(), N, K, rounds);
     for (int r = -1; r < rounds; r++) /* round -1 warms up */
         for (int v = 0; v < NV; v++) {

@@ -29,7 +29,8 @@ run bench_variants
 # channels_last), mini, mini32 and resnet18, 3 interleaved rounds each
 run bench_moco --precision fp32
 run bench_moco --precision bf16
-run bench_variant_overhead
+run bench_variant_overhead 3 65536
+run bench_variant_overhead 3 4096  # the mini preset's queue
 # data parallel (issue 17): 2 ranks x 1 thread against 1 process x 2 threads on the mini net;
 # skipped with one line where mpirun is missing or clft was built without MPI
 echo "== bench_dist.sh"

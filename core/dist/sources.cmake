@@ -22,3 +22,9 @@ target_link_libraries(mk_jpegs PRIVATE clft_core)
 add_test(NAME test_dist_mpi COMMAND bash tests/test_dist.sh WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
 set_tests_properties(test_dist_mpi PROPERTIES SKIP_RETURN_CODE 77
                      ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR}")
+if(CLFT_SANITIZE)
+  # Open MPI's run-time plugins (dlopen'ed MCA components, unloaded before exit) leave ~120 kB that
+  # LeakSanitizer reports from "<unknown module>" frames no suppression can name; clft's own leaks
+  # are caught by every other test. The address and undefined-behaviour checks stay on here.
+  set_property(TEST test_dist_mpi APPEND PROPERTY ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+endif()

@@ -32,7 +32,8 @@ int main(int argc, char **argv)
     int rounds = argc > 1 ? atoi(argv[1]) : 3;
     if (rounds < 1 || rounds > MAX_ROUNDS) rounds = 3;
     const int K = argc > 2 ? atoi(argv[2]) : 65536;
-    if (K < N || K > (1 << 20)) clft_die("bench_variant_overhead: K %s: not in [%d, %d]", argv[2], N, 1 << 20);
+    if (K < N || K > (1 << 20))
+        clft_die("bench_variant_overhead: K %s: not in [%d, %d]", argv[2], N, 1 << 20);
     VariantHook hooks[NV];
     const Variant *vs[NV];
     for (int v = 0; v < NV; v++) {

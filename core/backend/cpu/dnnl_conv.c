@@ -21,6 +21,7 @@
  * of each, the diff-weights, the din buffer and, in bf16, the bf16 copies of src and diff_dst.
  */
 #include <dnnl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,16 @@ ClftStatus dnnl_open(const BackendOptions *opt)
     if (!engine) {
         DNNL_CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
         DNNL_CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
+    }
+    /* bf16 pays only with AVX512-BF16 or AMX (oneDNN's ISA bits include those of the lower ISAs);
+     * elsewhere oneDNN converts in software. Said once, at start (ONEDNN_MAX_CPU_ISA counts). */
+    static int told;
+    const unsigned bf16_isa = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    if (precision == PRECISION_BF16 && !told &&
+        ((unsigned)dnnl_get_effective_cpu_isa() & bf16_isa) != bf16_isa) {
+        told = 1;
+        fprintf(stderr, "clft: note: --precision bf16 on a CPU with neither AMX nor AVX512-BF16: "
+                        "bf16 is converted in software, expect it slower than fp32\n");
     }
     return CLFT_OK;
 }

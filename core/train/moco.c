@@ -51,6 +51,8 @@ static void alloc_buffers(Moco *mc)
     mc->dk_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
     mc->dq = backend_alloc(be, (size_t)N * D * sizeof(float));
     mc->perm_host = xmalloc((size_t)B * sizeof(int));
+    if (mc->opt.dist)
+        mc->stats_all = xmalloc((size_t)mc->world * STEP_STAT_COUNT * sizeof(double));
 }
 
 ClftStatus moco_init(Moco *mc, const MocoOptions *opt)
@@ -105,31 +107,16 @@ void moco_free(Moco *mc)
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) backend_free(be, bufs[i]);
     }
     free(mc->perm_host);
+    free(mc->stats_all);
     memset(mc, 0, sizeof *mc);
 }
 
-/* Keys of x2 under shuffle-BN: permute the batch, forward, un-permute into k_feat (N, D). The
- * permutation is drawn on the host and uploaded (in place on a host-memory backend). */
+/* Keys of x2 under shuffle-BN: permute the batch, forward, un-permute into k_feat (B, D). The
+ * permutation of the B = N·R samples is drawn on the host alike on every rank and uploaded (in
+ * place on a host-memory backend). Data parallel (dist.h step 3): the key views are all-gathered
+ * first, this rank forwards its N rows of the shuffled global batch, and the keys are all-gathered
+ * before the un-permute; on one process (R = 1, rank 0) both all-gathers are the identity. */
 static void key_forward(Moco *mc, const float *x2)
-{
-    const Backend *be = mc->be;
-    const int N = mc->opt.N, D = mc->D;
-    const size_t img = (size_t)mc->opt.C * mc->opt.H * mc->opt.W;
-    const int *perm_host = mc->fixed_perm;
-    if (!perm_host) {
-        rng_permutation(&mc->rng_shuffle, mc->perm_host, N);
-        perm_host = mc->perm_host;
-    }
-    const int *perm = backend_write(be, mc->perm, perm_host, (size_t)N * sizeof(int));
-    be->gather_rows(mc->x2_shuf, x2, perm, N, img);
-    const float *k_shuf = model_forward(&mc->k, mc->x2_shuf, MODEL_TRAIN);
-    be->scatter_rows(mc->k_feat, k_shuf, perm, N, D); /* row i of k_shuf is sample perm[i] */
-}
-
-/* Keys of the global batch under shuffle-BN across ranks (dist.h step 3): all-gather the key
- * views, permute the B of them with the permutation every rank draws alike, forward this rank's
- * slice, all-gather the keys and un-permute all B into k_feat (B, D). */
-static void key_forward_dist(Moco *mc, const float *x2)
 {
     const Backend *be = mc->be;
     const int N = mc->opt.N, D = mc->D, B = N * mc->world;
@@ -140,12 +127,19 @@ static void key_forward_dist(Moco *mc, const float *x2)
         perm_host = mc->perm_host;
     }
     const int *perm = backend_write(be, mc->perm, perm_host, (size_t)B * sizeof(int));
-    dist_allgather(mc->opt.dist, mc->x2_all, x2, (size_t)N * img, "the key batch all-gather");
-    /* this rank forwards its rows of the shuffled batch: x2_shuf[i] = x2_all[perm[rank·N + i]] */
-    be->gather_rows(mc->x2_shuf, mc->x2_all, perm + (size_t)mc->rank * N, N, img);
+    const float *x2_all = x2;
+    if (mc->opt.dist) {
+        dist_allgather(mc->opt.dist, mc->x2_all, x2, (size_t)N * img, "the key batch all-gather");
+        x2_all = mc->x2_all;
+    }
+    /* this rank's rows of the shuffled batch: x2_shuf[i] = x2_all[perm[rank·N + i]] */
+    be->gather_rows(mc->x2_shuf, x2_all, perm + (size_t)mc->rank * N, N, img);
     const float *k_shuf = model_forward(&mc->k, mc->x2_shuf, MODEL_TRAIN); /* (N, D) */
-    dist_allgather(mc->opt.dist, mc->k_shuf_all, k_shuf, (size_t)N * D, "the key all-gather");
-    be->scatter_rows(mc->k_feat, mc->k_shuf_all, perm, B, D); /* row j is sample perm[j] */
+    if (mc->opt.dist) {
+        dist_allgather(mc->opt.dist, mc->k_shuf_all, k_shuf, (size_t)N * D, "the key all-gather");
+        k_shuf = mc->k_shuf_all;
+    }
+    be->scatter_rows(mc->k_feat, k_shuf, perm, B, D); /* row j of k_shuf is sample perm[j] */
 }
 
 /* Every rank's step statistics (R, STEP_STAT_COUNT) into the statistics over the B queries of the
@@ -178,12 +172,11 @@ static void read_stats(Moco *mc, MocoStepResult *res)
     const double *s = backend_read(mc->be, host, mc->stats, sizeof host);
     res->bad_rank = -1;
     if (mc->opt.dist) {
-        double *all = xmalloc((size_t)mc->world * sizeof host);
+        double *all = mc->stats_all;
         dist_host_allgather(mc->opt.dist, all, s, sizeof host, "the step statistics all-gather");
         for (int r = mc->world - 1; r >= 0; r--)
             if (!isfinite(all[r * STEP_STAT_COUNT + STEP_STAT_LOSS])) res->bad_rank = r;
         combine_stats(mc, all, combined);
-        free(all);
         s = combined;
     }
     res->loss = s[STEP_STAT_LOSS];
@@ -208,8 +201,7 @@ void moco_step(Moco *mc, const float *x1_host, const float *x2_host, const SgdOp
     /* θ_k ← m·θ_k + (1−m)·θ_q before the keys, as MoCo's builder.py (no-op on the first step). */
     be->ema_update(mc->k.param_arena.base, mc->q.param_arena.base, mc->q.param_arena.cap,
                    mc->opt.m);
-    if (mc->opt.dist) key_forward_dist(mc, x2);
-    else key_forward(mc, x2);
+    key_forward(mc, x2);
 
     VariantInput vin = {.N = N, .D = D, .K = mc->opt.K, .q = q, .k = mc->k_own,
                         .queue = mc->queue.data, .epoch = epoch};

@@ -86,6 +86,7 @@ typedef struct {
     Rng rng_shuffle;     /* shuffle-BN permutations */
     Rng rng_ft;          /* the variant's draws */
     int *perm_host;      /* (B) where the permutation is drawn */
+    double *stats_all;   /* (R, STEP_STAT_COUNT) all ranks' step statistics; NULL on one process */
     const int *fixed_perm; /* tests only: use this permutation (B) instead of drawing one */
 } Moco;
 

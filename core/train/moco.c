@@ -51,8 +51,7 @@ static void alloc_buffers(Moco *mc)
     mc->dk_hat = backend_alloc(be, (size_t)N * D * sizeof(float));
     mc->dq = backend_alloc(be, (size_t)N * D * sizeof(float));
     mc->perm_host = xmalloc((size_t)B * sizeof(int));
-    if (mc->opt.dist)
-        mc->stats_all = xmalloc((size_t)mc->world * STEP_STAT_COUNT * sizeof(double));
+    if (mc->opt.dist) mc->stats_all = xmalloc((size_t)mc->world * STEP_STAT_COUNT * sizeof(double));
 }
 
 ClftStatus moco_init(Moco *mc, const MocoOptions *opt)

@@ -399,8 +399,10 @@ static void test_presets(void **state)
     assert_int_equal(c.optim.batch, 128);
     assert_int_equal(c.moco.K, 4096);
     assert_int_equal(c.data.train_limit, 0);
-    assert_int_equal(c.optim.milestones.n, 1); /* the [moco_v1.optim] section applied */
-    assert_int_equal(c.optim.milestones.v[0], 2);
+    assert_int_equal(c.optim.epochs, 9);
+    assert_int_equal(c.optim.milestones.n, 2); /* the [moco_v1.optim] section applied */
+    assert_int_equal(c.optim.milestones.v[0], 5);
+    assert_int_equal(c.optim.milestones.v[1], 7);
     assert_int_equal(config_resolve(&c, "moco_v1", "smoke", "configs"), CLFT_OK);
     assert_int_equal(c.optim.milestones.n, 0);
     assert_true(c.data.train_limit > 0 && c.data.train_limit <= 8192);

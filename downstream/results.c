@@ -111,6 +111,48 @@ static ClftStatus last_epoch_mean(const CsvTable *t, const char *col, double *me
     return CLFT_OK;
 }
 
+ClftStatus results_collapse(const CsvTable *t, double below, ResultsCollapse *c)
+{
+    const int ce = csv_col(t, "epoch"), cs = csv_col(t, "step"), cn = csv_col(t, "pre_neg_mean");
+    if (ce < 0 || cs < 0 || cn < 0) {
+        clft_set_error("%s: needs columns epoch, step, pre_neg_mean", t->path);
+        return CLFT_ERR_FORMAT;
+    }
+    if (t->nrow == 0) {
+        clft_set_error("%s: no rows: no score statistics to find a collapse in", t->path);
+        return CLFT_ERR_FORMAT;
+    }
+    double first = INFINITY;
+    for (int r = 0; r < t->nrow; r++) {
+        double e;
+        ClftStatus st = csv_cell_num(t, r, ce, &e);
+        if (st != CLFT_OK) return st;
+        if (e < first) first = e;
+    }
+    *c = (ResultsCollapse){-INFINITY, 0, 0, 1};
+    int peak_row = -1;
+    for (int r = 0; r < t->nrow; r++) {
+        double e, step, v;
+        ClftStatus st = csv_cell_num(t, r, ce, &e);
+        if (st == CLFT_OK) st = csv_cell_num(t, r, cs, &step);
+        if (st == CLFT_OK) st = csv_cell_num(t, r, cn, &v);
+        if (st != CLFT_OK) return st;
+        if (e == first && v > c->peak) c->peak = v, c->peak_step = step, peak_row = r;
+    }
+    if (c->peak < below) return CLFT_OK; /* no collapse: back_step 0, recovered */
+    for (int r = peak_row + 1; r < t->nrow; r++) {
+        double step, v;
+        ClftStatus st = csv_cell_num(t, r, cs, &step);
+        if (st == CLFT_OK) st = csv_cell_num(t, r, cn, &v);
+        if (st != CLFT_OK) return st;
+        c->back_step = step;
+        if (v < below) return CLFT_OK;
+    }
+    if (peak_row == t->nrow - 1) c->back_step = c->peak_step;
+    c->recovered = 0;
+    return CLFT_OK;
+}
+
 /* Appends the run's pre-training statistics (results.h, protocol "pretrain") to vals, under the
  * dataset of its evaluation; a run without train.csv or scores.csv has none. */
 static ClftStatus read_pretrain(const char *dir, const char *dataset, RunValue *vals, int *n_vals)
@@ -127,9 +169,19 @@ static ClftStatus read_pretrain(const char *dir, const char *dataset, RunValue *
         if ((st = csv_read(path, &t)) != CLFT_OK) return st;
         RunValue v = {dataset, "pretrain", metrics[i], 0, 0};
         st = last_epoch_mean(&t, cols[i], &v.value, &v.epoch);
+        ResultsCollapse c;
+        if (st == CLFT_OK && i == 2 && t.nrow > 0)
+            st = results_collapse(&t, RESULTS_COLLAPSE_BELOW, &c);
         csv_table_free(&t);
         if (st != CLFT_OK) return st;
         if (!isnan(v.value)) vals[(*n_vals)++] = v;
+        if (i == 2 && !isnan(v.value)) {
+            vals[(*n_vals)++] = (RunValue){dataset, "pretrain", "collapse_peak", c.peak, v.epoch};
+            vals[(*n_vals)++] =
+                (RunValue){dataset, "pretrain", "collapse_iters", c.back_step, v.epoch};
+            vals[(*n_vals)++] =
+                (RunValue){dataset, "pretrain", "collapse_recovered", c.recovered, v.epoch};
+        }
     }
     return CLFT_OK;
 }
@@ -145,7 +197,7 @@ static ClftStatus add_run(ResultsSummary *s, const ResultsRun *run)
     }
     CsvTable t;
     if ((st = csv_read(path, &t)) != CLFT_OK) return st;
-    RunValue *vals = xmalloc((size_t)(t.nrow + 4) * sizeof *vals); /* (≤ nrow + 3 pretrain) */
+    RunValue *vals = xmalloc((size_t)(t.nrow + 7) * sizeof *vals); /* (≤ nrow + 6 pretrain) */
     int n_vals = 0;
     st = read_run(&t, vals, &n_vals);
     if (st == CLFT_OK && n_vals == 0) s->n_runs_missing++;
@@ -169,7 +221,7 @@ static ClftStatus add_run(ResultsSummary *s, const ResultsRun *run)
 /* delta / p of row r against its reference row, paired by seed. */
 static void pair_row(ResultsSummary *s, ResultsRow *r)
 {
-    r->delta = r->delta_ci95 = r->p_value = NAN;
+    r->delta = r->delta_ci95 = r->p_value = r->p_holm = NAN;
     r->n_paired = 0;
     if (!r->reference[0]) return;
     RunValue key = {r->dataset, r->protocol, r->metric, 0, 0};
@@ -190,6 +242,35 @@ static void pair_row(ResultsSummary *s, ResultsRow *r)
     r->p_value = p.p_value;
 }
 
+static int same_family(const ResultsRow *a, const ResultsRow *b)
+{
+    return !strcmp(a->baseline, b->baseline) && !strcmp(a->reference, b->reference) &&
+           !strcmp(a->dataset, b->dataset) && !strcmp(a->protocol, b->protocol) &&
+           !strcmp(a->metric, b->metric);
+}
+
+/* p_holm: Holm's adjustment over each family of rows compared with one reference (results.h). */
+static void holm_families(ResultsSummary *s)
+{
+    int *member = xmalloc((size_t)(s->n ? s->n : 1) * sizeof *member); /* (m) row indices */
+    double *p = xmalloc((size_t)(s->n ? s->n : 1) * 2 * sizeof *p), *adj = p + s->n; /* (m) */
+    for (int i = 0; i < s->n; i++) {
+        ResultsRow *r = &s->rows[i];
+        if (!r->reference[0] || !isnan(r->p_holm) || isnan(r->p_value)) continue;
+        int m = 0;
+        for (int j = i; j < s->n; j++)
+            if (s->rows[j].reference[0] && same_family(r, &s->rows[j])) {
+                member[m] = j;
+                p[m++] = s->rows[j].p_value;
+            }
+        stats_holm(p, m, adj);
+        for (int k = 0; k < m; k++)
+            s->rows[member[k]].p_holm = adj[k];
+    }
+    free(p);
+    free(member);
+}
+
 ClftStatus results_summarize(const ResultsRun *runs, int n_runs, ResultsSummary *s)
 {
     memset(s, 0, sizeof *s);
@@ -205,6 +286,7 @@ ClftStatus results_summarize(const ResultsRun *runs, int n_runs, ResultsSummary 
         s->rows[i].mean = m.mean, s->rows[i].std = m.std, s->rows[i].ci95 = m.ci95;
     }
     for (int i = 0; i < s->n; i++) pair_row(s, &s->rows[i]);
+    holm_families(s);
     return CLFT_OK;
 }
 
@@ -216,11 +298,11 @@ void results_summary_free(ResultsSummary *s)
 
 ClftStatus results_write_summary(const ResultsSummary *s, const char *path)
 {
-    static const char *const cols[] = {"baseline", "variant", "dataset",   "protocol",
-                                       "metric",   "n_seeds", "mean",      "std",
-                                       "ci95",     "delta_vs_baseline", "p_value"};
+    static const char *const cols[] = {
+        "baseline", "variant", "dataset",           "protocol",   "metric",  "n_seeds", "mean",
+        "std",      "ci95",    "delta_vs_baseline", "delta_ci95", "p_value", "p_holm"};
     CsvWriter w;
-    ClftStatus st = csv_open(&w, path, cols, 11, CSV_CREATE);
+    ClftStatus st = csv_open(&w, path, cols, 13, CSV_CREATE);
     if (st != CLFT_OK) return st;
     char b[64];
     for (int i = 0; i < s->n && st == CLFT_OK; i++) {
@@ -235,7 +317,9 @@ ClftStatus results_write_summary(const ResultsSummary *s, const char *path)
         csv_put_str(&w, stats_format(b, sizeof b, r->std));
         csv_put_str(&w, stats_format(b, sizeof b, r->ci95));
         csv_put_str(&w, r->reference[0] ? stats_format(b, sizeof b, r->delta) : "");
+        csv_put_str(&w, r->reference[0] ? stats_format(b, sizeof b, r->delta_ci95) : "");
         csv_put_str(&w, r->reference[0] ? stats_format(b, sizeof b, r->p_value) : "");
+        csv_put_str(&w, r->reference[0] ? stats_format(b, sizeof b, r->p_holm) : "");
         st = csv_end_row(&w);
     }
     if (st != CLFT_OK) {

@@ -3,21 +3,28 @@
  * accepted bands (results/expected/<preset>.csv).
  *
  * summary.csv columns: baseline, variant, dataset, protocol, metric, n_seeds, mean, std, ci95,
- * delta_vs_baseline, p_value. One row per (arm, dataset, protocol, metric) found in the runs'
- * eval.csv files, in matrix order. Per run, eval.csv rows on split "train" are ignored, and of the
- * rows for one (dataset, protocol, metric) the one with the largest epoch (the last such in the file
- * on ties) is the run's value. mean / std / ci95 are over the seeds (downstream/stats.h: sample std,
- * Student-t half-width). delta_vs_baseline = mean over seeds of (arm − reference arm) and p_value the
- * two-sided paired t-test, both over the seeds present in both arms. For the reference (baseline)
- * rows themselves these two cells are EMPTY (not applicable); "nan" means undefined (e.g. n < 2).
+ * delta_vs_baseline, delta_ci95, p_value, p_holm. One row per (arm, dataset, protocol, metric)
+ * found in the runs' eval.csv files, in matrix order. Per run, eval.csv rows on split "train" are
+ * ignored, and of the rows for one (dataset, protocol, metric) the one with the largest epoch (the
+ * last such in the file on ties) is the run's value. mean / std / ci95 are over the seeds
+ * (downstream/stats.h: sample std, Student-t half-width). delta_vs_baseline = mean over seeds of
+ * (arm − reference arm), delta_ci95 the half-width of its 95% Student-t interval and p_value the
+ * two-sided paired t-test, all over the seeds present in both arms. p_holm is p_value after Holm's
+ * adjustment (downstream/stats.h) across the family of arms compared with the same reference row
+ * (same baseline, reference arm, dataset, protocol and metric): a preset that sets several arms
+ * against one baseline reports how likely any of them is a false "difference". For the reference
+ * (baseline) rows themselves these four cells are EMPTY (not applicable); "nan" means undefined
+ * (e.g. n < 2).
  * Besides the evaluation, each run with an evaluation contributes its pre-training statistics over
  * its last epoch, as protocol "pretrain" under the dataset of its first eval.csv row: metric "loss"
  * (mean InfoNCE loss of train.csv's rows of that epoch), "pos_score" and "neg_score" (means of
  * scores.csv's pre_pos_mean and pre_neg_mean over that epoch's steps: the encoder's own q·k and
- * q·queue, before any variant's transformation). They are diagnostics of the training, not of an
- * encoder's quality: RESULTS.md's tables leave them out; `clft check` can gate on them (issue 20:
- * at smoke scale a frozen key encoder or a loader feeding the same view twice barely moves kNN but
- * moves these by many seed deviations; results/expected/README.md).
+ * q·queue, before any variant's transformation), and the early collapse of the negative scores
+ * (issue 18; results_collapse below): "collapse_peak", "collapse_iters", "collapse_recovered".
+ * They are diagnostics of the training, not of an encoder's quality: RESULTS.md's tables leave
+ * them out (but for a collapse table); `clft check` can gate on them (issue 20: at smoke scale a
+ * frozen key encoder or a loader feeding the same view twice barely moves kNN but moves these by
+ * many seed deviations; results/expected/README.md).
  *
  * RESULTS.md: each preset owns the text between the lines
  *     <!-- clft:begin preset=NAME -->  and  <!-- clft:end preset=NAME -->
@@ -34,6 +41,7 @@
 #include <stdio.h>
 
 #include "core/common.h"
+#include "core/io/csv.h"
 
 #define RESULTS_MAX_SEEDS 64
 #define RESULTS_NAME 64
@@ -57,6 +65,7 @@ typedef struct {
     double mean, std, ci95;
     int n_paired;                 /* seeds present in both this arm and its reference */
     double delta, delta_ci95, p_value; /* NaN for reference rows */
+    double p_holm; /* p_value, Holm-adjusted over its family; NaN for reference rows */
 } ResultsRow;
 
 typedef struct {
@@ -64,6 +73,22 @@ typedef struct {
     int n, cap;
     int n_runs_missing; /* runs with no usable eval.csv row */
 } ResultsSummary;
+
+/* The early collapse of the encoder's negative scores, from a run's scores.csv (columns epoch,
+ * step, pre_neg_mean: the encoder's own mean q·queue, before any variant). FT runs at mini scale
+ * show it: the mean negative cosine jumps towards 1 in the first few hundred iterations (every
+ * query alike every key) and takes thousands to come back. Of the rows in step order:
+ *   peak      = the largest pre_neg_mean over the rows of the first (smallest) epoch;
+ *   back_step = the step of the first row after the peak's with pre_neg_mean < below (0 when
+ *               the peak itself is below: no collapse), or the last row's step when none is (a
+ *               lower bound: the run ended collapsed); recovered = 0 then, else 1.
+ * An error naming the file when a column is missing, a cell is not a number, or it has no rows. */
+#define RESULTS_COLLAPSE_BELOW 0.1
+typedef struct {
+    double peak, peak_step, back_step;
+    int recovered;
+} ResultsCollapse;
+ClftStatus results_collapse(const CsvTable *scores, double below, ResultsCollapse *c);
 
 /* Reads every run's eval.csv and computes the summary. A missing eval.csv counts in
  * n_runs_missing; an unreadable or malformed one is an error naming the file. */

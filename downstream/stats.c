@@ -151,6 +151,31 @@ StatsPaired stats_paired(const double *a, const double *b, int n)
                          .p_value = stats_paired_t_pvalue(a, b, n)};
 }
 
+void stats_holm(const double *p, int n, double *adj)
+{
+    ASSERT(n >= 0);
+    int *order = xmalloc((size_t)(n ? n : 1) * sizeof *order); /* (m) finite p by index, sorted */
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        adj[i] = NAN;
+        if (isnan(p[i])) continue;
+        int j = m++; /* insertion sort, stable: n is a study's arm count */
+        while (j > 0 && p[order[j - 1]] > p[i]) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = i;
+    }
+    double running = 0.0;
+    for (int k = 0; k < m; k++) {
+        double a = (double)(m - k) * p[order[k]];
+        if (a > 1.0) a = 1.0;
+        if (a > running) running = a;
+        adj[order[k]] = running;
+    }
+    free(order);
+}
+
 char *stats_format(char *buf, size_t cap, double v)
 {
     if (isnan(v))

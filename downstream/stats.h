@@ -52,6 +52,12 @@ typedef struct {
 } StatsPaired;
 StatsPaired stats_paired(const double *a, const double *b, int n);
 
+/* Holm's step-down adjustment of the m finite p-values among p (n) for testing them as one family
+ * (NaN entries are not tests: they stay NaN and do not count in m). With the finite ones sorted
+ * p(1) <= ... <= p(m), adj(i) = max over j <= i of min(1, (m − j + 1) · p(j)); ties keep their
+ * input order. Controls the family-wise error rate at any alpha (Holm 1979). */
+void stats_holm(const double *p, int n, double *adj);
+
 /* Writes v as "%.6g", or "nan" for NaN, into buf (cap bytes); returns buf. */
 char *stats_format(char *buf, size_t cap, double v);
 

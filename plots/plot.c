@@ -235,7 +235,7 @@ static ClftStatus render(const Renderer *rd, const char *script, const char *fig
 /* ---- the whole job ---- */
 
 static ClftStatus prepare(PlotRun *runs, const char *const *dirs, int n, const char *tmp,
-                          const PlotOptions *opt)
+                          const PlotOptions *opt, int *n_forest)
 {
     ClftStatus st = CLFT_OK;
     for (int i = 0; i < n && st == CLFT_OK; i++) {
@@ -245,11 +245,13 @@ static ClftStatus prepare(PlotRun *runs, const char *const *dirs, int n, const c
         if (st == CLFT_OK) st = pdata_hist(&runs[i], i + 1, tmp, opt);
     }
     if (st == CLFT_OK && opt->summary) st = pdata_summary(opt->summary, tmp);
+    if (st == CLFT_OK && opt->summary) st = pdata_forest(opt->summary, tmp, n_forest);
     if (st == CLFT_OK) write_vars(runs, n, tmp);
     return st;
 }
 
-static ClftStatus draw_all(const Renderer *rd, const PlotRun *runs, int n, int with_summary)
+static ClftStatus draw_all(const Renderer *rd, const PlotRun *runs, int n, int with_summary,
+                           int with_forest)
 {
     ClftStatus st = render(rd, "score_curves.gp", "score_curves", 0);
     if (st == CLFT_OK) st = render(rd, "train_curves.gp", "train_curves", 0);
@@ -261,6 +263,7 @@ static ClftStatus draw_all(const Renderer *rd, const PlotRun *runs, int n, int w
         if (st == CLFT_OK) st = render(rd, "score_hist.gp", fig, i + 1);
     }
     if (st == CLFT_OK && with_summary) st = render(rd, "comparison.gp", "comparison", 0);
+    if (st == CLFT_OK && with_forest) st = render(rd, "forest.gp", "forest", 0);
     return st;
 }
 
@@ -283,11 +286,12 @@ ClftStatus plot_runs(const char *const *dirs, int n, const PlotOptions *opt)
         return CLFT_ERR_IO;
     }
     PlotRun *runs = xcalloc((size_t)n, sizeof *runs);
-    ClftStatus st = prepare(runs, dirs, n, tmp, opt);
+    int n_forest = 0;
+    ClftStatus st = prepare(runs, dirs, n, tmp, opt, &n_forest);
     if (st == CLFT_OK) st = mkdir_p(opt->out_dir);
     if (st == CLFT_OK) {
         Renderer rd = {scripts, tmp, opt->out_dir, opt->format, opt->quiet};
-        st = draw_all(&rd, runs, n, opt->summary != NULL);
+        st = draw_all(&rd, runs, n, opt->summary != NULL, n_forest > 0);
     }
     const char *keep = getenv("CLFT_PLOTS_KEEP_DATA");
     if (keep && *keep == '1')

@@ -37,6 +37,10 @@ ClftStatus pdata_train(PlotRun *r, int i, const char *tmp, int smooth);
 ClftStatus pdata_hist(PlotRun *r, int i, const char *tmp, const PlotOptions *opt);
 /* summary.csv → TMP/cmp_<m>.dat and TMP/cmp_vars.gp for the comparison chart. */
 ClftStatus pdata_summary(const char *path, const char *tmp);
+/* summary.csv → TMP/forest_{knn,linear}.dat and TMP/forest_vars.gp: each compared method's top-1 Δ
+ * vs its reference with the 95% CI (columns delta_vs_baseline, delta_ci95); *n_arms = 0 when the
+ * summary compares nothing or predates delta_ci95 (then nothing is written). */
+ClftStatus pdata_forest(const char *path, const char *tmp, int *n_arms);
 
 /* The colour of a method, the same in every figure: MoCo v1 blues, v2 oranges; baseline light,
  * +FT dark; other variants and baselines from a fixed qualitative set. */

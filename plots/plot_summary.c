@@ -181,3 +181,91 @@ ClftStatus pdata_summary(const char *path, const char *tmp)
     ptable_free(&t);
     return st;
 }
+
+/* ---- the forest plot: each compared method's Δ vs its reference, with its 95% CI ----------------
+ */
+
+#define FOREST_PAPER_GAIN 2.1 /* PAPER.md §6: MoCo v2 + FT, IN-1K linear top-1, 67.5 → 69.6 */
+
+typedef struct {
+    Key arm[MAX_ITEMS];  /* baseline, variant, reference */
+    const char *prot[2]; /* the main protocols drawn: knn, linear */
+    double delta[2][MAX_ITEMS], ci[2][MAX_ITEMS];
+    int n_arms;
+} Forest;
+
+static int forest_protocol(const char *p)
+{
+    return !strcmp(p, "knn") ? 0 : !strcmp(p, "linear") ? 1 : -1;
+}
+
+/* c: baseline, variant, protocol, metric, delta_vs_baseline, delta_ci95 */
+static ClftStatus forest_fill(Forest *f, const PlotTable *t, const int *c)
+{
+    ClftStatus st = CLFT_OK;
+    for (int p = 0; p < 2; p++)
+        for (int a = 0; a < MAX_ITEMS; a++)
+            f->delta[p][a] = f->ci[p][a] = NAN;
+    for (int r = 0; r < t->n_rows && st == CLFT_OK; r++) {
+        const int p = forest_protocol(ptable_str(t, r, c[2]));
+        if (p < 0 || strcmp(ptable_str(t, r, c[3]), "top1") || !*ptable_str(t, r, c[4])) continue;
+        Key k = {ptable_str(t, r, c[0]), ptable_str(t, r, c[1]), NULL};
+        if ((st = add_key(f->arm, &f->n_arms, k, t->path)) != CLFT_OK) break;
+        const int a = find_key(f->arm, f->n_arms, k);
+        if ((st = ptable_num(t, r, c[4], PTABLE_NUM_OPTIONAL, &f->delta[p][a])) != CLFT_OK) break;
+        st = ptable_num(t, r, c[5], PTABLE_NUM_OPTIONAL, &f->ci[p][a]);
+    }
+    return st;
+}
+
+static void forest_write(const Forest *f, const char *tmp)
+{
+    static const char *const names[2] = {"knn", "linear"};
+    char buf[256], file[64];
+    double lo = 0.0, hi = FOREST_PAPER_GAIN;
+    for (int p = 0; p < 2; p++) {
+        snprintf(file, sizeof file, "forest_%s.dat", names[p]);
+        FILE *d = pdata_open(tmp, file);
+        fprintf(d, "# y delta ci95 (first method on top; a missing interval is drawn as 0)\n");
+        for (int a = 0; a < f->n_arms; a++) {
+            if (isnan(f->delta[p][a])) continue;
+            const double ci = isnan(f->ci[p][a]) ? 0.0 : f->ci[p][a];
+            fprintf(d, "%d %.9g %.9g\n", f->n_arms - a, f->delta[p][a], ci);
+            lo = fmin(lo, f->delta[p][a] - ci), hi = fmax(hi, f->delta[p][a] + ci);
+        }
+        fclose(d);
+    }
+    FILE *v = pdata_open(tmp, "forest_vars.gp");
+    fprintf(v, "narms = %d\narray alabel[%d]\narray acolor[%d]\n", f->n_arms, f->n_arms, f->n_arms);
+    for (int a = 0; a < f->n_arms; a++) {
+        pdata_method_label(buf, sizeof buf, f->arm[a].a, f->arm[a].b);
+        fprintf(v, "alabel[%d] = ", a + 1), pdata_put_string(v, buf), fputc('\n', v);
+        fprintf(v, "acolor[%d] = \"%s\"\n", a + 1, pdata_method_color(f->arm[a].a, f->arm[a].b));
+    }
+    fprintf(v, "xlo = %.9g\nxhi = %.9g\npaper_gain = %g\n", lo, hi, FOREST_PAPER_GAIN);
+    fclose(v);
+}
+
+ClftStatus pdata_forest(const char *path, const char *tmp, int *n_arms)
+{
+    static const char *const need[] = {"baseline",          "variant",    "protocol", "metric",
+                                       "delta_vs_baseline", "delta_ci95", NULL};
+    *n_arms = 0;
+    PlotTable t;
+    ClftStatus st = ptable_read(&t, path);
+    if (st != CLFT_OK) return st;
+    int c[6];
+    /* a summary written before delta_ci95 existed has no intervals to draw: no forest plot */
+    if (ptable_col(&t, "delta_ci95") < 0) {
+        ptable_free(&t);
+        return CLFT_OK;
+    }
+    Forest *f = xcalloc(1, sizeof *f);
+    st = ptable_require(&t, need, c);
+    if (st == CLFT_OK) st = forest_fill(f, &t, c);
+    if (st == CLFT_OK && f->n_arms > 0) forest_write(f, tmp);
+    if (st == CLFT_OK) *n_arms = f->n_arms;
+    free(f);
+    ptable_free(&t);
+    return st;
+}

@@ -102,13 +102,18 @@ static void test_summary_statistics(void **state)
     CsvTable t;
     assert_int_equal(csv_read(path, &t), CLFT_OK);
     assert_int_equal(t.nrow, 2);
-    assert_int_equal(t.ncol, 11);
+    assert_int_equal(t.ncol, 13);
     assert_string_equal(t.header[9], "delta_vs_baseline");
-    assert_string_equal(csv_cell(&t, 0, 9), ""); /* baseline rows: not applicable */
-    assert_string_equal(csv_cell(&t, 0, 10), "");
+    assert_string_equal(t.header[10], "delta_ci95");
+    assert_string_equal(t.header[11], "p_value");
+    assert_string_equal(t.header[12], "p_holm");
+    for (int c = 9; c < 13; c++)
+        assert_string_equal(csv_cell(&t, 0, c), "");      /* baseline rows */
+    assert_string_equal(csv_cell(&t, 1, 10), "1.43422");  /* t_{0.975,2} / 3 */
+    assert_string_equal(csv_cell(&t, 1, 12), "0.057191"); /* a family of one: p itself */
     assert_string_equal(csv_cell(&t, 1, 5), "3");
     assert_string_equal(csv_cell(&t, 1, 9), "1.33333");
-    assert_string_equal(csv_cell(&t, 1, 10), "0.057191");
+    assert_string_equal(csv_cell(&t, 1, 11), "0.057191");
     csv_table_free(&t);
     results_summary_free(&s);
 }
@@ -145,10 +150,14 @@ static void test_summary_pretrain(void **state)
     }
     ResultsSummary s;
     assert_int_equal(results_summarize(runs, 2, &s), CLFT_OK);
-    assert_int_equal(s.n, 4); /* knn top1, pretrain loss, pos_score, neg_score */
-    static const char *const metrics[] = {"top1", "loss", "pos_score", "neg_score"};
-    const double means[] = {60.5, 5.75, 0.6, 0.15};
-    for (int i = 0; i < 4; i++) {
+    assert_int_equal(s.n, 7); /* knn top1, pretrain loss, pos_score, neg_score, the collapse's 3 */
+    static const char *const metrics[] = {
+        "top1",          "loss",           "pos_score",         "neg_score",
+        "collapse_peak", "collapse_iters", "collapse_recovered"};
+    /* the collapse: peak 0.9 at step 4 (epoch 0), never back below 0.1 (0.1 and 0.2 are not):
+     * iteration 8, the last, and not recovered */
+    const double means[] = {60.5, 5.75, 0.6, 0.15, 0.9, 8, 0};
+    for (int i = 0; i < 7; i++) {
         assert_string_equal(s.rows[i].metric, metrics[i]);
         assert_string_equal(s.rows[i].protocol, i ? "pretrain" : "knn");
         assert_string_equal(s.rows[i].dataset, "fashion-mnist");
@@ -161,6 +170,7 @@ static void test_summary_pretrain(void **state)
     char *md = results_md_section(&s, &ctx);
     assert_non_null(strstr(md, "| knn top1 |"));
     assert_null(strstr(md, "pretrain"));
+    assert_non_null(strstr(md, "| moco_v2 | 0.900 ± 0.000 | 8 ± 0 | 0 of 2 |"));
     free(md);
     results_summary_free(&s);
 }
@@ -515,15 +525,106 @@ static void test_skip_complete_runs(void **state)
     assert_int_equal(run_cmd(cmd), 0);
 }
 
+/* results_collapse on a scores.csv of `rows` after a header with pre_neg_mean; returns its status.
+ */
+static ClftStatus collapse_of(const char *path, const char *rows, ResultsCollapse *c)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "epoch,step,neg_mean,pre_neg_mean\n%s", rows);
+    write_text(path, text);
+    CsvTable t;
+    assert_int_equal(csv_read(path, &t), CLFT_OK);
+    ClftStatus st = results_collapse(&t, 0.1, c);
+    csv_table_free(&t);
+    return st;
+}
+
+/* The collapse statistic on a hand-made scores.csv (results.h): the peak is looked for in the
+ * first epoch only (epoch 1's 0.95 is not it), recovery only after the peak (step 2's 0.05 is
+ * before it), and "back below" is strict. */
+static void test_collapse_statistic(void **state)
+{
+    (void)state;
+    char root[256], path[512];
+    make_temp_dir(root, sizeof root);
+    snprintf(path, sizeof path, "%s/scores.csv", root);
+    ResultsCollapse c;
+    /* rises to 0.8 at step 30, 0.1 at step 50 is not below, 0.09 at step 60 is */
+    assert_int_equal(collapse_of(path,
+                                 "0,1,0,0.01\n0,2,0,0.05\n0,20,9,0.6\n0,30,0,0.8\n0,40,0,0.7\n"
+                                 "1,50,0,0.1\n1,60,0,0.09\n1,70,0,0.95\n1,80,0,0.02\n",
+                                 &c),
+                     CLFT_OK);
+    assert_true(c.peak == 0.8 && c.peak_step == 30 && c.back_step == 60 && c.recovered == 1);
+    /* never above the threshold: no collapse, 0 iterations, recovered */
+    assert_int_equal(collapse_of(path, "0,1,0.5,0.02\n0,2,0.5,0.07\n1,3,0.5,0.03\n", &c), CLFT_OK);
+    assert_true(c.peak == 0.07 && c.back_step == 0 && c.recovered == 1);
+    /* collapsed to the end: the last step, not recovered; also when the peak is the last row */
+    assert_int_equal(collapse_of(path, "0,10,0,0.9\n0,20,0,0.5\n1,30,0,0.3\n", &c), CLFT_OK);
+    assert_true(c.peak == 0.9 && c.back_step == 30 && c.recovered == 0);
+    assert_int_equal(collapse_of(path, "0,10,0,0.2\n0,20,0,0.5\n", &c), CLFT_OK);
+    assert_true(c.peak == 0.5 && c.back_step == 20 && c.recovered == 0);
+    /* no rows, and a missing column, are errors naming the file */
+    assert_int_equal(collapse_of(path, "", &c), CLFT_ERR_FORMAT);
+    assert_non_null(strstr(clft_last_error(), path));
+    write_text(path, "epoch,step,neg_mean\n0,1,0.5\n");
+    CsvTable t;
+    assert_int_equal(csv_read(path, &t), CLFT_OK);
+    assert_int_equal(results_collapse(&t, 0.1, &c), CLFT_ERR_FORMAT);
+    assert_non_null(strstr(clft_last_error(), "pre_neg_mean"));
+    assert_non_null(strstr(clft_last_error(), path));
+    csv_table_free(&t);
+}
+
+/* Holm across two arms against one baseline (make_summary's 10, 12, 14): arm "ft" 11, 14, 15
+ * (p 0.0571910) and arm "b" 11, 14, 17 (differences 1, 2, 3: p 0.0741799, test_stats.c). Sorted,
+ * 2 · 0.0571910 = 0.114382 and 1 · 0.0741799 raised to it: both 0.114382. A third arm against
+ * another reference is another family. */
+static void test_summary_holm(void **state)
+{
+    (void)state;
+    char root[256];
+    make_temp_dir(root, sizeof root);
+    static char dirs[9][1024];
+    const double base[3] = {10, 12, 14}, ft[3] = {11, 14, 15}, b[3] = {11, 14, 17};
+    ResultsRun runs[9];
+    char name[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "n%d", i + 1);
+        fake_run(root, name, base[i], dirs[i], sizeof dirs[i]);
+        runs[i] = (ResultsRun){"moco_v2", "none", NULL, i + 1, dirs[i]};
+        snprintf(name, sizeof name, "f%d", i + 1);
+        fake_run(root, name, ft[i], dirs[3 + i], sizeof dirs[3 + i]);
+        runs[3 + i] = (ResultsRun){"moco_v2", "ft", "none", i + 1, dirs[3 + i]};
+        snprintf(name, sizeof name, "b%d", i + 1);
+        fake_run(root, name, b[i], dirs[6 + i], sizeof dirs[6 + i]);
+        runs[6 + i] = (ResultsRun){"moco_v2", "b", "none", i + 1, dirs[6 + i]};
+    }
+    ResultsSummary s;
+    assert_int_equal(results_summarize(runs, 9, &s), CLFT_OK);
+    assert_int_equal(s.n, 3);
+    assert_true(isnan(s.rows[0].p_holm));
+    assert_true(fabs(s.rows[1].p_value - 0.05719095841793653) < 1e-9);
+    assert_true(fabs(s.rows[2].p_value - 0.0741799002274) < 1e-9);
+    assert_true(fabs(s.rows[1].p_holm - 2 * 0.05719095841793653) < 1e-9);
+    assert_true(fabs(s.rows[2].p_holm - 2 * 0.05719095841793653) < 1e-9);
+    results_summary_free(&s);
+    /* "b" compared with "ft" instead: two families of one, each p its own */
+    for (int i = 0; i < 3; i++)
+        runs[6 + i].reference = "ft";
+    assert_int_equal(results_summarize(runs, 9, &s), CLFT_OK);
+    assert_true(s.rows[1].p_holm == s.rows[1].p_value && s.rows[2].p_holm == s.rows[2].p_value);
+    results_summary_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_summary_pretrain),
-        cmocka_unit_test(test_results_md_markers),
-        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_derive_envelope),
-        cmocka_unit_test(test_check_bad_input),
-        cmocka_unit_test(test_matrices),
-        cmocka_unit_test(test_skip_complete_runs),
+        cmocka_unit_test(test_collapse_statistic), cmocka_unit_test(test_summary_holm),
+        cmocka_unit_test(test_results_md_markers), cmocka_unit_test(test_check_bands),
+        cmocka_unit_test(test_derive_envelope),    cmocka_unit_test(test_check_bad_input),
+        cmocka_unit_test(test_matrices),           cmocka_unit_test(test_skip_complete_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,12 +129,38 @@ static void test_paired_pvalue_by_hand(void **state)
                 isnan(sp.p_value));
 }
 
+/* Holm by hand: p = {0.01, 0.04, 0.03, 0.005, NaN}: m = 4 finite; sorted 0.005, 0.01, 0.03, 0.04
+ * times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 → running max 0.02, 0.03, 0.06, 0.06 (the last is
+ * raised to keep the order, as Holm's procedure rejects in sequence). */
+static void test_holm_by_hand(void **state)
+{
+    (void)state;
+    const double p[] = {0.01, 0.04, 0.03, 0.005, NAN};
+    const double want[] = {0.03, 0.06, 0.06, 0.02};
+    double adj[5];
+    stats_holm(p, 5, adj);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(adj[i] - want[i]) < 1e-15);
+    assert_true(isnan(adj[4]));
+    /* {0.9, 0.3}: 0.3 · 2 = 0.6, then 0.9 · 1; {0.6, 0.7}: 0.6 · 2 capped at 1, and 0.7 raised to
+     * it; one test is its own adjustment; an empty family writes nothing */
+    const double q[] = {0.9, 0.3}, r[] = {0.6, 0.7};
+    stats_holm(q, 2, adj);
+    assert_true(fabs(adj[0] - 0.9) < 1e-15 && fabs(adj[1] - 0.6) < 1e-15);
+    stats_holm(r, 2, adj);
+    assert_true(adj[0] == 1.0 && adj[1] == 1.0);
+    stats_holm(q, 1, adj);
+    assert_true(adj[0] == 0.9);
+    stats_holm(q, 0, adj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_betai_closed_forms), cmocka_unit_test(test_t_cdf_closed_forms),
         cmocka_unit_test(test_t_quantile_table),   cmocka_unit_test(test_summary_by_hand),
         cmocka_unit_test(test_single_seed_is_nan), cmocka_unit_test(test_paired_pvalue_by_hand),
+        cmocka_unit_test(test_holm_by_hand),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

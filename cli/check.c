@@ -1,14 +1,14 @@
 /* check.c — `clft check results/summary.csv --expected results/expected/PRESET.csv`: prints one
  * PASS/FAIL line per expected (baseline, variant, protocol, metric) band and exits 1 if any mean is
  * outside its band or missing from the summary; `clft check --write-expected OUT SUMMARY...`
- * derives the bands from measured summaries (downstream/results.h; the bands and how they were
+ * derives the bands from measured summaries (reproduce/results.h; the bands and how they were
  * made: results/expected/README.md). */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "core/common.h"
-#include "downstream/results.h"
+#include "reproduce/results.h"
 
 static void usage(FILE *f)
 {

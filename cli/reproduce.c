@@ -1,11 +1,12 @@
-/* reproduce.c — `clft reproduce --preset smoke|mini|mini-ablations|mini-long|mini-bf16|in100|in1k`: runs a
- * preset's experiment matrix (downstream/matrix.c) as subprocesses of this same binary — `clft
- * pretrain` then `clft eval` per run, --jobs at a time — skipping what is already complete, then
- * writes results/<preset>/summary.csv (copied to results/summary.csv), the figures, and RESULTS.md's
- * generated section for the preset (downstream/results.h). A crashed run is reported and left out
- * of the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md "Scales".
- * With --nproc N each pre-training is a data-parallel run of N processes that this command starts
- * with `mpirun -np N` (issue 17, core/dist/dist.h); the evaluations stay one process. */
+/* reproduce.c — `clft reproduce --preset smoke|mini|mini-ablations|mini-long|mini-bf16|in100|in1k`:
+ * runs a preset's experiment matrix (reproduce/matrix.c) as subprocesses of this same binary —
+ * `clft pretrain` then `clft eval` per run, --jobs at a time — skipping what is already complete,
+ * then writes results/<preset>/summary.csv (copied to results/summary.csv), the figures, and
+ * RESULTS.md's generated section for the preset (reproduce/results.h). A crashed run is reported
+ * and left out of the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md
+ * "Scales". With --nproc N each pre-training is a data-parallel run of N processes that this
+ * command starts with `mpirun -np N` (issue 17, core/dist/dist.h); the evaluations stay one
+ * process. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +21,9 @@
 #include "core/backend/blas.h"
 #include "core/io/csv.h"
 #include "core/io/rundir.h"
-#include "downstream/matrix.h"
-#include "downstream/results.h"
 #include "plots/plot.h"
+#include "reproduce/matrix.h"
+#include "reproduce/results.h"
 
 #define MAX_ARGS 40
 #define MAX_RUNS 512

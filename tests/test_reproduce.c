@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 
 #include "core/io/csv.h"
-#include "downstream/matrix.h"
-#include "downstream/results.h"
+#include "reproduce/matrix.h"
+#include "reproduce/results.h"
 
 static void write_text(const char *path, const char *text)
 {

@@ -1,8 +1,8 @@
-/* test_stats.c — downstream/stats: incomplete beta, Student t CDF and quantile, mean/std/CI and
+/* test_stats.c — reproduce/stats: incomplete beta, Student t CDF and quantile, mean/std/CI and
  * the paired t-test, against closed forms and published table values (SciPy's t.ppf). */
 #include "tests/test_util.h"
 
-#include "downstream/stats.h"
+#include "reproduce/stats.h"
 
 #define PI 3.14159265358979323846
 

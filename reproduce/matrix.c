@@ -1,5 +1,5 @@
 /* matrix.c — the experiment matrices of `clft reproduce` (see matrix.h; PAPER.md §2, §3, §6). */
-#include "downstream/matrix.h"
+#include "reproduce/matrix.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* results_check.c — `clft check`: a summary.csv held against accepted bands (results.h). */
-#include "downstream/results.h"
+#include "reproduce/results.h"
 
 #include <math.h>
 #include <string.h>

@@ -15,8 +15,8 @@
  * difference is identical and zero (0/0, as SciPy). Identical non-zero differences give t = ±inf,
  * p = 0 (as SciPy). The mean of n = 0 values is NaN.
  */
-#ifndef CLFT_DOWNSTREAM_STATS_H
-#define CLFT_DOWNSTREAM_STATS_H
+#ifndef CLFT_REPRODUCE_STATS_H
+#define CLFT_REPRODUCE_STATS_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* stats.c — mean, std, Student-t CI and paired t-test (definitions and references in stats.h). */
-#include "downstream/stats.h"
+#include "reproduce/stats.h"
 
 #include <math.h>
 #include <stdio.h>

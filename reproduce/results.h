@@ -7,10 +7,10 @@
  * found in the runs' eval.csv files, in matrix order. Per run, eval.csv rows on split "train" are
  * ignored, and of the rows for one (dataset, protocol, metric) the one with the largest epoch (the
  * last such in the file on ties) is the run's value. mean / std / ci95 are over the seeds
- * (downstream/stats.h: sample std, Student-t half-width). delta_vs_baseline = mean over seeds of
+ * (reproduce/stats.h: sample std, Student-t half-width). delta_vs_baseline = mean over seeds of
  * (arm − reference arm), delta_ci95 the half-width of its 95% Student-t interval and p_value the
  * two-sided paired t-test, all over the seeds present in both arms. p_holm is p_value after Holm's
- * adjustment (downstream/stats.h) across the family of arms compared with the same reference row
+ * adjustment (reproduce/stats.h) across the family of arms compared with the same reference row
  * (same baseline, reference arm, dataset, protocol and metric): a preset that sets several arms
  * against one baseline reports how likely any of them is a false "difference". For the reference
  * (baseline) rows themselves these four cells are EMPTY (not applicable); "nan" means undefined
@@ -35,8 +35,8 @@
  * for that (baseline, variant, protocol, metric) — every dataset's row, if several — must satisfy
  * lo <= mean <= hi. A row missing from the summary fails.
  */
-#ifndef CLFT_DOWNSTREAM_RESULTS_H
-#define CLFT_DOWNSTREAM_RESULTS_H
+#ifndef CLFT_REPRODUCE_RESULTS_H
+#define CLFT_REPRODUCE_RESULTS_H
 
 #include <stdio.h>
 

@@ -1,6 +1,6 @@
 /* results.c — summary.csv from run directories, RESULTS.md's generated sections, and `clft check`
- * (see results.h; statistics from downstream/stats.h, published numbers from PAPER.md §6). */
-#include "downstream/results.h"
+ * (see results.h; statistics from reproduce/stats.h, published numbers from PAPER.md §6). */
+#include "reproduce/results.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include "core/io/atomic.h"
 #include "core/io/csv.h"
 #include "core/io/rundir.h"
-#include "downstream/stats.h"
+#include "reproduce/stats.h"
 
 /* ---- summary ---------------------------------------------------------------------------------- */
 

@@ -15,8 +15,8 @@
  * configured epochs and (2) its eval.csv holds, for each of the preset's evaluation protocols, a row
  * with that protocol, metric "top1" and a split other than "train".
  */
-#ifndef CLFT_DOWNSTREAM_MATRIX_H
-#define CLFT_DOWNSTREAM_MATRIX_H
+#ifndef CLFT_REPRODUCE_MATRIX_H
+#define CLFT_REPRODUCE_MATRIX_H
 
 #include <stddef.h>
 

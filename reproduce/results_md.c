@@ -1,7 +1,7 @@
 /* results_md.c — RESULTS.md's generated sections (results.h): the machine line, the mean ± std
  * table, the paired method − baseline table beside the paper's published gains (PAPER.md §6), and
  * the marker splice that leaves the rest of the file untouched. */
-#include "downstream/results.h"
+#include "reproduce/results.h"
 
 #include <math.h>
 #include <stdarg.h>

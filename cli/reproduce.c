@@ -1,12 +1,12 @@
-/* reproduce.c — `clft reproduce --preset smoke|mini|mini-ablations|mini-long|mini-bf16|in100|in1k`:
- * runs a preset's experiment matrix (reproduce/matrix.c) as subprocesses of this same binary —
- * `clft pretrain` then `clft eval` per run, --jobs at a time — skipping what is already complete,
- * then writes results/<preset>/summary.csv (copied to results/summary.csv), the figures, and
- * RESULTS.md's generated section for the preset (reproduce/results.h). A crashed run is reported
- * and left out of the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md
- * "Scales". With --nproc N each pre-training is a data-parallel run of N processes that this
- * command starts with `mpirun -np N` (issue 17, core/dist/dist.h); the evaluations stay one
- * process. */
+/* reproduce.c — `clft reproduce --preset
+ * smoke|mini|mini-ablations|mini-ft-study|mini-long|mini-bf16|in100|in1k`: runs a preset's
+ * experiment matrix (reproduce/matrix.c) as subprocesses of this same binary — `clft pretrain` then
+ * `clft eval` per run, --jobs at a time — skipping what is already complete, then writes
+ * results/<preset>/summary.csv (copied to results/summary.csv), the figures, and RESULTS.md's
+ * generated section for the preset (reproduce/results.h). A crashed run is reported and left out of
+ * the statistics; it does not stop the rest of the matrix. Issue 8; DESIGN.md "Scales". With
+ * --nproc N each pre-training is a data-parallel run of N processes that this command starts with
+ * `mpirun -np N` (issue 17, core/dist/dist.h); the evaluations stay one process. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,18 +123,20 @@ static void plan_job(Job *j, const MatrixPreset *p, const MatrixArm *arm, int se
     if (config_resolve(&cfg, arm->baseline, p->config, cli_configs_dir()) != CLFT_OK ||
         (o->data && config_set_kv(&cfg, "data", "spec", o->data, "--data") != CLFT_OK))
         clft_die("%s", clft_last_error());
-    /* the arm's own settings count too (an arm may change optim.epochs) */
+    /* the arm's own settings count too (an arm may change optim.epochs); "@epochs/N" ones follow */
+    int deferred;
+    char scratch[sizeof j->sets[0]];
     for (int i = 0; i < MATRIX_MAX_SETS && arm->sets[i]; i++)
-        if (strcmp(arm->sets[i], MATRIX_SET_START_QUARTER) && config_set(&cfg, arm->sets[i]) != CLFT_OK)
+        if (matrix_expand_set(arm->sets[i], 0, scratch, sizeof scratch, &deferred) != CLFT_OK ||
+            (!deferred && config_set(&cfg, arm->sets[i]) != CLFT_OK))
             clft_die("%s", clft_last_error());
     j->epochs = cfg.optim.epochs;
     snprintf(j->data, sizeof j->data, "%s", cfg.data.spec);
     snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "run.threads=%d", threads);
-    for (int i = 0; i < MATRIX_MAX_SETS && arm->sets[i]; i++) {
-        if (!strcmp(arm->sets[i], MATRIX_SET_START_QUARTER))
-            snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "variant.start_epoch=%d", j->epochs / 4);
-        else snprintf(j->sets[j->n_sets++], sizeof j->sets[0], "%s", arm->sets[i]);
-    }
+    for (int i = 0; i < MATRIX_MAX_SETS && arm->sets[i]; i++)
+        if (matrix_expand_set(arm->sets[i], j->epochs, j->sets[j->n_sets++], sizeof j->sets[0],
+                              &deferred) != CLFT_OK)
+            clft_die("%s", clft_last_error());
     if (matrix_run_dir(p, arm, j->data, seed, o->runs_dir, j->dir, sizeof j->dir) != CLFT_OK ||
         matrix_run_state(p, j->dir, j->epochs, &j->state) != CLFT_OK)
         clft_die("%s", clft_last_error());

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/io/csv.h"
@@ -42,6 +43,25 @@ static const MatrixArm ablation_arms[] = {
     {"moco_v1", "none_m0.999", "none", {"moco.m=0.999", NULL}, "none", "momentum"},
 };
 
+/* mini-ft-study (issue 18): what the early collapse of FT's negative scores suggests, each against
+ * its MoCo v2 reference on mini: FT started after 1/4 or 1/2 of the epochs, its positive
+ * extrapolation alone vs its negative interpolation alone, a milder extrapolation (λ_ex = 1 +
+ * 0.5·Beta(2, 2) ∈ [1, 1.5] instead of [1, 2]), post-mix re-normalisation of both, and FT at
+ * T 0.07 against MoCo at T 0.07 (MoCo v2's own T is 0.2). In mini's group: "none", "ft",
+ * "ft_pos", "ft_neg" and "ft_warmup" are the runs of mini and mini-ablations, reused. */
+static const MatrixArm ft_study_arms[] = {
+    {"moco_v2", "none", "none", {NULL}, NULL, "ft_study"},
+    {"moco_v2", "ft", "ft", {NULL}, "none", "ft_study"},
+    {"moco_v2", "ft_warmup", "ft", {MATRIX_SET_START_QUARTER, NULL}, "none", "ft_study"},
+    {"moco_v2", "ft_start_half", "ft", {MATRIX_SET_START_HALF, NULL}, "none", "ft_study"},
+    {"moco_v2", "ft_pos", "ft_pos", {NULL}, "none", "ft_study"},
+    {"moco_v2", "ft_neg", "ft_neg", {NULL}, "none", "ft_study"},
+    {"moco_v2", "ft_mild", "ft", {"variant.ex_scale=0.5", NULL}, "none", "ft_study"},
+    {"moco_v2", "ft_renorm", "ft", {"variant.postmix_norm=both", NULL}, "none", "ft_study"},
+    {"moco_v2", "none_T0.07", "none", {"moco.T=0.07", NULL}, NULL, "ft_temperature"},
+    {"moco_v2", "ft_T0.07", "ft", {"moco.T=0.07", NULL}, "none_T0.07", "ft_temperature"},
+};
+
 /* mini-long: MoCo v2 +/- FT with mini's network and hyperparameters, 15 epochs (kNN monitor every
  * 3). Defined when mini trained 3 epochs, which stayed below the raw-pixel floors (README "The mini
  * preset and the pixel floors"): does FT's effect at 3 epochs hold at 5x the training? About an
@@ -74,22 +94,111 @@ static const MatrixArm in100_arms[] = {
  * where one 2-thread run does ~770 img/s (the small network's layers do not scale to 2 threads).
  * mini-long runs its 3 seeds at once (1 thread each), so no seed trains alone on one core. */
 static const MatrixPreset presets[] = {
-    {"smoke", "smoke", "smoke", 2, 0, {"knn", "linear"}, 1, 1, ARMS(smoke_arms),
+    {"smoke",
+     "smoke",
+     "smoke",
+     2,
+     0,
+     {"knn", "linear"},
+     1,
+     1,
+     ARMS(smoke_arms),
      "MoCo v2 +/- FT, tiny ResNet on 4096 Fashion-MNIST images (CI)"},
-    {"mini", "mini", "mini", 3, 0, {"knn", "linear"}, 1, 2, ARMS(mini_arms),
+    {"mini",
+     "mini",
+     "mini",
+     3,
+     0,
+     {"knn", "linear"},
+     1,
+     2,
+     ARMS(mini_arms),
      "MoCo v1/v2 +/- FT, small ResNet on Fashion-MNIST (make reproduce)"},
-    {"mini-ablations", "mini", "mini", 3, 0, {"knn", "linear"}, 1, 2, ARMS(ablation_arms),
+    {"mini-ablations",
+     "mini",
+     "mini",
+     3,
+     0,
+     {"knn", "linear"},
+     1,
+     2,
+     ARMS(ablation_arms),
      "FT ablations and MoCHi on MoCo v2, key-momentum study on MoCo v1 (mini scale)"},
-    {"mini-long", "mini", "mini-long", 3, 0, {"knn", "linear"}, 1, 3, ARMS(mini_long_arms),
+    {"mini-ft-study",
+     "mini",
+     "mini",
+     3,
+     0,
+     {"knn", "linear"},
+     1,
+     2,
+     ARMS(ft_study_arms),
+     "what FT's early collapse suggests: later start, each half alone, milder, re-normalised, T"},
+    {"mini-long",
+     "mini",
+     "mini-long",
+     3,
+     0,
+     {"knn", "linear"},
+     1,
+     3,
+     ARMS(mini_long_arms),
      "MoCo v2 +/- FT for 15 epochs on mini's network: the budget that passes the raw-pixel floors"},
-    {"mini-bf16", "mini", "mini-bf16", 3, 0, {"knn", "linear"}, 1, 2, ARMS(bf16_arms),
+    {"mini-bf16",
+     "mini",
+     "mini-bf16",
+     3,
+     0,
+     {"knn", "linear"},
+     1,
+     2,
+     ARMS(bf16_arms),
      "MoCo v2 on mini in fp32 and in bf16 (run.precision), same seeds: bf16's accuracy cost"},
-    {"in100", "in100", "in100", 1, 1, {"knn", "linear"}, 0, 1, ARMS(in100_arms),
+    {"in100",
+     "in100",
+     "in100",
+     1,
+     1,
+     {"knn", "linear"},
+     0,
+     1,
+     ARMS(in100_arms),
      "MoCo v2 +/- FT, ResNet-50 on ImageNet-100 (the paper's protocol; GPUs)"},
-    {"in1k", "in1k", "in1k", 1, 1, {"knn", "linear"}, 0, 1, ARMS(mini_arms),
+    {"in1k",
+     "in1k",
+     "in1k",
+     1,
+     1,
+     {"knn", "linear"},
+     0,
+     1,
+     ARMS(mini_arms),
      "MoCo v1/v2 +/- FT, ResNet-50 on ImageNet-1K (the paper's protocol; GPU cluster)"},
 };
 static const int n_presets = (int)(sizeof presets / sizeof presets[0]);
+
+ClftStatus matrix_expand_set(const char *set, int epochs, char *out, size_t cap, int *deferred)
+{
+    const char *eq = strchr(set, '='), *at = eq ? strstr(eq, "=@epochs/") : NULL;
+    *deferred = at == eq && at != NULL;
+    int w;
+    if (!*deferred) {
+        w = snprintf(out, cap, "%s", set);
+    } else {
+        char *end;
+        long n = strtol(at + 9, &end, 10);
+        if (*end || end == at + 9 || n < 1 || n > 1000000) {
+            clft_set_error("matrix set '%s': @epochs/N needs a positive integer N", set);
+            return CLFT_ERR_VALUE;
+        }
+        w = snprintf(out, cap, "%.*s=%d", (int)(eq - set), set, epochs / (int)n);
+    }
+    if (w < 0 || (size_t)w >= cap) {
+        clft_set_error("matrix set '%s': too long", set);
+        return CLFT_ERR_VALUE;
+    }
+    return CLFT_OK;
+}
 
 const MatrixPreset *matrix_find(const char *name)
 {

@@ -25,9 +25,10 @@
 #define MATRIX_MAX_SETS 3
 #define MATRIX_MAX_PROTOCOLS 2
 
-/* The FT warm-up ablation's start epoch is epochs / 4 of the resolved config: an arm whose set is
- * exactly this text gets "variant.start_epoch=<epochs/4>". */
+/* A set whose value is "@epochs/N" (N a positive integer) takes optim.epochs / N of the resolved
+ * config (integer division): FT started after a quarter or half of the training. */
 #define MATRIX_SET_START_QUARTER "variant.start_epoch=@epochs/4"
+#define MATRIX_SET_START_HALF "variant.start_epoch=@epochs/2"
 
 typedef struct {
     const char *baseline;  /* moco_v1 | moco_v2 */
@@ -54,6 +55,10 @@ typedef struct {
 
 /* The preset named `name`, or NULL. */
 const MatrixPreset *matrix_find(const char *name);
+/* An arm's set as given to --set: "@epochs/N" values (MATRIX_SET_START_QUARTER) replaced by
+ * epochs / N; *deferred = 1 for such a set (it cannot be applied before epochs is known). An
+ * error naming the set when N is not a positive integer or out does not hold it. */
+ClftStatus matrix_expand_set(const char *set, int epochs, char *out, size_t cap, int *deferred);
 /* NULL-terminated list of every preset (for --help). */
 const MatrixPreset *const *matrix_all(void);
 /* The arm of `p` with this baseline and label, or NULL. */

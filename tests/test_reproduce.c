@@ -440,6 +440,50 @@ static void test_matrices(void **state)
     assert_non_null(matrix_arm(abl, "moco_v1", "none_m0.9"));
     assert_non_null(matrix_arm(abl, "moco_v2", "ft_warmup"));
     assert_true(matrix_find("in100")->needs_imagefolder);
+    /* presets of one group share run directories by (baseline, label): the same label must mean
+     * the same variant and settings everywhere, or a reused run would be another experiment */
+    for (const MatrixPreset *const *p = matrix_all(); *p; p++)
+        for (const MatrixPreset *const *q = matrix_all(); *q; q++) {
+            if (strcmp((*p)->group, (*q)->group)) continue;
+            for (int a = 0; a < (*p)->n_arms; a++) {
+                const MatrixArm *x = &(*p)->arms[a];
+                const MatrixArm *y = matrix_arm(*q, x->baseline, x->label);
+                if (!y) continue;
+                assert_string_equal(x->variant, y->variant);
+                for (int i = 0; i < MATRIX_MAX_SETS && (x->sets[i] || y->sets[i]); i++) {
+                    assert_true(x->sets[i] && y->sets[i]);
+                    assert_string_equal(x->sets[i], y->sets[i]);
+                }
+            }
+        }
+    const MatrixPreset *study = matrix_find("mini-ft-study");
+    assert_string_equal(study->group, mini->group);
+    assert_string_equal(matrix_arm(study, "moco_v2", "ft_T0.07")->reference, "none_T0.07");
+}
+
+static void test_expand_set(void **state)
+{
+    (void)state;
+    char out[64];
+    int deferred = -1;
+    assert_int_equal(matrix_expand_set(MATRIX_SET_START_QUARTER, 9, out, sizeof out, &deferred),
+                     CLFT_OK);
+    assert_string_equal(out, "variant.start_epoch=2");
+    assert_int_equal(deferred, 1);
+    assert_int_equal(matrix_expand_set(MATRIX_SET_START_HALF, 9, out, sizeof out, &deferred),
+                     CLFT_OK);
+    assert_string_equal(out, "variant.start_epoch=4");
+    assert_int_equal(matrix_expand_set("moco.T=0.07", 9, out, sizeof out, &deferred), CLFT_OK);
+    assert_string_equal(out, "moco.T=0.07");
+    assert_int_equal(deferred, 0);
+    assert_int_equal(matrix_expand_set("a.b=@epochs/0", 9, out, sizeof out, &deferred),
+                     CLFT_ERR_VALUE);
+    assert_non_null(strstr(clft_last_error(), "a.b=@epochs/0"));
+    assert_int_equal(matrix_expand_set("a.b=@epochs/2x", 9, out, sizeof out, &deferred),
+                     CLFT_ERR_VALUE);
+    assert_int_equal(matrix_expand_set("a.b=@epochs/", 9, out, sizeof out, &deferred),
+                     CLFT_ERR_VALUE);
+    assert_int_equal(matrix_expand_set("a.b=0123456789", 9, out, 8, &deferred), CLFT_ERR_VALUE);
 }
 
 /* A fake run directory of the smoke matrix: checkpoint of `epoch`, eval rows for `protocols`. */
@@ -624,7 +668,8 @@ int main(void)
         cmocka_unit_test(test_collapse_statistic), cmocka_unit_test(test_summary_holm),
         cmocka_unit_test(test_results_md_markers), cmocka_unit_test(test_check_bands),
         cmocka_unit_test(test_derive_envelope),    cmocka_unit_test(test_check_bad_input),
-        cmocka_unit_test(test_matrices),           cmocka_unit_test(test_skip_complete_runs),
+        cmocka_unit_test(test_matrices),           cmocka_unit_test(test_expand_set),
+        cmocka_unit_test(test_skip_complete_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

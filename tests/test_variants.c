@@ -43,6 +43,10 @@ static void test_options_parse(void **state)
     assert_non_null(strstr(clft_last_error(), "gauss"));
     assert_int_equal(variant_options_set(&o, "alpha_ex", "-1"), CLFT_ERR_VALUE);
     assert_int_equal(variant_options_set(&o, "alpha_ex", "2x"), CLFT_ERR_VALUE);
+    assert_true(o.ex_scale == 1.0);
+    assert_int_equal(variant_options_set(&o, "ex_scale", "0.5"), CLFT_OK);
+    assert_true(o.ex_scale == 0.5);
+    assert_int_equal(variant_options_set(&o, "ex_scale", "-0.5"), CLFT_ERR_VALUE);
     assert_int_equal(variant_options_set(&o, "start_epoch", "auto"), CLFT_ERR_VALUE);
     assert_int_equal(variant_options_set(&o, "mochi_beta_max", "0.7"), CLFT_ERR_VALUE);
 }
@@ -292,6 +296,19 @@ static void test_ft_draw_order_and_start_epoch(void **state)
     ft_sample(s, 0, &a);
     dr = ft_get_draws(s);
     assert_true(dr.n_ex == 1 && dr.n_in == 0 && dr.lam_ex[0] >= 0.0f && dr.lam_ex[0] <= 1.0f);
+    ft_destroy(s);
+    /* ex_scale: λ_ex = 1 + s · Beta draw from the same stream, the rest of the draws unchanged */
+    variant_options_default(&o);
+    assert_int_equal(variant_options_set(&o, "ex_scale", "0.25"), CLFT_OK);
+    s = ft_create(&o, be, N, D, K);
+    rng_init(&a, 78, RNG_STREAM_FT, 0, 0);
+    b = a;
+    ft_sample(s, 0, &a);
+    dr = ft_get_draws(s);
+    lex = 1.0f + (float)(0.25 * (float)rng_beta(&b, 2.0, 2.0));
+    lin = (float)rng_beta(&b, 1.6, 1.6);
+    assert_true(dr.lam_ex[0] == lex && dr.lam_in[0] == lin);
+    assert_true(dr.lam_ex[0] >= 1.0f && dr.lam_ex[0] <= 1.25f);
     ft_destroy(s);
 }
 

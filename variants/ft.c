@@ -77,7 +77,10 @@ void ft_sample(FtState *s, int epoch, Rng *rng)
     if (o->target & FT_TARGET_POS) {
         s->n_ex = (o->dimwise & FT_DIMWISE_POS) ? s->D : 1;
         const float shift = o->pos_mode == FT_POS_EXTRAPOLATE ? 1.0f : 0.0f;
-        for (int d = 0; d < s->n_ex; d++) s->lam_ex[d] = shift + draw(o, o->alpha_ex, rng);
+        for (int d = 0; d < s->n_ex; d++) {
+            const float x = draw(o, o->alpha_ex, rng);
+            s->lam_ex[d] = shift + (o->ex_scale == 1.0 ? x : (float)(o->ex_scale * x));
+        }
     }
     if (o->target & FT_TARGET_NEG) {
         s->n_in = (o->dimwise & FT_DIMWISE_NEG) ? s->D : 1;

@@ -4,7 +4,8 @@
  *     positives (target pos|both):  q̂ = λ_ex q + (1 − λ_ex) k,   k̂ = λ_ex k + (1 − λ_ex) q
  *     negatives (target neg|both):  queuê[i] = λ_in queue[i] + (1 − λ_in) queue[perm[i]]
  *
- * λ_ex = 1 + Beta(α_ex, α_ex) (extrapolation; FT_POS_INTERPOLATE drops the +1), λ_in =
+ * λ_ex = 1 + s·Beta(α_ex, α_ex) (extrapolation, s = ex_scale, 1 in the paper; s < 1 a milder
+ * one; FT_POS_INTERPOLATE drops the +1), λ_in =
  * Beta(α_in, α_in); FT_DIST_UNIFORM replaces each Beta by U(0, 1). λ is one scalar per step, or
  * with `dimwise` a vector λ[d] (one value per dimension, shared by the whole batch / queue).
  * perm is a fresh uniform permutation of the K queue rows every step. Optional post-mix L2

@@ -32,6 +32,7 @@ void variant_options_default(VariantOptions *opt)
         .dist = FT_DIST_BETA,
         .alpha_ex = 2.0,
         .alpha_in = 1.6,
+        .ex_scale = 1.0,
         .dimwise = FT_DIMWISE_NONE,
         .postmix_norm = FT_NORM_OFF,
         .start_epoch = 0,
@@ -125,6 +126,7 @@ ClftStatus variant_options_set(VariantOptions *opt, const char *key, const char 
 #undef ENUM_KEY
     if (!strcmp(key, "alpha_ex")) return parse_real(key, value, 0.0, 1e6, &opt->alpha_ex);
     if (!strcmp(key, "alpha_in")) return parse_real(key, value, 0.0, 1e6, &opt->alpha_in);
+    if (!strcmp(key, "ex_scale")) return parse_real(key, value, 0.0, 1e6, &opt->ex_scale);
     if (!strcmp(key, "start_epoch")) return parse_count(key, value, 0, 1000000, COUNT_PLAIN, &opt->start_epoch);
     if (!strcmp(key, "mochi_n_hard")) return parse_count(key, value, 0, 1 << 24, COUNT_OR_AUTO, &opt->mochi_n_hard);
     if (!strcmp(key, "mochi_s")) return parse_count(key, value, 0, 1 << 24, COUNT_OR_AUTO, &opt->mochi_s);
@@ -136,7 +138,7 @@ ClftStatus variant_options_set(VariantOptions *opt, const char *key, const char 
         return CLFT_ERR_VALUE;
     }
     clft_set_error("variant.%s = '%s': unknown key (known: target pos_mode dist alpha_ex alpha_in "
-                   "dimwise postmix_norm start_epoch mochi_n_hard mochi_s mochi_s_prime "
+                   "ex_scale dimwise postmix_norm start_epoch mochi_n_hard mochi_s mochi_s_prime "
                    "mochi_beta_max)",
                    key, value);
     return CLFT_ERR_VALUE;

@@ -39,6 +39,8 @@ typedef struct VariantOptions {
     FtDist dist;                /* key "dist": beta | uniform                (default beta) */
     double alpha_ex;            /* key "alpha_ex": Beta parameter of λ_ex    (default 2.0) */
     double alpha_in;            /* key "alpha_in": Beta parameter of λ_in    (default 1.6) */
+    double ex_scale;            /* key "ex_scale": λ_ex = 1 + ex_scale · draw, a milder
+                                   extrapolation below 1 (interpolate: ex_scale · draw; default 1) */
     FtDimwise dimwise;          /* key "dimwise": none | pos | neg | both    (default none) */
     FtPostmixNorm postmix_norm; /* key "postmix_norm": off | pos | neg | both (default off) */
     /* ft and mochi */

@@ -219,6 +219,138 @@ static void md_collapse(Str *b, const ResultsSummary *s)
     }
 }
 
+/* ---- "When does FT help?": written from the numbers, never by hand (issue 18) ---- */
+
+static const ResultsRow *find_metric(const ResultsSummary *s, const char *baseline,
+                                     const char *variant, const char *protocol, const char *metric)
+{
+    for (int i = 0; i < s->n; i++) {
+        const ResultsRow *r = &s->rows[i];
+        if (!strcmp(r->baseline, baseline) && !strcmp(r->variant, variant) &&
+            !strcmp(r->protocol, protocol) && !strcmp(r->metric, metric))
+            return r;
+    }
+    return NULL;
+}
+
+static int is_ft_arm(const ResultsRow *r)
+{
+    return r->reference[0] && !strncmp(r->variant, "ft", 2) && !strcmp(r->protocol, "knn") &&
+           !strcmp(r->metric, "top1");
+}
+
+/* -1: a loss (95% CI below 0), +1: a gain (above), 0: no detectable difference or no interval */
+static int verdict(const ResultsRow *r)
+{
+    if (!r || r->n_paired < 2 || isnan(r->delta_ci95)) return 0;
+    return r->delta - r->delta_ci95 > 0 ? 1 : r->delta + r->delta_ci95 < 0 ? -1 : 0;
+}
+
+static void say_delta(Str *b, const ResultsRow *r)
+{
+    static const char *const word[] = {"a loss", "no detectable difference", "a gain"};
+    str_printf(b, "%+.2f [%+.2f, %+.2f], %s", r->delta, r->delta - r->delta_ci95,
+               r->delta + r->delta_ci95, word[verdict(r) + 1]);
+}
+
+/* The collapse's iterations (mean over seeds) of an arm, NaN when not recorded. */
+static double collapse_iters(const ResultsSummary *s, const char *baseline, const char *variant)
+{
+    const ResultsRow *r = find_metric(s, baseline, variant, "pretrain", "collapse_iters");
+    return r ? r->mean : NAN;
+}
+
+static void md_ft_help(Str *b, const ResultsSummary *s)
+{
+    int n_ft = 0;
+    for (int i = 0; i < s->n; i++)
+        n_ft += is_ft_arm(&s->rows[i]);
+    if (n_ft == 0) return;
+    str_printf(b,
+               "\n**When does FT help?** (written by the code from the tables above: kNN top-1 "
+               "Δ vs each arm's reference, 95%% CI; a loss or a gain when the CI excludes 0)\n\n");
+    /* 1. which component costs accuracy: each half of FT alone, per baseline */
+    for (int i = 0; i < s->n; i++) {
+        const ResultsRow *ft = &s->rows[i];
+        if (!is_ft_arm(ft) || strcmp(ft->variant, "ft")) continue;
+        const ResultsRow *pos = find_metric(s, ft->baseline, "ft_pos", "knn", "top1");
+        const ResultsRow *neg = find_metric(s, ft->baseline, "ft_neg", "knn", "top1");
+        str_printf(b, "- %s + FT: ", ft->baseline);
+        say_delta(b, ft);
+        if (pos && neg) {
+            str_printf(b, ". Its positive extrapolation alone (ft_pos): ");
+            say_delta(b, pos);
+            str_printf(b, "; its negative interpolation alone (ft_neg): ");
+            say_delta(b, neg);
+            const int vp = verdict(pos), vn = verdict(neg);
+            str_printf(b, ". %s",
+                       vp < 0 && vn < 0  ? "Both halves cost accuracy here"
+                       : vp < 0          ? "The cost comes from the positive extrapolation"
+                       : vn < 0          ? "The cost comes from the negative interpolation"
+                       : verdict(ft) < 0 ? "Neither half alone costs accuracy; together they do"
+                                         : "Neither half costs accuracy");
+        }
+        str_printf(b, ".\n");
+    }
+    /* 2. does the collapse explain it: collapse length against Δ over the arms (references at 0) */
+    double x[RESULTS_MAX_SEEDS], y[RESULTS_MAX_SEEDS];
+    int n = 0;
+    for (int i = 0; i < s->n && n < RESULTS_MAX_SEEDS - 1; i++) {
+        const ResultsRow *r = &s->rows[i];
+        if (!is_ft_arm(r) || isnan(r->delta)) continue;
+        const double it = collapse_iters(s, r->baseline, r->variant);
+        const double it0 = collapse_iters(s, r->baseline, r->reference);
+        if (isnan(it) || isnan(it0)) continue;
+        x[n] = it - it0, y[n++] = r->delta;
+    }
+    if (n >= 3) {
+        double mx = 0, my = 0, sxy = 0, sxx = 0, syy = 0;
+        for (int k = 0; k < n; k++)
+            mx += x[k] / n, my += y[k] / n;
+        for (int k = 0; k < n; k++)
+            sxy += (x[k] - mx) * (y[k] - my), sxx += (x[k] - mx) * (x[k] - mx),
+                syy += (y[k] - my) * (y[k] - my);
+        const double rho = sxx > 0 && syy > 0 ? sxy / sqrt(sxx * syy) : NAN;
+        str_printf(b,
+                   "- The collapse: over the %d FT arms, the extra iterations the encoder's "
+                   "negative scores take to come back below %g (arm − reference) and the kNN Δ "
+                   "correlate at r = %.2f: %s.\n",
+                   n, RESULTS_COLLAPSE_BELOW, rho,
+                   isnan(rho)    ? "undefined (no spread)"
+                   : rho <= -0.5 ? "the longer the collapse, the larger the loss"
+                   : rho >= 0.5  ? "a longer collapse goes with a smaller loss"
+                                 : "the collapse's length does not track the loss");
+    } else {
+        str_printf(b,
+                   "- The collapse: %d FT arm%s with collapse statistics, too few to relate its "
+                   "length to the loss (the table above lists each).\n",
+                   n, n == 1 ? "" : "s");
+    }
+    /* 3. what recovers the baseline's accuracy */
+    int first = 1;
+    for (int i = 0; i < s->n; i++) {
+        const ResultsRow *r = &s->rows[i];
+        if (!is_ft_arm(r) || verdict(r) < 0 || r->n_paired < 2) continue;
+        str_printf(b, "%s%s + %s (%+.2f)", first ? "- Within the CI of its reference: " : ", ",
+                   r->baseline, r->variant, r->delta);
+        first = 0;
+    }
+    str_printf(b, first ? "- No FT arm here reaches its reference's kNN accuracy within the CI.\n"
+                        : ".\n");
+    /* 4. the paper's claim */
+    const ResultsRow *lin = find_metric(s, "moco_v2", "ft", "linear", "top1");
+    if (lin && lin->reference[0] && !isnan(lin->delta)) {
+        const int v = verdict(lin);
+        str_printf(b, "- The paper: MoCo v2 + FT +2.1 linear top-1 (IN-1K, ResNet-50, 200 epochs). "
+                      "Here: ");
+        say_delta(b, lin);
+        str_printf(b, " — %s.\n",
+                   v > 0   ? "a gain, as the paper"
+                   : v < 0 ? "a loss: the paper's gain does not reproduce at this scale"
+                           : "the paper's gain is not seen at this scale");
+    }
+}
+
 /* Floors: protocols that do not depend on the method, as measured on the first method's runs. */
 static void md_floors(Str *b, const ResultsSummary *s)
 {
@@ -263,6 +395,7 @@ char *results_md_section(const ResultsSummary *s, const ResultsContext *ctx)
         md_deltas(&b, s);
         md_floors(&b, s);
         md_collapse(&b, s);
+        md_ft_help(&b, s);
     }
     if (ctx->figures[0]) {
         str_printf(&b, "\nFigures:");

@@ -583,6 +583,75 @@ static ClftStatus collapse_of(const char *path, const char *rows, ResultsCollaps
     return st;
 }
 
+/* A summary row for the generated text: mean and, against a reference, Δ ± its CI on 3 seeds. */
+static ResultsRow text_row(const char *variant, const char *reference, const char *protocol,
+                           const char *metric, double mean, double delta, double ci)
+{
+    ResultsRow r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.baseline, sizeof r.baseline, "moco_v2");
+    snprintf(r.variant, sizeof r.variant, "%s", variant);
+    snprintf(r.dataset, sizeof r.dataset, "fashion-mnist");
+    snprintf(r.protocol, sizeof r.protocol, "%s", protocol);
+    snprintf(r.metric, sizeof r.metric, "%s", metric);
+    snprintf(r.reference, sizeof r.reference, "%s", reference ? reference : "");
+    r.n = 3, r.mean = mean, r.std = 0.1, r.ci95 = 0.2;
+    r.n_paired = reference ? 3 : 0;
+    r.delta = reference ? delta : NAN, r.delta_ci95 = reference ? ci : NAN;
+    r.p_value = r.p_holm = reference ? 0.01 : NAN;
+    return r;
+}
+
+/* "When does FT help?" from a hand-made summary: FT −2 (a loss), its extrapolation alone −1.5 (a
+ * loss), its interpolation alone −0.1 (none), FT after a warm-up +0.2 (none); their collapses
+ * 2000, 1500, 100, 50 iterations against the reference's 0: r ≈ −1; linear Δ −1 ± 1.5. */
+static void test_ft_help_text(void **state)
+{
+    (void)state;
+    ResultsRow rows[] = {
+        text_row("none", NULL, "knn", "top1", 80, 0, 0),
+        text_row("ft", "none", "knn", "top1", 78, -2, 1),
+        text_row("ft_pos", "none", "knn", "top1", 78.5, -1.5, 0.5),
+        text_row("ft_neg", "none", "knn", "top1", 79.9, -0.1, 0.5),
+        text_row("ft_warmup", "none", "knn", "top1", 80.2, 0.2, 0.5),
+        text_row("ft", "none", "linear", "top1", 82, -1, 1.5),
+        text_row("none", NULL, "pretrain", "collapse_iters", 0, 0, 0),
+        text_row("ft", "none", "pretrain", "collapse_iters", 2000, 0, 0),
+        text_row("ft_pos", "none", "pretrain", "collapse_iters", 1500, 0, 0),
+        text_row("ft_neg", "none", "pretrain", "collapse_iters", 100, 0, 0),
+        text_row("ft_warmup", "none", "pretrain", "collapse_iters", 50, 0, 0),
+    };
+    ResultsSummary s = {.rows = rows, .n = (int)(sizeof rows / sizeof rows[0])};
+    const ResultsContext ctx = {.preset = "mini-ft-study",
+                                .about = "a",
+                                .data = "d",
+                                .command = "c",
+                                .n_seeds = 3,
+                                .machine = "m",
+                                .commit = "x",
+                                .date = "t",
+                                .summary_path = "summary.csv"};
+    char *md = results_md_section(&s, &ctx);
+    assert_non_null(strstr(md, "**When does FT help?**"));
+    assert_non_null(strstr(md, "- moco_v2 + FT: -2.00 [-3.00, -1.00], a loss. Its positive "
+                               "extrapolation alone (ft_pos): -1.50 [-2.00, -1.00], a loss; its "
+                               "negative interpolation alone (ft_neg): -0.10 [-0.60, +0.40], no "
+                               "detectable difference. The cost comes from the positive "
+                               "extrapolation.\n"));
+    assert_non_null(strstr(md, "over the 4 FT arms"));
+    assert_non_null(strstr(md, "the longer the collapse, the larger the loss"));
+    assert_non_null(strstr(md, "- Within the CI of its reference: moco_v2 + ft_neg (-0.10), "
+                               "moco_v2 + ft_warmup (+0.20).\n"));
+    assert_non_null(strstr(md, "Here: -1.00 [-2.50, +0.50], no detectable difference — the "
+                               "paper's gain is not seen at this scale."));
+    free(md);
+    /* without FT arms there is no such paragraph */
+    s.n = 1;
+    md = results_md_section(&s, &ctx);
+    assert_null(strstr(md, "When does FT help"));
+    free(md);
+}
+
 /* The collapse statistic on a hand-made scores.csv (results.h): the peak is looked for in the
  * first epoch only (epoch 1's 0.95 is not it), recovery only after the peak (step 2's 0.05 is
  * before it), and "back below" is strict. */
@@ -665,11 +734,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_summary_statistics), cmocka_unit_test(test_summary_pretrain),
-        cmocka_unit_test(test_collapse_statistic), cmocka_unit_test(test_summary_holm),
-        cmocka_unit_test(test_results_md_markers), cmocka_unit_test(test_check_bands),
-        cmocka_unit_test(test_derive_envelope),    cmocka_unit_test(test_check_bad_input),
-        cmocka_unit_test(test_matrices),           cmocka_unit_test(test_expand_set),
-        cmocka_unit_test(test_skip_complete_runs),
+        cmocka_unit_test(test_collapse_statistic), cmocka_unit_test(test_ft_help_text),
+        cmocka_unit_test(test_summary_holm),       cmocka_unit_test(test_results_md_markers),
+        cmocka_unit_test(test_check_bands),        cmocka_unit_test(test_derive_envelope),
+        cmocka_unit_test(test_check_bad_input),    cmocka_unit_test(test_matrices),
+        cmocka_unit_test(test_expand_set),         cmocka_unit_test(test_skip_complete_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

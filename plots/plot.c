@@ -244,6 +244,7 @@ static ClftStatus prepare(PlotRun *runs, const char *const *dirs, int n, const c
         if (st == CLFT_OK) st = pdata_train(&runs[i], i + 1, tmp, opt->smooth);
         if (st == CLFT_OK) st = pdata_hist(&runs[i], i + 1, tmp, opt);
     }
+    if (st == CLFT_OK) pdata_distinguish(runs, n);
     if (st == CLFT_OK && opt->summary) st = pdata_summary(opt->summary, tmp);
     if (st == CLFT_OK && opt->summary) st = pdata_forest(opt->summary, tmp, n_forest);
     if (st == CLFT_OK) write_vars(runs, n, tmp);

@@ -110,6 +110,19 @@ static int on_ini(void *user, const char *section, const char *name, const char 
         snprintf(r->name, sizeof r->name, "%s", value);
     else if (!strcmp(section, "run") && !strcmp(name, "seed"))
         snprintf(r->seed, sizeof r->seed, "%s", value);
+    /* what makes a run another experiment; not its name, place, seed or bookkeeping */
+    static const char *const skip[] = {"run.name",      "run.out",       "run.seed",
+                                       "run.threads",   "run.log_every", "run.ckpt_every",
+                                       "run.keep_ckpt", "data.workers",  NULL};
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", section, name);
+    int keep = r->n_cfg < PLOT_MAX_KEYS;
+    for (int i = 0; skip[i] && keep; i++)
+        keep = strcmp(key, skip[i]) != 0;
+    if (keep) { /* a line too long for cfg[] is left out: it only labels */
+        int w = snprintf(r->cfg[r->n_cfg], sizeof r->cfg[0], "%.*s=%.*s", 47, key, 47, value);
+        if (w > 0 && (size_t)w < sizeof r->cfg[0]) r->n_cfg++;
+    }
     return 1;
 }
 
@@ -142,6 +155,65 @@ static ClftStatus eval_top1(const char *dir, double *top1, int *rank)
     return st;
 }
 
+static void make_label(PlotRun *r, const char *extra)
+{
+    if (r->method[0])
+        snprintf(r->label, sizeof r->label, "%s%s%s%s%s", r->method, extra,
+                 r->seed[0] ? ", seed " : "", r->seed, r->score);
+    else
+        snprintf(r->label, sizeof r->label, "%s%s%s", r->name, extra, r->score);
+}
+
+/* The value of "section.key" in r's config, or NULL. */
+static const char *cfg_value(const PlotRun *r, const char *key)
+{
+    const size_t n = strlen(key);
+    for (int i = 0; i < r->n_cfg; i++)
+        if (!strncmp(r->cfg[i], key, n) && r->cfg[i][n] == '=') return r->cfg[i] + n + 1;
+    return NULL;
+}
+
+void pdata_distinguish(PlotRun *runs, int n)
+{
+    /* PAPER.md §3: MoCo (v1), ImageNet-100, linear top-1 by key momentum */
+    static const struct {
+        double m, top1;
+    } paper[] = {{1.0, 31.2}, {0.999, 53.1}, {0.99, 56.2}, {0.9, 46.5}};
+    for (int i = 0; i < n; i++) {
+        PlotRun *r = &runs[i];
+        if (!r->method[0]) continue;
+        char extra[256] = "";
+        size_t len = 0;
+        int shown = 0, momentum = 0;
+        for (int k = 0; k < r->n_cfg && shown < 3; k++) {
+            char key[96];
+            snprintf(key, sizeof key, "%.*s", (int)strcspn(r->cfg[k], "="), r->cfg[k]);
+            const char *mine = r->cfg[k] + strlen(key) + 1;
+            int differs = 0;
+            for (int j = 0; j < n && !differs; j++) {
+                if (j == i || strcmp(runs[j].method, r->method)) continue;
+                const char *theirs = cfg_value(&runs[j], key);
+                differs = !theirs || strcmp(theirs, mine);
+            }
+            if (!differs) continue;
+            const char *dot = strchr(key, '.');
+            int w = snprintf(extra + len, sizeof extra - len, ", %s %s", dot ? dot + 1 : key, mine);
+            if (w < 0 || (size_t)w >= sizeof extra - len) break;
+            len += (size_t)w, shown++;
+            momentum |= !strcmp(key, "moco.m");
+        }
+        if (!shown) continue;
+        make_label(r, extra);
+        const double m = momentum ? atof(cfg_value(r, "moco.m")) : -1.0;
+        for (size_t p = 0; momentum && !strcmp(r->baseline, "moco_v1") && p < 4; p++)
+            if (fabs(m - paper[p].m) < 1e-9) {
+                size_t l = strlen(r->label);
+                snprintf(r->label + l, sizeof r->label - l, " | paper IN-100 %.1f%%",
+                         paper[p].top1);
+            }
+    }
+}
+
 ClftStatus pdata_run_info(PlotRun *r, const char *dir)
 {
     memset(r, 0, sizeof *r);
@@ -167,19 +239,11 @@ ClftStatus pdata_run_info(PlotRun *r, const char *dir)
     ClftStatus st = eval_top1(r->dir, &top1, &rank);
     if (st != CLFT_OK) return st;
     /* Legend: the method and seed when config.ini names them (short enough for two columns), else
-     * the run's name. */
-    char who[300];
-    if (r->baseline[0]) {
-        char method[128];
-        pdata_method_label(method, sizeof method, r->baseline, r->variant);
-        snprintf(who, sizeof who, "%s%s%s", method, r->seed[0] ? ", seed " : "", r->seed);
-    } else {
-        snprintf(who, sizeof who, "%s", r->name);
-    }
-    if (rank == 0)
-        snprintf(r->label, sizeof r->label, "%s", who);
-    else
-        snprintf(r->label, sizeof r->label, "%s | %stop-1 %.1f%%", who, rank == 3 ? "" : "kNN ", top1);
+     * the run's name; pdata_distinguish may add settings between the two. */
+    if (r->baseline[0]) pdata_method_label(r->method, sizeof r->method, r->baseline, r->variant);
+    if (rank)
+        snprintf(r->score, sizeof r->score, " | %stop-1 %.1f%%", rank == 3 ? "" : "kNN ", top1);
+    make_label(r, "");
     return CLFT_OK;
 }
 

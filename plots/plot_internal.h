@@ -8,6 +8,8 @@
 #include "plots/plot.h"
 #include "plots/plot_csv.h"
 
+#define PLOT_MAX_KEYS 96
+
 typedef struct {
     char dir[1024];
     char name[256];     /* [run] name from config.ini, else the directory's base name */
@@ -16,6 +18,10 @@ typedef struct {
     char variant[64];   /* [variant] name, "" when unknown */
     char seed[32];      /* [run] seed, "" when unknown */
     char label[400];    /* legend text: "MoCo v2 + FT, seed 1 | top-1 81.2%" (or the run name) */
+    char method[128];   /* "MoCo v2 + FT" ("" when config.ini does not name the baseline) */
+    char score[64];     /* " | top-1 81.2%", " | kNN top-1 80.1%" or "" */
+    char cfg[PLOT_MAX_KEYS][96]; /* config.ini's "section.key=value" lines, bookkeeping aside */
+    int n_cfg;
     char color[16];     /* "#rrggbb" */
     int has_pre_scores; /* scores.csv holds pre-transform statistics */
     int has_pre_hist;   /* score_hist.csv holds pre_pos / pre_neg rows */
@@ -28,6 +34,11 @@ typedef struct {
 
 /* Reads config.ini (optional) and eval.csv (optional) for name, method and legend label. */
 ClftStatus pdata_run_info(PlotRun *r, const char *dir);
+/* Runs of one method that differ in their configuration (a momentum sweep, FT started later, a
+ * milder FT) get the settings that tell them apart in their legend labels ("MoCo v1, m 0.9, seed
+ * 1"), and MoCo v1 runs of the momentum sweep the paper's IN-100 linear top-1 for that m
+ * (PAPER.md §3). */
+void pdata_distinguish(PlotRun *runs, int n);
 /* scores.csv → TMP/scores_<i>.dat: step, pos mean, pos mean - std, + std, neg mean, neg var,
  * then the same five for the pre-transform statistics (NaN when absent). */
 ClftStatus pdata_scores(PlotRun *r, int i, const char *tmp, int smooth);

@@ -88,6 +88,61 @@ static void test_every_figure_is_a_png_of_the_documented_size(void **state)
     rm_rf(out);
 }
 
+/* The forest plot, drawn when the summary holds delta_ci95: 7.0 x (1.3 + 0.22 per method) in. */
+static void test_forest_plot(void **state)
+{
+    (void)state;
+    char out[256], sum[400];
+    make_temp_dir(out, sizeof out);
+    snprintf(sum, sizeof sum, "%s/summary.csv", out);
+    char fig[300];
+    snprintf(fig, sizeof fig, "%s/figs", out);
+    write_file(out, "summary.csv",
+               "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,ci95,delta_vs_baseline,"
+               "delta_ci95,p_value,p_holm\n"
+               "moco_v2,none,fashion-mnist,knn,top1,3,83.8,0.1,0.2,,,,\n"
+               "moco_v2,none,fashion-mnist,linear,top1,3,86,0.4,1,,,,\n"
+               "moco_v2,ft,fashion-mnist,knn,top1,3,81.7,0.6,1.4,-2.11,1.34,0.02,0.04\n"
+               "moco_v2,ft,fashion-mnist,linear,top1,3,85,0.2,0.5,-1.01,1.4,0.1,0.1\n"
+               "moco_v2,ft_pos,fashion-mnist,knn,top1,3,82.7,0.6,1.4,-1.1,0.9,0.02,0.04\n"
+               "moco_v2,ft_pos,fashion-mnist,linear,top1,3,85.6,0.2,0.5,-0.4,nan,nan,nan\n");
+    PlotOptions o = {.out_dir = fig, .summary = sum, .quiet = 1};
+    if (plot_runs(two_runs, 2, &o) != CLFT_OK) fail_msg("%s", clft_last_error());
+    assert_png(fig, "forest.png", 2100, 522); /* 2 methods: 1.74 in */
+    rm_rf(out);
+}
+
+/* Runs of one method told apart by what differs in their config.ini: the momentum sweep, with the
+ * paper's IN-100 numbers for MoCo v1 (PAPER.md §3); a setting all share is not shown. */
+static void test_labels_tell_runs_apart(void **state)
+{
+    (void)state;
+    char root[256], dir[3][400];
+    make_temp_dir(root, sizeof root);
+    static const char *const m[3] = {"0.9", "0.99", "0.999"};
+    PlotRun runs[4];
+    for (int i = 0; i < 3; i++) {
+        snprintf(dir[i], sizeof dir[i], "%s/m%d", root, i);
+        mkdir(dir[i], 0755);
+        char ini[512];
+        snprintf(ini, sizeof ini,
+                 "[run]\nseed = 1\nthreads = %d\n[moco]\nbaseline = moco_v1\nK = 4096\nm = %s\n"
+                 "[variant]\nname = none\n",
+                 i + 1, m[i]);
+        write_file(dir[i], "config.ini", ini);
+        assert_int_equal(pdata_run_info(&runs[i], dir[i]), CLFT_OK);
+    }
+    /* a MoCo v2 run beside them is another method: its label stays as it was */
+    write_file(dir[0], "config.ini", "[run]\nseed = 2\n[moco]\nbaseline = moco_v2\nm = 0.5\n");
+    assert_int_equal(pdata_run_info(&runs[3], dir[0]), CLFT_OK);
+    pdata_distinguish(runs, 4);
+    assert_string_equal(runs[0].label, "MoCo v1, m 0.9, seed 1 | paper IN-100 46.5%");
+    assert_string_equal(runs[1].label, "MoCo v1, m 0.99, seed 1 | paper IN-100 56.2%");
+    assert_string_equal(runs[2].label, "MoCo v1, m 0.999, seed 1 | paper IN-100 53.1%");
+    assert_string_equal(runs[3].label, "MoCo v2, seed 2");
+    rm_rf(root);
+}
+
 /* A run of 3 epochs (0..2) — the mini preset's length: the heat map's epoch axis needs a tic step
  * below 1 (once an integer division that gave 0, and gnuplot stopped with "undefined value"). */
 static void test_three_epoch_run_draws_every_figure(void **state)
@@ -410,6 +465,8 @@ int main(void)
         cmocka_unit_test(test_malformed_run_fails_cleanly),
         cmocka_unit_test(test_integer_columns),
         cmocka_unit_test(test_cli_exit_status),
+        cmocka_unit_test(test_forest_plot),
+        cmocka_unit_test(test_labels_tell_runs_apart),
         cmocka_unit_test(test_gnuplot_error_leaves_no_image),
         cmocka_unit_test(test_missing_gnuplot_says_how_to_install),
     };

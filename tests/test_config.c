@@ -332,8 +332,12 @@ static void test_aug_resolve_and_help(void **state)
     config_defaults(&c);
     assert_int_equal(config_set(&c, "aug.preset=moco_v2"), CLFT_OK);
     config_aug_resolve(&c, &a);
-    assert_true(a.jitter_p == 0.8 && a.blur_p == 0.5 && a.gray_p == 0.2);
-    assert_true(a.scale_min == 0.2 && a.scale_max == 1.0 && a.flip_p == 0.5);
+    assert_true(a.jitter_p == 0.8f && a.blur_p == 0.5f && a.gray_p == 0.2f); /* augment.c's */
+    assert_true(a.scale_min == 0.2f && a.scale_max == 1.0f && a.flip_p == 0.5f);
+    assert_int_equal(config_set(&c, "aug.preset=moco_v1"), CLFT_OK);
+    config_aug_resolve(&c, &a);
+    assert_true(a.jitter_p == 1.0f && a.blur_p == 0.0f);
+    assert_int_equal(config_set(&c, "aug.preset=moco_v2"), CLFT_OK);
     assert_int_equal(config_set(&c, "aug.flip_p=0"), CLFT_OK);
     config_aug_resolve(&c, &a);
     assert_true(a.flip_p == 0.0);

@@ -14,6 +14,7 @@
 
 #include <ini.h>
 
+#include "core/data/augment.h"
 #include "core/io/atomic.h"
 
 static void format_double(double x, char *out, size_t cap);
@@ -797,14 +798,15 @@ const char *config_variant_get(const Config *c, const char *key)
 
 void config_aug_resolve(const Config *c, ConfigAug *a)
 {
-    /* PAPER.md §4: v1 jitter always, no blur; v2 jitter with p 0.8 and blur with p 0.5; both
-     * crop scale 0.2-1, flip 0.5, gray 0.2. */
-    static const ConfigAug presets[] = {
-        [CONFIG_AUG_MOCO_V1] = {0.2, 1.0, 0.5, 1.0, 0.2, 0.0},
-        [CONFIG_AUG_MOCO_V2] = {0.2, 1.0, 0.5, 0.8, 0.2, 0.5},
-        [CONFIG_AUG_NONE] = {1.0, 1.0, 0.0, 0.0, 0.0, 0.0},
-    };
-    *a = presets[c->aug.preset];
+    /* The preset's numbers are core/data/augment.c's (PAPER.md §4), held once; "none" trains on
+     * the evaluation transform: the whole image, no flip, no colour. */
+    if (c->aug.preset == CONFIG_AUG_NONE) {
+        *a = (ConfigAug){1.0, 1.0, 0.0, 0.0, 0.0, 0.0};
+    } else {
+        const AugConfig p =
+            c->aug.preset == CONFIG_AUG_MOCO_V1 ? aug_moco_v1(32, 3) : aug_moco_v2(32, 3);
+        *a = (ConfigAug){p.scale_lo, p.scale_hi, p.flip_p, p.jitter_p, p.gray_p, p.blur_p};
+    }
     if (c->aug.scale_min >= 0) a->scale_min = c->aug.scale_min;
     if (c->aug.scale_max >= 0) a->scale_max = c->aug.scale_max;
     if (c->aug.jitter_p >= 0) a->jitter_p = c->aug.jitter_p;

@@ -192,9 +192,9 @@ ClftStatus config_apply_variant(const Config *c, ConfigVariantSetFn set, void *o
 /* The value of free [variant] key `key`, or NULL. */
 const char *config_variant_get(const Config *c, const char *key);
 
-/* Effective augmentation numbers that [aug] can override: the preset's values (PAPER.md §4) with
- * the overrides. The jitter strengths and the blur's sigma range are not settings: they are the
- * preset's (core/data/augment.c). */
+/* Effective augmentation numbers that [aug] can override: the preset's values (aug_moco_v1/v2 of
+ * core/data/augment.c, PAPER.md §4: the one place they are written) with the overrides. The
+ * jitter strengths and the blur's sigma range are not settings: they are the preset's. */
 typedef struct {
     double scale_min, scale_max; /* RandomResizedCrop scale range */
     double flip_p;               /* horizontal flip */

@@ -331,12 +331,13 @@ static void md_ft_help(Str *b, const ResultsSummary *s)
     for (int i = 0; i < s->n; i++) {
         const ResultsRow *r = &s->rows[i];
         if (!is_ft_arm(r) || verdict(r) < 0 || r->n_paired < 2) continue;
-        str_printf(b, "%s%s + %s (%+.2f)", first ? "- Within the CI of its reference: " : ", ",
+        str_printf(b, "%s%s + %s (%+.2f)", first ? "- Not below its reference (95% CI): " : ", ",
                    r->baseline, r->variant, r->delta);
         first = 0;
     }
-    str_printf(b, first ? "- No FT arm here reaches its reference's kNN accuracy within the CI.\n"
-                        : ".\n");
+    str_printf(b, "%s",
+               first ? "- Every FT arm here is below its reference's kNN accuracy (95% CI).\n"
+                     : ".\n");
     /* 4. the paper's claim */
     const ResultsRow *lin = find_metric(s, "moco_v2", "ft", "linear", "top1");
     if (lin && lin->reference[0] && !isnan(lin->delta)) {

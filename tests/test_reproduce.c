@@ -640,10 +640,17 @@ static void test_ft_help_text(void **state)
                                "extrapolation.\n"));
     assert_non_null(strstr(md, "over the 4 FT arms"));
     assert_non_null(strstr(md, "the longer the collapse, the larger the loss"));
-    assert_non_null(strstr(md, "- Within the CI of its reference: moco_v2 + ft_neg (-0.10), "
+    assert_non_null(strstr(md, "- Not below its reference (95% CI): moco_v2 + ft_neg (-0.10), "
                                "moco_v2 + ft_warmup (+0.20).\n"));
     assert_non_null(strstr(md, "Here: -1.00 [-2.50, +0.50], no detectable difference — the "
                                "paper's gain is not seen at this scale."));
+    free(md);
+    /* both halves and the warm-up below 0 too */
+    rows[3].delta = rows[4].delta = -1.0;
+    md = results_md_section(&s, &ctx);
+    assert_non_null(strstr(md, "Both halves cost accuracy here.\n"));
+    assert_non_null(strstr(md, "- Every FT arm here is below its reference's kNN accuracy (95% "
+                               "CI).\n"));
     free(md);
     /* without FT arms there is no such paragraph */
     s.n = 1;

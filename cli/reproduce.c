@@ -436,8 +436,9 @@ static int draw_figures(const Job *js, int n, const MatrixPreset *p, const char 
             fprintf(stderr, "clft reproduce: figures for %s not drawn: %s\n", g, clft_last_error());
             continue;
         }
-        const char *names[] = {"comparison.png", "score_curves.png", "train_curves.png"};
-        for (int k = 0; k < 3 && n_links < max_links; k++) {
+        const char *names[] = {"comparison.png", "forest.png", "score_curves.png",
+                               "train_curves.png"};
+        for (int k = 0; k < 4 && n_links < max_links; k++) {
             snprintf(links[n_links], 1300, "%s/%s", out, names[k]);
             if (access(links[n_links], R_OK) == 0) n_links++;
         }

@@ -44,9 +44,7 @@ static ResultsRow *add_row(ResultsSummary *s, const ResultsRun *run, const RunVa
     if (r) return r;
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 16;
-        ResultsRow *grown = realloc(s->rows, (size_t)s->cap * sizeof *grown);
-        ASSERT(grown != NULL);
-        s->rows = grown;
+        s->rows = xrealloc(s->rows, (size_t)s->cap * sizeof *s->rows);
     }
     r = &s->rows[s->n++];
     memset(r, 0, sizeof *r);

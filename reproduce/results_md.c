@@ -31,9 +31,7 @@ static void str_printf(Str *b, const char *fmt, ...)
             return;
         }
         b->cap = 2 * (b->cap + (size_t)w + 256);
-        char *grown = realloc(b->s, b->cap);
-        ASSERT(grown != NULL);
-        b->s = grown;
+        b->s = xrealloc(b->s, b->cap);
     }
 }
 

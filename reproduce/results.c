@@ -2,6 +2,7 @@
  * (see results.h; statistics from reproduce/stats.h, published numbers from PAPER.md §6). */
 #include "reproduce/results.h"
 
+#include <ini.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -109,7 +110,7 @@ static ClftStatus last_epoch_mean(const CsvTable *t, const char *col, double *me
     return CLFT_OK;
 }
 
-ClftStatus results_collapse(const CsvTable *t, double below, ResultsCollapse *c)
+ClftStatus results_collapse(const CsvTable *t, double below, double from_epoch, ResultsCollapse *c)
 {
     const int ce = csv_col(t, "epoch"), cs = csv_col(t, "step"), cn = csv_col(t, "pre_neg_mean");
     if (ce < 0 || cs < 0 || cn < 0) {
@@ -120,14 +121,16 @@ ClftStatus results_collapse(const CsvTable *t, double below, ResultsCollapse *c)
         clft_set_error("%s: no rows: no score statistics to find a collapse in", t->path);
         return CLFT_ERR_FORMAT;
     }
-    double first = INFINITY;
+    double first = INFINITY, last = -INFINITY;
     for (int r = 0; r < t->nrow; r++) {
         double e;
         ClftStatus st = csv_cell_num(t, r, ce, &e);
         if (st != CLFT_OK) return st;
-        if (e < first) first = e;
+        if (e >= from_epoch && e < first) first = e;
+        if (e > last) last = e;
     }
-    *c = (ResultsCollapse){-INFINITY, 0, 0, 1};
+    if (first == INFINITY) first = last; /* started after the last epoch logged: the last one */
+    *c = (ResultsCollapse){-INFINITY, 0, 0, 0, 1};
     int peak_row = -1;
     for (int r = 0; r < t->nrow; r++) {
         double e, step, v;
@@ -135,6 +138,7 @@ ClftStatus results_collapse(const CsvTable *t, double below, ResultsCollapse *c)
         if (st == CLFT_OK) st = csv_cell_num(t, r, cs, &step);
         if (st == CLFT_OK) st = csv_cell_num(t, r, cn, &v);
         if (st != CLFT_OK) return st;
+        if (e < first && step > c->start_step) c->start_step = step;
         if (e == first && v > c->peak) c->peak = v, c->peak_step = step, peak_row = r;
     }
     if (c->peak < below) return CLFT_OK; /* no collapse: back_step 0, recovered */
@@ -151,10 +155,36 @@ ClftStatus results_collapse(const CsvTable *t, double below, ResultsCollapse *c)
     return CLFT_OK;
 }
 
+static int on_start_epoch(void *user, const char *section, const char *name, const char *value)
+{
+    if (!strcmp(section, "variant") && !strcmp(name, "start_epoch")) *(double *)user = atof(value);
+    return 1;
+}
+
+/* The epoch from which the run's variant transforms (config.ini's variant.start_epoch; 0 when
+ * it has none): the collapse is looked for from there. */
+static ClftStatus run_start_epoch(const char *dir, double *epoch)
+{
+    char path[4096];
+    ClftStatus st = path_join(path, sizeof path, dir, "config.ini");
+    if (st != CLFT_OK) return st;
+    *epoch = 0.0;
+    if (access(path, F_OK) != 0) return CLFT_OK;
+    const int rc = ini_parse(path, on_start_epoch, epoch);
+    if (rc != 0) {
+        clft_set_error(rc > 0 ? "%s:%d: malformed INI line" : "%s: cannot read it (%d)", path, rc);
+        return CLFT_ERR_FORMAT;
+    }
+    return CLFT_OK;
+}
+
 /* Appends the run's pre-training statistics (results.h, protocol "pretrain") to vals, under the
  * dataset of its evaluation; a run without train.csv or scores.csv has none. */
 static ClftStatus read_pretrain(const char *dir, const char *dataset, RunValue *vals, int *n_vals)
 {
+    double from_epoch;
+    ClftStatus st0 = run_start_epoch(dir, &from_epoch);
+    if (st0 != CLFT_OK) return st0;
     static const char *const files[] = {"train.csv", "scores.csv", "scores.csv"};
     static const char *const cols[] = {"loss", "pre_pos_mean", "pre_neg_mean"};
     static const char *const metrics[] = {"loss", "pos_score", "neg_score"};
@@ -169,14 +199,15 @@ static ClftStatus read_pretrain(const char *dir, const char *dataset, RunValue *
         st = last_epoch_mean(&t, cols[i], &v.value, &v.epoch);
         ResultsCollapse c;
         if (st == CLFT_OK && i == 2 && t.nrow > 0)
-            st = results_collapse(&t, RESULTS_COLLAPSE_BELOW, &c);
+            st = results_collapse(&t, RESULTS_COLLAPSE_BELOW, from_epoch, &c);
         csv_table_free(&t);
         if (st != CLFT_OK) return st;
         if (!isnan(v.value)) vals[(*n_vals)++] = v;
         if (i == 2 && !isnan(v.value)) {
             vals[(*n_vals)++] = (RunValue){dataset, "pretrain", "collapse_peak", c.peak, v.epoch};
             vals[(*n_vals)++] =
-                (RunValue){dataset, "pretrain", "collapse_iters", c.back_step, v.epoch};
+                (RunValue){dataset, "pretrain", "collapse_iters",
+                           c.back_step > 0 ? c.back_step - c.start_step : 0.0, v.epoch};
             vals[(*n_vals)++] =
                 (RunValue){dataset, "pretrain", "collapse_recovered", c.recovered, v.epoch};
         }

@@ -77,18 +77,24 @@ typedef struct {
 /* The early collapse of the encoder's negative scores, from a run's scores.csv (columns epoch,
  * step, pre_neg_mean: the encoder's own mean q·queue, before any variant). FT runs at mini scale
  * show it: the mean negative cosine jumps towards 1 in the first few hundred iterations (every
- * query alike every key) and takes thousands to come back. Of the rows in step order:
- *   peak      = the largest pre_neg_mean over the rows of the first (smallest) epoch;
- *   back_step = the step of the first row after the peak's with pre_neg_mean < below (0 when
- *               the peak itself is below: no collapse), or the last row's step when none is (a
- *               lower bound: the run ended collapsed); recovered = 0 then, else 1.
- * An error naming the file when a column is missing, a cell is not a number, or it has no rows. */
+ * query alike every key) and takes thousands to come back. A variant that starts late
+ * (variant.start_epoch) is measured from its start: the epoch looked at is the first one logged
+ * at or after from_epoch (0: the first epoch). Of the rows in step order:
+ *   start_step = the last step logged before that epoch (0 for the first epoch);
+ *   peak       = the largest pre_neg_mean over the rows of that epoch;
+ *   back_step  = the step of the first row after the peak's with pre_neg_mean < below (0 when
+ *                the peak itself is below: no collapse), or the last row's step when none is (a
+ *                lower bound: the run ended collapsed); recovered = 0 then, else 1.
+ * The summary's collapse_iters is back_step − start_step (0 without a collapse): the iterations
+ * from the variant's start. An error naming the file when a column is missing, a cell is not a
+ * number, or it has no rows. */
 #define RESULTS_COLLAPSE_BELOW 0.1
 typedef struct {
-    double peak, peak_step, back_step;
+    double peak, peak_step, start_step, back_step;
     int recovered;
 } ResultsCollapse;
-ClftStatus results_collapse(const CsvTable *scores, double below, ResultsCollapse *c);
+ClftStatus results_collapse(const CsvTable *scores, double below, double from_epoch,
+                            ResultsCollapse *c);
 
 /* Reads every run's eval.csv and computes the summary. A missing eval.csv counts in
  * n_runs_missing; an unreadable or malformed one is an error naming the file. */

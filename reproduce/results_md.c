@@ -197,10 +197,11 @@ static void md_collapse(Str *b, const ResultsSummary *s)
         if (!any)
             str_printf(b,
                        "\n**Early collapse of the negative scores** (the encoder's own mean cosine "
-                       "q·queue before any transformation: its peak in the first epoch, and the "
-                       "iteration at which it is back below %g — 0 when it never rose above, the "
-                       "last iteration when it never came back)\n\n"
-                       "| method | peak | iteration back below %g | seeds back below |\n"
+                       "q·queue before any transformation: its peak in the first epoch — for "
+                       "an arm that starts FT later, the epoch it starts — and the iterations "
+                       "from there until it is back below %g: 0 when it never rose above, all "
+                       "that were left when it never came back)\n\n"
+                       "| method | peak | iterations until back below %g | seeds back below |\n"
                        "|---|---|---|---|\n",
                        RESULTS_COLLAPSE_BELOW, RESULTS_COLLAPSE_BELOW);
         any = 1;

@@ -571,14 +571,15 @@ static void test_skip_complete_runs(void **state)
 
 /* results_collapse on a scores.csv of `rows` after a header with pre_neg_mean; returns its status.
  */
-static ClftStatus collapse_of(const char *path, const char *rows, ResultsCollapse *c)
+static ClftStatus collapse_of(const char *path, const char *rows, double from_epoch,
+                              ResultsCollapse *c)
 {
     char text[1024];
     snprintf(text, sizeof text, "epoch,step,neg_mean,pre_neg_mean\n%s", rows);
     write_text(path, text);
     CsvTable t;
     assert_int_equal(csv_read(path, &t), CLFT_OK);
-    ClftStatus st = results_collapse(&t, 0.1, c);
+    ClftStatus st = results_collapse(&t, 0.1, from_epoch, c);
     csv_table_free(&t);
     return st;
 }
@@ -660,8 +661,8 @@ static void test_ft_help_text(void **state)
 }
 
 /* The collapse statistic on a hand-made scores.csv (results.h): the peak is looked for in the
- * first epoch only (epoch 1's 0.95 is not it), recovery only after the peak (step 2's 0.05 is
- * before it), and "back below" is strict. */
+ * first epoch only (epoch 1's 0.95 is not it) or in the variant's start epoch, recovery only
+ * after the peak (step 2's 0.05 is before it), and "back below" is strict. */
 static void test_collapse_statistic(void **state)
 {
     (void)state;
@@ -670,27 +671,33 @@ static void test_collapse_statistic(void **state)
     snprintf(path, sizeof path, "%s/scores.csv", root);
     ResultsCollapse c;
     /* rises to 0.8 at step 30, 0.1 at step 50 is not below, 0.09 at step 60 is */
-    assert_int_equal(collapse_of(path,
-                                 "0,1,0,0.01\n0,2,0,0.05\n0,20,9,0.6\n0,30,0,0.8\n0,40,0,0.7\n"
-                                 "1,50,0,0.1\n1,60,0,0.09\n1,70,0,0.95\n1,80,0,0.02\n",
-                                 &c),
-                     CLFT_OK);
+    const char *rows = "0,1,0,0.01\n0,2,0,0.05\n0,20,9,0.6\n0,30,0,0.8\n0,40,0,0.7\n"
+                       "1,50,0,0.1\n1,60,0,0.09\n1,70,0,0.95\n1,80,0,0.02\n";
+    assert_int_equal(collapse_of(path, rows, 0, &c), CLFT_OK);
     assert_true(c.peak == 0.8 && c.peak_step == 30 && c.back_step == 60 && c.recovered == 1);
+    assert_true(c.start_step == 0);
+    /* a variant started at epoch 1: its peak is epoch 1's 0.95 (step 70), back below at step 80,
+     * counted from the last step of epoch 0 (40); a start past the last epoch looks at the last */
+    assert_int_equal(collapse_of(path, rows, 1, &c), CLFT_OK);
+    assert_true(c.peak == 0.95 && c.peak_step == 70 && c.back_step == 80 && c.start_step == 40);
+    assert_int_equal(collapse_of(path, rows, 7, &c), CLFT_OK);
+    assert_true(c.peak == 0.95 && c.start_step == 40);
     /* never above the threshold: no collapse, 0 iterations, recovered */
-    assert_int_equal(collapse_of(path, "0,1,0.5,0.02\n0,2,0.5,0.07\n1,3,0.5,0.03\n", &c), CLFT_OK);
+    assert_int_equal(collapse_of(path, "0,1,0.5,0.02\n0,2,0.5,0.07\n1,3,0.5,0.03\n", 0, &c),
+                     CLFT_OK);
     assert_true(c.peak == 0.07 && c.back_step == 0 && c.recovered == 1);
     /* collapsed to the end: the last step, not recovered; also when the peak is the last row */
-    assert_int_equal(collapse_of(path, "0,10,0,0.9\n0,20,0,0.5\n1,30,0,0.3\n", &c), CLFT_OK);
+    assert_int_equal(collapse_of(path, "0,10,0,0.9\n0,20,0,0.5\n1,30,0,0.3\n", 0, &c), CLFT_OK);
     assert_true(c.peak == 0.9 && c.back_step == 30 && c.recovered == 0);
-    assert_int_equal(collapse_of(path, "0,10,0,0.2\n0,20,0,0.5\n", &c), CLFT_OK);
+    assert_int_equal(collapse_of(path, "0,10,0,0.2\n0,20,0,0.5\n", 0, &c), CLFT_OK);
     assert_true(c.peak == 0.5 && c.back_step == 20 && c.recovered == 0);
     /* no rows, and a missing column, are errors naming the file */
-    assert_int_equal(collapse_of(path, "", &c), CLFT_ERR_FORMAT);
+    assert_int_equal(collapse_of(path, "", 0, &c), CLFT_ERR_FORMAT);
     assert_non_null(strstr(clft_last_error(), path));
     write_text(path, "epoch,step,neg_mean\n0,1,0.5\n");
     CsvTable t;
     assert_int_equal(csv_read(path, &t), CLFT_OK);
-    assert_int_equal(results_collapse(&t, 0.1, &c), CLFT_ERR_FORMAT);
+    assert_int_equal(results_collapse(&t, 0.1, 0, &c), CLFT_ERR_FORMAT);
     assert_non_null(strstr(clft_last_error(), "pre_neg_mean"));
     assert_non_null(strstr(clft_last_error(), path));
     csv_table_free(&t);

@@ -7,6 +7,8 @@
  */
 #include "baselines/baseline.h"
 
+#include <ini.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,7 +32,7 @@ static void moco_common(Config *c)
 static void moco_v1_defaults(Config *c)
 {
     moco_common(c);
-    c->moco.baseline = CONFIG_BASELINE_MOCO_V1;
+    snprintf(c->moco.baseline, sizeof c->moco.baseline, "moco_v1");
     c->moco.T = 0.07;
     c->head.type = CONFIG_HEAD_LINEAR;
     c->head.hidden = 0;
@@ -45,7 +47,7 @@ static void moco_v1_defaults(Config *c)
 static void moco_v2_defaults(Config *c)
 {
     moco_common(c);
-    c->moco.baseline = CONFIG_BASELINE_MOCO_V2;
+    snprintf(c->moco.baseline, sizeof c->moco.baseline, "moco_v2");
     c->moco.T = 0.2;
     c->head.type = CONFIG_HEAD_MLP;
     c->head.hidden = 0; /* 0 = the backbone's feature dim (2048 for ResNet-50) */
@@ -74,12 +76,42 @@ const Baseline *const *baseline_all(void)
     return registry;
 }
 
+/* "moco_v1, moco_v2": the registry's names, for messages. */
+static const char *known_names(void)
+{
+    static char out[256];
+    size_t len = 0;
+    for (int i = 0; registry[i] && len < sizeof out; i++)
+        len +=
+            (size_t)snprintf(out + len, sizeof out - len, "%s%s", i ? ", " : "", registry[i]->name);
+    return out;
+}
+
+/* A preset's "[<baseline>.<section>]" must name a baseline here: core applies such a section by
+ * the name alone and cannot tell another recipe from a typo. */
+typedef struct {
+    char bad[64];
+} SectionCheck;
+
+static int check_section(void *user, const char *section, const char *name, const char *value)
+{
+    (void)name, (void)value;
+    SectionCheck *sc = user;
+    const char *dot = strchr(section, '.');
+    if (!dot || *sc->bad) return 1;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(dot - section), section);
+    if (!baseline_find(prefix)) snprintf(sc->bad, sizeof sc->bad, "%s", section);
+    return 1;
+}
+
 ClftStatus config_resolve(Config *c, const char *baseline, const char *preset,
                           const char *configs_dir)
 {
     const Baseline *b = baseline_find(baseline ? baseline : "");
     if (!b) {
-        clft_set_error("unknown baseline '%s' (known: moco_v1, moco_v2)", baseline ? baseline : "");
+        clft_set_error("unknown baseline '%s' (known: %s)", baseline ? baseline : "",
+                       known_names());
         return CLFT_ERR_VALUE;
     }
     config_defaults(c);
@@ -95,5 +127,18 @@ ClftStatus config_resolve(Config *c, const char *baseline, const char *preset,
     if (st == CLFT_ERR_IO && access(path, F_OK) != 0)
         clft_set_error("unknown preset '%s': %s does not exist (presets: smoke, mini, in100, in1k)",
                        preset, path);
-    return st;
+    if (st != CLFT_OK) return st;
+    SectionCheck sc = {""};
+    if (ini_parse(path, check_section, &sc) == 0 && *sc.bad) {
+        clft_set_error("%s: [%s]: a section '<baseline>.<section>' needs a baseline before the dot "
+                       "(known: %s)",
+                       path, sc.bad, known_names());
+        return CLFT_ERR_VALUE;
+    }
+    if (!baseline_find(c->moco.baseline)) {
+        clft_set_error("%s: [moco] baseline = '%s': unknown baseline (known: %s)", path,
+                       c->moco.baseline, known_names());
+        return CLFT_ERR_VALUE;
+    }
+    return CLFT_OK;
 }

@@ -90,8 +90,7 @@ void cli_run_resolve(const CliRun *r, Config *cfg)
     if (!cfg->run.name[0]) {
         char data[64];
         sanitize(data, sizeof data, cfg->data.spec);
-        int n = snprintf(cfg->run.name, sizeof cfg->run.name, "%s_%s_%s_s%d",
-                         config_enum_name("moco", "baseline", cfg->moco.baseline),
+        int n = snprintf(cfg->run.name, sizeof cfg->run.name, "%s_%s_%s_s%d", cfg->moco.baseline,
                          cfg->variant.name, data, cfg->run.seed);
         if (n < 0 || (size_t)n >= sizeof cfg->run.name) clft_die("run name too long: %s", cfg->run.name);
     }

@@ -159,9 +159,8 @@ int cmd_pretrain(int argc, char **argv)
         topt.monitor = knn_monitor_hook(&mon);
     }
     if (!topt.quiet) {
-        fprintf(stderr, "clft pretrain: %s + %s on %s, seed %d -> %s",
-                config_enum_name("moco", "baseline", cfg.moco.baseline), cfg.variant.name,
-                cfg.data.spec, cfg.run.seed, cfg.run.out);
+        fprintf(stderr, "clft pretrain: %s + %s on %s, seed %d -> %s", cfg.moco.baseline,
+                cfg.variant.name, cfg.data.spec, cfg.run.seed, cfg.run.out);
         if (dist)
             fprintf(stderr, " (%d processes over %s, %d images each of a batch of %d)", world,
                     dist_transport(dist), batch, cfg.optim.batch);

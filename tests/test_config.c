@@ -76,6 +76,7 @@ static void test_load_ini(void **state)
                                            "T = 0.5\n");
     Config c;
     config_defaults(&c); /* baseline moco_v1: [moco_v1.*] applies, [moco_v2.*] does not */
+    snprintf(c.moco.baseline, sizeof c.moco.baseline, "moco_v1");
     c.data.classes = (ConfigIntList){.n = 1, .v = {4}};
     assert_int_equal(config_load_ini(&c, path), CLFT_OK);
     assert_int_equal(c.model.arch, ARCH_RESNET_SMALL);
@@ -138,8 +139,8 @@ static void test_load_errors(void **state)
                       (const char *[]){":2:", "[run] name", "not valid UTF-8 text", NULL});
     expect_load_error("[variant]\nname = ft\nalpha = \xff\n", CLFT_ERR_VALUE,
                       (const char *[]){":3:", "alpha", "not valid UTF-8", NULL});
-    expect_load_error("[moco_v3.optim]\nlr = 1\n", CLFT_ERR_VALUE,
-                      (const char *[]){"moco_v3.optim", NULL});
+    expect_load_error("[.optim]\nlr = 1\n", CLFT_ERR_VALUE,
+                      (const char *[]){".optim", "baseline name before the dot", NULL});
     /* an inactive per-baseline section is still checked */
     expect_load_error("[moco_v2.optim]\nlrr = 1\n", CLFT_ERR_VALUE,
                       (const char *[]){":2:", "lrr", NULL});
@@ -371,7 +372,7 @@ static void test_presets(void **state)
                 fail_msg("%s/%s: %s", presets[p], names[b], clft_last_error());
             if (config_validate(&c) != CLFT_OK)
                 fail_msg("%s/%s: %s", presets[p], names[b], clft_last_error());
-            assert_int_equal(c.moco.baseline, b);
+            assert_string_equal(c.moco.baseline, names[b]);
             /* PAPER.md §4: the baseline's recipe survives every preset */
             assert_true(c.moco.T == (b ? 0.2 : 0.07));
             assert_int_equal(c.head.type, b ? CONFIG_HEAD_MLP : CONFIG_HEAD_LINEAR);
@@ -416,6 +417,17 @@ static void test_presets(void **state)
     ASSERT_ERR_HAS("moco_v3");
     assert_int_equal(config_resolve(&c, "moco_v2", "huge", "configs"), CLFT_ERR_IO);
     ASSERT_ERR_HAS("configs/huge.ini");
+    /* the baseline names are baselines/'s: a preset naming another, in a section or in [moco],
+     * is refused there, naming the file and what it named */
+    const char *bad = write_file("typo.ini", "[optim]\nlr = 1\n[moco_v3.optim]\nlr = 2\n");
+    assert_int_equal(config_resolve(&c, "moco_v2", bad, "configs"), CLFT_ERR_VALUE);
+    ASSERT_ERR_HAS(bad);
+    ASSERT_ERR_HAS("[moco_v3.optim]");
+    ASSERT_ERR_HAS("known: moco_v1, moco_v2");
+    bad = write_file("other.ini", "[moco]\nbaseline = simclr\n");
+    assert_int_equal(config_resolve(&c, "moco_v2", bad, "configs"), CLFT_ERR_VALUE);
+    ASSERT_ERR_HAS(bad);
+    ASSERT_ERR_HAS("'simclr'");
 }
 
 int main(void)

@@ -32,7 +32,6 @@ _Static_assert(ARCH_RESNET18 == 0 && ARCH_RESNET34 == 1 && ARCH_RESNET50 == 2 &&
 static const char *const stems[] = {"imagenet", "small", NULL};
 _Static_assert(STEM_IMAGENET == 0 && STEM_SMALL == 1, "model.stem's words follow StemKind");
 static const char *const heads[] = {"linear", "mlp", NULL};
-static const char *const baselines[] = {"moco_v1", "moco_v2", NULL};
 static const char *const schedules[] = {"constant", "step", "cosine", NULL};
 _Static_assert(SCHEDULE_CONSTANT == 0 && SCHEDULE_STEP == 1 && SCHEDULE_COSINE == 2,
                "optim.schedule's words follow ScheduleKind");
@@ -59,7 +58,8 @@ static const ConfigKey schema[] = {
     ROW(run, device, E_, "cpu", 0, 0, devices,
         "compute backend (--device); clft --version lists the ones built"),
     ROW(run, precision, E_, "fp32", 0, 0, precisions,
-        "convolutions and GEMMs: fp32, tf32 (GPU) or bf16 (fp32 accumulation, fp32 master weights)"),
+        "convolutions and GEMMs: fp32, tf32 (GPU) or bf16 (fp32 accumulation, fp32 master "
+        "weights)"),
     ROW(run, deterministic, I_, "0", 0, 1, NULL,
         "1 = deterministic algorithms only (GPU convolutions): bit-reproducible runs"),
     ROW(run, threads, I_, "0", 0, 1024, NULL,
@@ -86,7 +86,7 @@ static const ConfigKey schema[] = {
         "key encoder momentum: theta_k <- m theta_k + (1-m) theta_q"),
     ROW(moco, T, F_, "0.07", 1e-6, 100, NULL, "softmax temperature"),
     ROW(moco, shuffle_groups, I_, "8", 1, 4096, NULL, "split-BN groups for the shuffled key batch"),
-    ROW(moco, baseline, E_, "moco_v1", 0, 0, baselines,
+    ROW(moco, baseline, S_, "", 0, 0, NULL,
         "the recipe these defaults came from (set by --baseline; informational)"),
     ROW(optim, lr, F_, "0.03", 0, 1e4, NULL, "base learning rate (SGD)"),
     ROW(optim, momentum, F_, "0.9", 0, 1, NULL, "SGD momentum"),
@@ -463,7 +463,8 @@ static char *ini_reader_fn(char *str, int num, void *stream)
     return str;
 }
 
-/* "[moco_v1.optim]": applies only when baseline == moco_v1. *active says whether it applies. */
+/* "[<baseline>.optim]": applies only when [moco] baseline is that name (baselines/ owns the names;
+ * config_resolve refuses a file that names an unknown one). *active says whether it applies. */
 static const char *split_baseline_section(const Config *c, const char *section, int *active,
                                           char *out, size_t cap)
 {
@@ -471,13 +472,10 @@ static const char *split_baseline_section(const Config *c, const char *section, 
     *active = 1;
     snprintf(out, cap, "%s", dot ? dot + 1 : section);
     if (!dot) return NULL;
-    for (int i = 0; baselines[i]; i++)
-        if (strlen(baselines[i]) == (size_t)(dot - section) &&
-            !strncmp(baselines[i], section, (size_t)(dot - section))) {
-            *active = (int)c->moco.baseline == i;
-            return NULL;
-        }
-    return "a section '<baseline>.<section>' needs a baseline (moco_v1 or moco_v2) before the dot";
+    const size_t n = (size_t)(dot - section);
+    if (n == 0) return "a section '<baseline>.<section>' needs a baseline name before the dot";
+    *active = strlen(c->moco.baseline) == n && !strncmp(c->moco.baseline, section, n);
+    return NULL;
 }
 
 static int ini_handler_fn(void *user, const char *section, const char *name, const char *value)
@@ -697,7 +695,7 @@ void config_print_help(FILE *fp)
                 range, k->help);
     }
     fprintf(fp, "\n  Other keys in [variant] are passed to the variant named by [variant] name.\n"
-                "  A file section [moco_v1.optim] (etc.) applies only to that baseline.\n");
+                "  A file section [<baseline>.optim] (etc.) applies only to that baseline.\n");
 }
 
 /* ---- cross-field checks ---- */

@@ -35,7 +35,6 @@ typedef enum {
     CONFIG_DEVICE_CUDA
 } ConfigDevice;
 typedef enum { CONFIG_HEAD_LINEAR, CONFIG_HEAD_MLP } ConfigHead;
-typedef enum { CONFIG_BASELINE_MOCO_V1, CONFIG_BASELINE_MOCO_V2 } ConfigBaseline;
 typedef enum { CONFIG_SUBSET_NONE, CONFIG_SUBSET_IMAGENET100 } ConfigSubset;
 typedef enum { CONFIG_AUG_MOCO_V1, CONFIG_AUG_MOCO_V2, CONFIG_AUG_NONE } ConfigAugPreset;
 
@@ -86,7 +85,7 @@ typedef struct {
         double m;
         double T;
         int shuffle_groups; /* split-BN groups G for the key encoder */
-        ConfigBaseline baseline;
+        char baseline[CONFIG_STR]; /* the recipe (baselines/ owns the names); "" = none */
     } moco;
     struct {
         double lr, momentum, weight_decay;

@@ -33,10 +33,10 @@ static void moco_v1_defaults(Config *c)
 {
     moco_common(c);
     snprintf(c->moco.baseline, sizeof c->moco.baseline, "moco_v1");
+    snprintf(c->aug.preset, sizeof c->aug.preset, "moco_v1");
     c->moco.T = 0.07;
     c->head.type = CONFIG_HEAD_LINEAR;
     c->head.hidden = 0;
-    c->aug.preset = CONFIG_AUG_MOCO_V1;
     c->optim.schedule = SCHEDULE_STEP;
     c->optim.milestones = (ConfigIntList){.n = 2, .v = {120, 160}};
     c->optim.gamma = 0.1;
@@ -48,10 +48,10 @@ static void moco_v2_defaults(Config *c)
 {
     moco_common(c);
     snprintf(c->moco.baseline, sizeof c->moco.baseline, "moco_v2");
+    snprintf(c->aug.preset, sizeof c->aug.preset, "moco_v2");
     c->moco.T = 0.2;
     c->head.type = CONFIG_HEAD_MLP;
     c->head.hidden = 0; /* 0 = the backbone's feature dim (2048 for ResNet-50) */
-    c->aug.preset = CONFIG_AUG_MOCO_V2;
     c->optim.schedule = SCHEDULE_COSINE;
     c->optim.milestones = (ConfigIntList){0};
     c->optim.gamma = 0.1;
@@ -138,6 +138,112 @@ ClftStatus config_resolve(Config *c, const char *baseline, const char *preset,
     if (!baseline_find(c->moco.baseline)) {
         clft_set_error("%s: [moco] baseline = '%s': unknown baseline (known: %s)", path,
                        c->moco.baseline, known_names());
+        return CLFT_ERR_VALUE;
+    }
+    return CLFT_OK;
+}
+
+/* ---- the augmentation recipes (PAPER.md §4) ----------------------------------------------------
+ */
+
+AugConfig aug_moco_v1(int size, int channels)
+{
+    AugConfig c = {.order = AUG_ORDER_GRAY_JITTER,
+                   .size = size,
+                   .scale_lo = 0.2f,
+                   .scale_hi = 1.0f,
+                   .ratio_lo = 3.0f / 4.0f,
+                   .ratio_hi = 4.0f / 3.0f,
+                   .flip_p = 0.5f,
+                   .jitter_b = 0.4f,
+                   .jitter_c = 0.4f,
+                   .jitter_s = 0.4f,
+                   .jitter_h = 0.4f,
+                   .jitter_p = 1.0f,
+                   .gray_p = 0.2f,
+                   .blur_p = 0.0f,
+                   .blur_sigma_lo = 0.1f,
+                   .blur_sigma_hi = 2.0f,
+                   .blur_kernel = AUG_BLUR_KERNEL_3SIGMA};
+    aug_set_norm(&c, channels);
+    return c;
+}
+
+AugConfig aug_moco_v2(int size, int channels)
+{
+    AugConfig c = aug_moco_v1(size, channels);
+    c.order = AUG_ORDER_JITTER_GRAY;
+    c.jitter_h = 0.1f;
+    c.jitter_p = 0.8f;
+    c.blur_p = 0.5f;
+    return c;
+}
+
+typedef struct {
+    const char *name;
+    AugConfig (*recipe)(int size, int channels); /* NULL: the evaluation transform */
+} AugRecipe;
+static const AugRecipe aug_recipes[] = {
+    {"moco_v1", aug_moco_v1}, {"moco_v2", aug_moco_v2}, {"none", NULL}, {NULL, NULL}};
+
+static const AugRecipe *find_aug(const Config *c)
+{
+    for (int i = 0; aug_recipes[i].name; i++)
+        if (!strcmp(aug_recipes[i].name, c->aug.preset)) return &aug_recipes[i];
+    clft_set_error("config: aug.preset '%s': no such augmentation recipe (moco_v1, moco_v2, none)",
+                   c->aug.preset);
+    return NULL;
+}
+
+ClftStatus baseline_aug_resolve(const Config *c, ConfigAug *a)
+{
+    const AugRecipe *r = find_aug(c);
+    if (!r) return CLFT_ERR_VALUE;
+    /* "none" trains on the evaluation transform: the whole image, no flip, no colour */
+    if (!r->recipe) {
+        *a = (ConfigAug){1.0, 1.0, 0.0, 0.0, 0.0, 0.0};
+    } else {
+        const AugConfig p = r->recipe(32, 3);
+        *a = (ConfigAug){p.scale_lo, p.scale_hi, p.flip_p, p.jitter_p, p.gray_p, p.blur_p};
+    }
+    if (c->aug.scale_min >= 0) a->scale_min = c->aug.scale_min;
+    if (c->aug.scale_max >= 0) a->scale_max = c->aug.scale_max;
+    if (c->aug.jitter_p >= 0) a->jitter_p = c->aug.jitter_p;
+    if (c->aug.blur_p >= 0) a->blur_p = c->aug.blur_p;
+    if (c->aug.gray_p >= 0) a->gray_p = c->aug.gray_p;
+    if (c->aug.flip_p >= 0) a->flip_p = c->aug.flip_p;
+    return CLFT_OK;
+}
+
+ClftStatus baseline_train_aug(const Config *c, int size, int channels, AugConfig *out)
+{
+    const AugRecipe *r = find_aug(c);
+    if (!r) return CLFT_ERR_VALUE;
+    if (!r->recipe) {
+        *out = aug_eval(size, size, channels);
+        return CLFT_OK;
+    }
+    ConfigAug n;
+    ClftStatus st = baseline_aug_resolve(c, &n);
+    if (st != CLFT_OK) return st;
+    *out = r->recipe(size, channels);
+    out->scale_lo = (float)n.scale_min;
+    out->scale_hi = (float)n.scale_max;
+    out->flip_p = (float)n.flip_p;
+    out->jitter_p = (float)n.jitter_p;
+    out->gray_p = (float)n.gray_p;
+    out->blur_p = (float)n.blur_p;
+    return CLFT_OK;
+}
+
+ClftStatus baseline_validate(const Config *c)
+{
+    ConfigAug a;
+    ClftStatus st = baseline_aug_resolve(c, &a);
+    if (st != CLFT_OK) return st;
+    if (a.scale_min > a.scale_max || a.scale_min <= 0) {
+        clft_set_error("config: aug scale range [%g, %g] is empty or not positive", a.scale_min,
+                       a.scale_max);
         return CLFT_ERR_VALUE;
     }
     return CLFT_OK;

@@ -11,6 +11,7 @@
 
 #include <jpeglib.h> /* after stdio.h: it uses FILE and size_t */
 
+#include "baselines/baseline.h"
 #include "core/common.h"
 #include "core/data/augment.h"
 #include "core/data/dataset.h"

@@ -99,5 +99,6 @@ void cli_run_resolve(const CliRun *r, Config *cfg)
         int n = snprintf(cfg->run.out, sizeof cfg->run.out, "runs/%s", cfg->run.name);
         if (n < 0 || (size_t)n >= sizeof cfg->run.out) clft_die("run.out too long for %s", cfg->run.name);
     }
-    if (config_validate(cfg) != CLFT_OK) clft_die("%s", clft_last_error());
+    if (config_validate(cfg) != CLFT_OK || baseline_validate(cfg) != CLFT_OK)
+        clft_die("%s", clft_last_error());
 }

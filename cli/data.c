@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "baselines/baseline.h"
 #include "cli/commands.h"
 #include "core/data/augment.h"
 #include "core/data/data_internal.h"

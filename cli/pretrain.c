@@ -147,7 +147,11 @@ int cmd_pretrain(int argc, char **argv)
     if (!be) clft_die("%s", clft_last_error());
     if (dist_attach(dist, be) != CLFT_OK) clft_die("%s", clft_last_error());
     /* only rank 0 speaks (and writes); the others are quiet */
-    TrainOptions topt = {.be = be, .resume = resume, .quiet = quiet || rank != 0, .dist = dist};
+    TrainOptions topt = {.be = be,
+                         .resume = resume,
+                         .quiet = quiet || rank != 0,
+                         .dist = dist,
+                         .aug = baseline_train_aug};
     test_hooks(&topt);
     const int world = dist_world(dist);
     const int batch = cfg.optim.batch % world ? cfg.optim.batch : cfg.optim.batch / world;

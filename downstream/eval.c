@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baselines/baseline.h"
 #include "core/data/loader.h"
 #include "core/io/eval_csv.h"
 #include "core/io/rundir.h"

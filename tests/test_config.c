@@ -332,16 +332,31 @@ static void test_aug_resolve_and_help(void **state)
     ConfigAug a;
     config_defaults(&c);
     assert_int_equal(config_set(&c, "aug.preset=moco_v2"), CLFT_OK);
-    config_aug_resolve(&c, &a);
+    assert_int_equal(baseline_aug_resolve(&c, &a), CLFT_OK);
     assert_true(a.jitter_p == 0.8f && a.blur_p == 0.5f && a.gray_p == 0.2f); /* augment.c's */
     assert_true(a.scale_min == 0.2f && a.scale_max == 1.0f && a.flip_p == 0.5f);
     assert_int_equal(config_set(&c, "aug.preset=moco_v1"), CLFT_OK);
-    config_aug_resolve(&c, &a);
+    assert_int_equal(baseline_aug_resolve(&c, &a), CLFT_OK);
     assert_true(a.jitter_p == 1.0f && a.blur_p == 0.0f);
     assert_int_equal(config_set(&c, "aug.preset=moco_v2"), CLFT_OK);
     assert_int_equal(config_set(&c, "aug.flip_p=0"), CLFT_OK);
-    config_aug_resolve(&c, &a);
+    assert_int_equal(baseline_aug_resolve(&c, &a), CLFT_OK);
     assert_true(a.flip_p == 0.0);
+    /* the recipes are baselines/'s: an unknown name, and a scale range empty only with the
+     * recipe's own end (0.2), are refused by baseline_validate, not by core's config_validate */
+    assert_int_equal(baseline_validate(&c), CLFT_OK);
+    assert_int_equal(config_set(&c, "aug.scale_max=0.1"), CLFT_OK);
+    assert_int_equal(config_validate(&c), CLFT_OK);
+    assert_int_equal(baseline_validate(&c), CLFT_ERR_VALUE);
+    ASSERT_ERR_HAS("[0.2, 0.1]");
+    assert_int_equal(config_set(&c, "aug.preset=mocov3"), CLFT_OK);
+    assert_int_equal(baseline_validate(&c), CLFT_ERR_VALUE);
+    ASSERT_ERR_HAS("aug.preset 'mocov3'");
+    AugConfig t;
+    assert_int_equal(baseline_train_aug(&c, 28, 1, &t), CLFT_ERR_VALUE);
+    assert_int_equal(config_set(&c, "aug.preset=none"), CLFT_OK);
+    assert_int_equal(baseline_train_aug(&c, 28, 1, &t), CLFT_OK);
+    assert_int_equal(t.order, AUG_ORDER_EVAL);
     assert_string_equal(config_enum_name("model", "arch", ARCH_RESNET_SMALL), "resnet_small");
 
     char *buf = NULL;
@@ -376,7 +391,7 @@ static void test_presets(void **state)
             /* PAPER.md §4: the baseline's recipe survives every preset */
             assert_true(c.moco.T == (b ? 0.2 : 0.07));
             assert_int_equal(c.head.type, b ? CONFIG_HEAD_MLP : CONFIG_HEAD_LINEAR);
-            assert_int_equal(c.aug.preset, b ? CONFIG_AUG_MOCO_V2 : CONFIG_AUG_MOCO_V1);
+            assert_string_equal(c.aug.preset, names[b]);
             assert_int_equal(c.optim.schedule, b ? SCHEDULE_COSINE : SCHEDULE_STEP);
             assert_true(c.optim.momentum == 0.9 && c.optim.weight_decay == 1e-4);
             if (p >= 2) { /* in100, in1k: the paper's exact protocol */

@@ -10,6 +10,7 @@
  * level = 1/255/std ~ 0.0175 absolute, i.e. 0.0075 of the outputs' scale (~2.6). */
 #include "tests/test_util.h"
 
+#include "baselines/baseline.h"
 #include "core/data/augment.h"
 #include "core/rng.h"
 
@@ -344,9 +345,9 @@ static void test_colour_ops_match_reference(void **state)
         aug_hue_ref(b, 1024, 1024, 3, shifts[k]);
         assert_memory_equal(a, b, 3 * m);
     }
-    typedef void (*Op)(uint8_t *, int, int, int, float);
-    const Op fast[3] = {aug_brightness, aug_contrast, aug_saturation};
-    const Op ref[3] = {aug_brightness_ref, aug_contrast_ref, aug_saturation_ref};
+    typedef void (*PixelOp)(uint8_t *, int, int, int, float);
+    const PixelOp fast[3] = {aug_brightness, aug_contrast, aug_saturation};
+    const PixelOp ref[3] = {aug_brightness_ref, aug_contrast_ref, aug_saturation_ref};
     const float factors[] = {0.0f, 0.6f, 0.8137f, 1.0f, 1.2345f, 1.4f};
     for (int op = 0; op < 3; op++)
         for (int k = 0; k < (int)(sizeof factors / sizeof *factors); k++)

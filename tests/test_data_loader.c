@@ -4,6 +4,7 @@
  * aug_apply with the (seed, epoch, index) stream; the short last batch with LOADER_KEEP_LAST. */
 #include "tests/test_util.h"
 
+#include "baselines/baseline.h"
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/data/loader.h"

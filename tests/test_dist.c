@@ -9,6 +9,7 @@
  *     property that makes the data-parallel step the single process's (dist.h). */
 #include "tests/test_util.h"
 
+#include "baselines/baseline.h"
 #include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/data/loader.h"

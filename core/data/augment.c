@@ -38,7 +38,7 @@ void aug_scratch_free(AugScratch *s)
     memset(s, 0, sizeof *s);
 }
 
-static void set_mean_std(AugConfig *c, int channels)
+void aug_set_norm(AugConfig *c, int channels)
 {
     ASSERT(channels == 1 || channels == 3);
     c->channels = channels;
@@ -48,44 +48,11 @@ static void set_mean_std(AugConfig *c, int channels)
     }
 }
 
-AugConfig aug_moco_v1(int size, int channels)
-{
-    AugConfig c = {.order = AUG_ORDER_GRAY_JITTER,
-                   .size = size,
-                   .scale_lo = 0.2f,
-                   .scale_hi = 1.0f,
-                   .ratio_lo = 3.0f / 4.0f,
-                   .ratio_hi = 4.0f / 3.0f,
-                   .flip_p = 0.5f,
-                   .jitter_b = 0.4f,
-                   .jitter_c = 0.4f,
-                   .jitter_s = 0.4f,
-                   .jitter_h = 0.4f,
-                   .jitter_p = 1.0f,
-                   .gray_p = 0.2f,
-                   .blur_p = 0.0f,
-                   .blur_sigma_lo = 0.1f,
-                   .blur_sigma_hi = 2.0f,
-                   .blur_kernel = AUG_BLUR_KERNEL_3SIGMA};
-    set_mean_std(&c, channels);
-    return c;
-}
-
-AugConfig aug_moco_v2(int size, int channels)
-{
-    AugConfig c = aug_moco_v1(size, channels);
-    c.order = AUG_ORDER_JITTER_GRAY;
-    c.jitter_h = 0.1f;
-    c.jitter_p = 0.8f;
-    c.blur_p = 0.5f;
-    return c;
-}
-
 AugConfig aug_eval(int resize, int crop, int channels)
 {
     ASSERT(resize >= crop && crop > 0);
     AugConfig c = {.order = AUG_ORDER_EVAL, .size = crop, .resize = resize};
-    set_mean_std(&c, channels);
+    aug_set_norm(&c, channels);
     return c;
 }
 

@@ -9,6 +9,8 @@
  *            RandomHorizontalFlip -> ToTensor -> Normalize
  *   eval:    Resize(shorter side = resize) -> CenterCrop(crop) -> ToTensor -> Normalize
  *
+ * The two training recipes' numbers are baselines/moco.c's (aug_moco_v1/v2); here only the ops.
+ *
  * Algorithms (each a public function so golden tests can call it with fixed parameters):
  *   - crop box: torchvision RandomResizedCrop.get_params — 10 attempts of area ~ U(scale) x area
  * and log-ratio ~ U(log ratio), w = round(sqrt(a r)), h = round(sqrt(a / r)) (round half to even,
@@ -79,9 +81,10 @@ typedef struct {
     float mean[3], std[3];
 } AugConfig;
 
-/* ImageNet mean/std for 3 channels, Fashion-MNIST's for 1. */
-AugConfig aug_moco_v1(int size, int channels);
-AugConfig aug_moco_v2(int size, int channels);
+/* The normalisation of `channels` (1 or 3): ImageNet's mean/std for 3, Fashion-MNIST's for 1. The
+ * training recipes (MoCo v1's, v2's) are baselines/'s (baselines/baseline.h aug_moco_v1/v2). */
+void aug_set_norm(AugConfig *c, int channels);
+/* Resize the shorter side to `resize`, centre crop `crop`, normalise: evaluation's transform. */
 AugConfig aug_eval(int resize, int crop, int channels);
 /* Shorter side a decoder may shrink to without losing detail the crop needs (DCT-scaling hint):
  * size / sqrt(scale_lo) for the random crop, `resize` for eval. */

@@ -14,7 +14,6 @@
 
 #include <ini.h>
 
-#include "core/data/augment.h"
 #include "core/io/atomic.h"
 
 static void format_double(double x, char *out, size_t cap);
@@ -36,7 +35,6 @@ static const char *const schedules[] = {"constant", "step", "cosine", NULL};
 _Static_assert(SCHEDULE_CONSTANT == 0 && SCHEDULE_STEP == 1 && SCHEDULE_COSINE == 2,
                "optim.schedule's words follow ScheduleKind");
 static const char *const subsets[] = {"none", "imagenet100", NULL};
-static const char *const aug_presets[] = {"moco_v1", "moco_v2", "none", NULL};
 
 #define I_ CONFIG_T_INT
 #define F_ CONFIG_T_FLOAT
@@ -107,7 +105,7 @@ static const ConfigKey schema[] = {
         "imagefolder: a JPEG of more pixels (width x height) is an error; 0 = the build's cap"),
     ROW(data, size, I_, "0", 0, 4096, NULL, "crop size in pixels; 0 = the native size"),
     ROW(data, workers, I_, "2", 0, 256, NULL, "loader threads; 0 = load in the training thread"),
-    ROW(aug, preset, E_, "moco_v1", 0, 0, aug_presets, "augmentation recipe (PAPER.md §4)"),
+    ROW(aug, preset, S_, "", 0, 0, NULL, "augmentation recipe (PAPER.md §4)"),
     ROW(aug, scale_min, F_, "-1", -1, 1, NULL, "RandomResizedCrop min scale; -1 = the preset's"),
     ROW(aug, scale_max, F_, "-1", -1, 1, NULL, "RandomResizedCrop max scale; -1 = the preset's"),
     ROW(aug, jitter_p, F_, "-1", -1, 1, NULL, "ColorJitter probability; -1 = the preset's"),
@@ -731,8 +729,6 @@ ClftStatus config_validate(const Config *c)
     char why[256] = "";
     const char *m;
     int step = c->optim.schedule == SCHEDULE_STEP; /* milestones must be inside the run */
-    ConfigAug aug;
-    config_aug_resolve(c, &aug);
     if (c->optim.batch % c->moco.shuffle_groups)
         snprintf(why, sizeof why, "optim.batch %d is not divisible by moco.shuffle_groups %d",
                  c->optim.batch, c->moco.shuffle_groups);
@@ -747,9 +743,10 @@ ClftStatus config_validate(const Config *c)
     else if ((m = check_increasing(&c->eval.linear_milestones, c->eval.linear_epochs)))
         snprintf(why, sizeof why, "eval.linear_milestones %s (linear_epochs %d)", m,
                  c->eval.linear_epochs);
-    else if (aug.scale_min > aug.scale_max || aug.scale_min <= 0)
+    else if ((c->aug.scale_max >= 0 && c->aug.scale_min > c->aug.scale_max) ||
+             c->aug.scale_min == 0 || c->aug.scale_max == 0) /* the recipe's: baseline_validate */
         snprintf(why, sizeof why, "aug scale range [%g, %g] is empty or not positive",
-                 aug.scale_min, aug.scale_max);
+                 c->aug.scale_min, c->aug.scale_max);
     else if (c->data.size != 0 && c->data.size < 8)
         snprintf(why, sizeof why, "data.size %d: use 0 (native) or at least 8", c->data.size);
     else
@@ -792,25 +789,6 @@ const char *config_variant_get(const Config *c, const char *key)
     for (int i = 0; i < c->variant.n; i++)
         if (!strcmp(c->variant.pairs[i].key, key)) return c->variant.pairs[i].value;
     return NULL;
-}
-
-void config_aug_resolve(const Config *c, ConfigAug *a)
-{
-    /* The preset's numbers are core/data/augment.c's (PAPER.md §4), held once; "none" trains on
-     * the evaluation transform: the whole image, no flip, no colour. */
-    if (c->aug.preset == CONFIG_AUG_NONE) {
-        *a = (ConfigAug){1.0, 1.0, 0.0, 0.0, 0.0, 0.0};
-    } else {
-        const AugConfig p =
-            c->aug.preset == CONFIG_AUG_MOCO_V1 ? aug_moco_v1(32, 3) : aug_moco_v2(32, 3);
-        *a = (ConfigAug){p.scale_lo, p.scale_hi, p.flip_p, p.jitter_p, p.gray_p, p.blur_p};
-    }
-    if (c->aug.scale_min >= 0) a->scale_min = c->aug.scale_min;
-    if (c->aug.scale_max >= 0) a->scale_max = c->aug.scale_max;
-    if (c->aug.jitter_p >= 0) a->jitter_p = c->aug.jitter_p;
-    if (c->aug.blur_p >= 0) a->blur_p = c->aug.blur_p;
-    if (c->aug.gray_p >= 0) a->gray_p = c->aug.gray_p;
-    if (c->aug.flip_p >= 0) a->flip_p = c->aug.flip_p;
 }
 
 const char *config_enum_name(const char *section, const char *key, int value)

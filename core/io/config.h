@@ -36,7 +36,6 @@ typedef enum {
 } ConfigDevice;
 typedef enum { CONFIG_HEAD_LINEAR, CONFIG_HEAD_MLP } ConfigHead;
 typedef enum { CONFIG_SUBSET_NONE, CONFIG_SUBSET_IMAGENET100 } ConfigSubset;
-typedef enum { CONFIG_AUG_MOCO_V1, CONFIG_AUG_MOCO_V2, CONFIG_AUG_NONE } ConfigAugPreset;
 
 typedef struct {
     int n;
@@ -105,8 +104,8 @@ typedef struct {
         int workers;
     } data;
     struct {
-        ConfigAugPreset preset;
-        /* Overrides of the preset; -1 = the preset's value (see config_aug_resolve). */
+        char preset[CONFIG_STR]; /* the recipe (baselines/ owns the names: baseline_train_aug) */
+        /* Overrides of the preset; -1 = the preset's value (see baseline_aug_resolve). */
         double scale_min, scale_max, jitter_p, blur_p, gray_p, flip_p;
     } aug;
     struct {
@@ -190,18 +189,6 @@ typedef ClftStatus (*ConfigVariantSetFn)(void *opts, const char *key, const char
 ClftStatus config_apply_variant(const Config *c, ConfigVariantSetFn set, void *opts);
 /* The value of free [variant] key `key`, or NULL. */
 const char *config_variant_get(const Config *c, const char *key);
-
-/* Effective augmentation numbers that [aug] can override: the preset's values (aug_moco_v1/v2 of
- * core/data/augment.c, PAPER.md §4: the one place they are written) with the overrides. The
- * jitter strengths and the blur's sigma range are not settings: they are the preset's. */
-typedef struct {
-    double scale_min, scale_max; /* RandomResizedCrop scale range */
-    double flip_p;               /* horizontal flip */
-    double jitter_p;             /* ColorJitter applied with this probability */
-    double gray_p;               /* RandomGrayscale */
-    double blur_p;               /* GaussianBlur */
-} ConfigAug;
-void config_aug_resolve(const Config *c, ConfigAug *out);
 
 /* Name of an enum value of section.key (e.g. config_enum_name("model", "arch", c->model.arch)). */
 const char *config_enum_name(const char *section, const char *key, int value);

@@ -90,22 +90,6 @@ DatasetOptions train_dataset_options(const Config *cfg)
     return o;
 }
 
-/* The training augmentation of the baseline (PAPER.md §4) with the config's overrides. */
-static AugConfig train_aug(const Config *cfg, int size, int C)
-{
-    AugConfig a = cfg->aug.preset == CONFIG_AUG_MOCO_V1 ? aug_moco_v1(size, C) : aug_moco_v2(size, C);
-    if (cfg->aug.preset == CONFIG_AUG_NONE) return aug_eval(size, size, C);
-    ConfigAug r;
-    config_aug_resolve(cfg, &r);
-    a.scale_lo = (float)r.scale_min;
-    a.scale_hi = (float)r.scale_max;
-    a.flip_p = (float)r.flip_p;
-    a.jitter_p = (float)r.jitter_p;
-    a.gray_p = (float)r.gray_p;
-    a.blur_p = (float)r.blur_p;
-    return a;
-}
-
 static Schedule make_schedule(const Config *cfg)
 {
     Schedule s = {.base_lr = cfg->optim.lr, .epochs = cfg->optim.epochs,
@@ -133,7 +117,12 @@ static ClftStatus open_data(Run *r)
                        cfg->data.spec, r->ds->n, cfg->optim.batch);
         return CLFT_ERR_VALUE;
     }
-    AugConfig a = train_aug(cfg, size, r->ds->C);
+    AugConfig a;
+    if (!r->opt->aug) {
+        clft_set_error("train: no augmentation recipe given (TrainOptions.aug)");
+        return CLFT_ERR_VALUE;
+    }
+    if ((st = r->opt->aug(cfg, size, r->ds->C, &a)) != CLFT_OK) return st;
     LoaderOptions lo = {.batch = cfg->optim.batch, .threads = cfg->data.workers > 0 ? cfg->data.workers : 1,
                         .seed = (uint64_t)cfg->run.seed, .views = 2, .aug1 = &a, .aug2 = &a,
                         .order = LOADER_SHUFFLE, .tail = LOADER_DROP_LAST, .pinned = r->opt->be,

@@ -23,6 +23,7 @@
 #define CLFT_TRAIN_H
 
 #include "core/contrast/variant_hook.h"
+#include "core/data/augment.h"
 #include "core/data/dataset.h"
 #include "core/dist/dist.h"
 #include "core/io/config.h"
@@ -44,6 +45,9 @@ typedef struct {
     int quiet;             /* no progress line */
     VariantHook variant;   /* instantiated by the caller on the same backend */
     TrainMonitor monitor;  /* optional (knn == NULL: none) */
+    /* The training augmentation of cfg at size px and C channels: its [aug] preset's recipe
+     * with the overrides (baselines/: baseline_train_aug; core knows no recipe). */
+    ClftStatus (*aug)(const Config *cfg, int size, int C, AugConfig *out);
     long kill_at_step;     /* tests of exact resume: raise SIGKILL right after this global step
                               (nothing flushed, like a real kill); 0 = never */
     long poison_at_step;   /* tests of the NaN guard: a NaN written into the query encoder's

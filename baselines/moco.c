@@ -35,7 +35,7 @@ static void moco_v1_defaults(Config *c)
     snprintf(c->moco.baseline, sizeof c->moco.baseline, "moco_v1");
     snprintf(c->aug.preset, sizeof c->aug.preset, "moco_v1");
     c->moco.T = 0.07;
-    c->head.type = CONFIG_HEAD_LINEAR;
+    c->head.type = HEAD_LINEAR;
     c->head.hidden = 0;
     c->optim.schedule = SCHEDULE_STEP;
     c->optim.milestones = (ConfigIntList){.n = 2, .v = {120, 160}};
@@ -50,7 +50,7 @@ static void moco_v2_defaults(Config *c)
     snprintf(c->moco.baseline, sizeof c->moco.baseline, "moco_v2");
     snprintf(c->aug.preset, sizeof c->aug.preset, "moco_v2");
     c->moco.T = 0.2;
-    c->head.type = CONFIG_HEAD_MLP;
+    c->head.type = HEAD_MLP;
     c->head.hidden = 0; /* 0 = the backbone's feature dim (2048 for ResNet-50) */
     c->optim.schedule = SCHEDULE_COSINE;
     c->optim.milestones = (ConfigIntList){0};

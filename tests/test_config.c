@@ -164,6 +164,12 @@ static void test_set(void **state)
     config_defaults(&c);
     assert_int_equal(config_set(&c, "optim.lr=0.125"), CLFT_OK);
     assert_true(c.optim.lr == 0.125);
+    /* head.type's words are HeadKind's (none is MoCo's to refuse: test_train.c) */
+    assert_int_equal(c.head.type, HEAD_LINEAR);
+    assert_int_equal(config_set(&c, "head.type=mlp"), CLFT_OK);
+    assert_int_equal(c.head.type, HEAD_MLP);
+    assert_int_equal(config_set(&c, "head.type=none"), CLFT_OK);
+    assert_int_equal(c.head.type, HEAD_NONE);
     assert_int_equal(config_set(&c, "data.classes=1,2,3"), CLFT_OK);
     assert_int_equal(c.data.classes.n, 3);
     assert_int_equal(config_set(&c, "variant.lambda=0.5"), CLFT_OK);
@@ -390,7 +396,7 @@ static void test_presets(void **state)
             assert_string_equal(c.moco.baseline, names[b]);
             /* PAPER.md §4: the baseline's recipe survives every preset */
             assert_true(c.moco.T == (b ? 0.2 : 0.07));
-            assert_int_equal(c.head.type, b ? CONFIG_HEAD_MLP : CONFIG_HEAD_LINEAR);
+            assert_int_equal(c.head.type, b ? HEAD_MLP : HEAD_LINEAR); /* model.h's own enum */
             assert_string_equal(c.aug.preset, names[b]);
             assert_int_equal(c.optim.schedule, b ? SCHEDULE_COSINE : SCHEDULE_STEP);
             assert_true(c.optim.momentum == 0.9 && c.optim.weight_decay == 1e-4);

@@ -80,6 +80,11 @@ static void golden_trajectory(const Backend *be, const StFile *f, const char *pr
                   .head_dim = 8},
         .variant = hook, .seed = 1};
     Moco mc;
+    /* head.type = none is a word of the config (HeadKind's) that MoCo refuses, saying so */
+    opt.model.head = HEAD_NONE;
+    assert_int_equal(moco_init(&mc, &opt), CLFT_ERR_VALUE);
+    assert_non_null(strstr(clft_last_error(), "projection head"));
+    opt.model.head = HEAD_MLP;
     assert_int_equal(moco_init(&mc, &opt), CLFT_OK);
     copy_named(mc.q.param_arena.base, mc.q.params, mc.q.n_params, f, "p.");
     copy_named(mc.k.param_arena.base, mc.k.params, mc.k.n_params, f, "p.");

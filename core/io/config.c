@@ -18,7 +18,8 @@
 
 static void format_double(double x, char *out, size_t cap);
 
-_Static_assert(sizeof(ResNetArch) == sizeof(int), "enum settings are stored through int *");
+_Static_assert(sizeof(ResNetArch) == sizeof(int) && sizeof(HeadKind) == sizeof(int),
+               "enum settings are stored through int *");
 
 static const char *const devices[] = {"cpu", "cpu-im2col", "cpu-ref", "cuda", NULL};
 static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL}; /* Precision's order */
@@ -30,7 +31,9 @@ _Static_assert(ARCH_RESNET18 == 0 && ARCH_RESNET34 == 1 && ARCH_RESNET50 == 2 &&
                "model.arch's words follow the ResNetArch enum");
 static const char *const stems[] = {"imagenet", "small", NULL};
 _Static_assert(STEM_IMAGENET == 0 && STEM_SMALL == 1, "model.stem's words follow StemKind");
-static const char *const heads[] = {"linear", "mlp", NULL};
+static const char *const heads[] = {"none", "linear", "mlp", NULL};
+_Static_assert(HEAD_NONE == 0 && HEAD_LINEAR == 1 && HEAD_MLP == 2,
+               "head.type's words follow HeadKind (MoCo refuses none)");
 static const char *const schedules[] = {"constant", "step", "cosine", NULL};
 _Static_assert(SCHEDULE_CONSTANT == 0 && SCHEDULE_STEP == 1 && SCHEDULE_COSINE == 2,
                "optim.schedule's words follow ScheduleKind");

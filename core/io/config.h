@@ -34,7 +34,6 @@ typedef enum {
     CONFIG_DEVICE_CPU_REF,
     CONFIG_DEVICE_CUDA
 } ConfigDevice;
-typedef enum { CONFIG_HEAD_LINEAR, CONFIG_HEAD_MLP } ConfigHead;
 typedef enum { CONFIG_SUBSET_NONE, CONFIG_SUBSET_IMAGENET100 } ConfigSubset;
 
 typedef struct {
@@ -75,7 +74,7 @@ typedef struct {
         int in_channels; /* 0 = from the data */
     } model;
     struct {
-        ConfigHead type;
+        HeadKind type; /* core/model's enum: the key's words are in its order */
         int hidden; /* mlp hidden width; 0 = the backbone's feature dim */
         int dim;    /* D, the embedding dim */
     } head;

@@ -58,7 +58,7 @@ ModelConfig train_model_config(const Config *cfg, int in_channels)
         .stages = cfg->model.stages,
         .blocks = cfg->model.blocks,
         .in_channels = cfg->model.in_channels ? cfg->model.in_channels : in_channels,
-        .head = cfg->head.type == CONFIG_HEAD_MLP ? HEAD_MLP : HEAD_LINEAR,
+        .head = cfg->head.type,
         .head_hidden = cfg->head.hidden,
         .head_dim = cfg->head.dim,
     };

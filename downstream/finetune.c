@@ -10,76 +10,56 @@
 #include "core/optim/optim.h"
 #include "core/rng.h"
 #include "core/train/features.h"
+#include "downstream/classifier.h"
 
-/* Classifier on pooled features with its gradients and momentum buffers, on the encoder's
- * backend: one buffer, named pointers into it. */
+/* The head (classifier.h) on the encoder's backend, and the step's buffers there. */
 typedef struct {
-    const Backend *be;
-    int D, C, N;
-    float *mem;                       /* everything below */
-    float *W, *b, *dW, *db, *vW, *vb; /* (C, D), (C) each */
-    float *logits;                    /* (N, C) */
-    float *dfeat;                     /* (N, D) */
-    int *labels;                      /* (N) the batch's labels, uploaded */
-    double *loss;                     /* (1) */
-    float *x;                         /* (N, C, H, W) the batch upload; NULL on host memory */
+    Classifier cls;
+    float *dfeat; /* (N, D) */
+    int *labels;  /* (N) the batch's labels, uploaded */
+    float *x;     /* (N, C, H, W) the batch upload; NULL on host memory */
 } FtHead;
+
+/* rng_init(..., RNG_STREAM_EVAL, FT_TAG_INIT, 0): the head's initial weights */
+#define FT_TAG_INIT 5
 
 static void ft_head_init(FtHead *h, const Model *m, int C, uint64_t seed)
 {
     const Backend *be = m->be;
     const int D = m->feat_dim, N = m->N;
-    const size_t cd = (size_t)C * D,
-                 floats = 3 * cd + 3 * (size_t)C + (size_t)N * C + (size_t)N * D;
-    *h = (FtHead){.be = be, .D = D, .C = C, .N = N};
-    h->mem = backend_alloc(be, floats * sizeof(float));
-    h->W = h->mem, h->dW = h->W + cd, h->vW = h->dW + cd;
-    h->b = h->vW + cd, h->db = h->b + C, h->vb = h->db + C;
-    h->logits = h->vb + C, h->dfeat = h->logits + (size_t)N * C;
+    *h = (FtHead){0};
+    classifier_init(&h->cls, be, D, C, N, seed, FT_TAG_INIT);
+    h->dfeat = backend_alloc(be, (size_t)N * D * sizeof(float));
     h->labels = backend_alloc(be, (size_t)N * sizeof(int));
-    h->loss = backend_alloc(be, sizeof(double));
     if (!be->host_memory) h->x = backend_alloc(be, (size_t)N * m->C * m->H * m->W * sizeof(float));
-    float *W = backend_stage_begin(be, h->W, cd * sizeof(float)); /* the zeroed b stays 0 */
-    Rng rng;
-    rng_init(&rng, seed, RNG_STREAM_EVAL, 5, 0);
-    for (size_t i = 0; i < cd; i++)
-        W[i] = (float)(0.01 * rng_normal(&rng));
-    backend_stage_end(be, h->W, W, cd * sizeof(float));
 }
 
 static void ft_head_free(FtHead *h)
 {
-    backend_free(h->be, h->mem);
-    backend_free(h->be, h->labels);
-    backend_free(h->be, h->loss);
-    backend_free(h->be, h->x);
+    const Backend *be = h->cls.be;
+    classifier_free(&h->cls);
+    backend_free(be, h->dfeat);
+    backend_free(be, h->labels);
+    backend_free(be, h->x);
 }
 
 /* One SGD step of backbone + head on batch x (N, C, H, W) in host memory; returns the loss. */
 static double ft_step(Model *m, FtHead *h, float *vparams, const float *x_host, const int *labels)
 {
     const Backend *be = m->be;
-    const int N = h->N, D = h->D, C = h->C;
+    const int N = h->cls.N, D = h->cls.D;
     const float *x =
         backend_write(be, h->x, x_host, (size_t)N * m->C * m->H * m->W * sizeof(float));
     const int *y = backend_write(be, h->labels, labels, (size_t)N * sizeof(int));
     model_forward(m, x, MODEL_TRAIN);
-    const float *f = model_features(m); /* (N, D) */
-    be->linear_forward(h->logits, f, h->W, h->b, N, D, C);
-    be->softmax_xent(h->loss, h->logits, y, N, C); /* logits → dL/dlogits */
-    be->memset_zero(h->dW, (size_t)C * D * sizeof(float));
-    be->memset_zero(h->db, (size_t)C * sizeof(float));
     be->memset_zero(h->dfeat, (size_t)N * D * sizeof(float));
-    be->linear_backward(h->dfeat, h->dW, h->db, h->logits, f, h->W, N, D, C);
+    classifier_forward_backward(&h->cls, model_features(m), y, N, h->dfeat);
     model_zero_grads(m);
     model_backward(m, h->dfeat);
     SgdOptions sgd = {.lr = FINETUNE_LR, .momentum = 0.9f, .weight_decay = 0.0f};
     be->sgd_step(m->param_arena.base, m->grad_arena.base, vparams, m->param_arena.cap, &sgd);
-    be->sgd_step(h->W, h->dW, h->vW, (size_t)C * D, &sgd);
-    be->sgd_step(h->b, h->db, h->vb, (size_t)C, &sgd);
-    double loss;
-    be->download(&loss, h->loss, sizeof loss);
-    return loss;
+    classifier_sgd(&h->cls, &sgd);
+    return classifier_loss(&h->cls);
 }
 
 /* Top-1/top-5 of the fine-tuned model on test (eval-mode BN, centre crop): the features and the
@@ -88,22 +68,23 @@ static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *te
                               TopkCounts *counts)
 {
     const Backend *host = backend_host();
-    float *f = xmalloc((size_t)test->n * h->D * sizeof(float)); /* (Nte, D) */
+    const Classifier *c = &h->cls;
+    float *f = xmalloc((size_t)test->n * c->D * sizeof(float)); /* (Nte, D) */
     int *l = xmalloc((size_t)(test->n > 0 ? test->n : 1) * sizeof(int));
-    float *W = xmalloc(((size_t)h->C * h->D + h->C) * sizeof(float)); /* (C, D) and (C) */
-    h->be->download(W, h->W, (size_t)h->C * h->D * sizeof(float));
-    h->be->download(W + (size_t)h->C * h->D, h->b, (size_t)h->C * sizeof(float));
+    float *W = xmalloc(((size_t)c->C * c->D + c->C) * sizeof(float)); /* (C, D) and (C) */
+    c->be->download(W, c->W, (size_t)c->C * c->D * sizeof(float));
+    c->be->download(W + (size_t)c->C * c->D, c->b, (size_t)c->C * sizeof(float));
     AugConfig aug = features_eval_aug(test, r->size);
     ClftStatus st =
         features_extract(m, test, &(FeaturesOptions){.aug = &aug, .threads = r->threads}, f, l);
-    float *z = xmalloc((size_t)h->C * sizeof(float));
-    double *sc = xmalloc((size_t)h->C * sizeof(double));
+    float *z = xmalloc((size_t)c->C * sizeof(float));
+    double *sc = xmalloc((size_t)c->C * sizeof(double));
     memset(counts, 0, sizeof *counts);
     for (int i = 0; st == CLFT_OK && i < test->n; i++) {
-        host->linear_forward(z, f + (size_t)i * h->D, W, W + (size_t)h->C * h->D, 1, h->D, h->C);
-        for (int j = 0; j < h->C; j++)
+        host->linear_forward(z, f + (size_t)i * c->D, W, W + (size_t)c->C * c->D, 1, c->D, c->C);
+        for (int j = 0; j < c->C; j++)
             sc[j] = z[j];
-        topk_count(counts, sc, h->C, l[i]);
+        topk_count(counts, sc, c->C, l[i]);
     }
     free(f), free(l), free(W), free(z), free(sc);
     return st;

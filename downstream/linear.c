@@ -11,8 +11,6 @@
 
 /* Smallest std used for standardisation, so constant feature dimensions do not divide by 0. */
 #define PROBE_STD_FLOOR 1e-6
-/* main_lincls.py: fc.weight ~ N(0, 0.01²). */
-#define PROBE_INIT_STD 0.01
 /* rng_init(..., RNG_STREAM_EVAL, a, b) tags of the probe's two streams. */
 #define PROBE_TAG_INIT 1
 #define PROBE_TAG_ORDER 2
@@ -32,31 +30,23 @@ void linear_probe_init(LinearProbe *p, const LinearProbeOptions *opt)
     memset(p, 0, sizeof *p);
     p->opt = *opt;
     const size_t C = (size_t)opt->n_classes, D = (size_t)opt->D, B = (size_t)opt->batch;
-    p->W = xaligned_alloc(C * D * sizeof(float));      /* (C, D) */
-    p->b = xaligned_alloc(C * sizeof(float));          /* (C) */
-    p->dW = xaligned_alloc(C * D * sizeof(float));     /* (C, D) */
-    p->db = xaligned_alloc(C * sizeof(float));         /* (C) */
-    p->vW = xaligned_alloc(C * D * sizeof(float));     /* (C, D), zero */
-    p->vb = xaligned_alloc(C * sizeof(float));         /* (C), zero */
+    classifier_init(&p->cls, backend_host(), opt->D, opt->n_classes, opt->batch, opt->seed,
+                    PROBE_TAG_INIT);
+    p->W = p->cls.W, p->b = p->cls.b;
     p->mean = xaligned_alloc(D * sizeof(float));       /* (D), zero */
     p->inv_std = xaligned_alloc(D * sizeof(float));    /* (D) */
     p->xs = xaligned_alloc(B * D * sizeof(float));     /* (batch, D) */
-    p->logits = xaligned_alloc(B * C * sizeof(float)); /* (batch, C) */
     p->gather = xaligned_alloc(B * D * sizeof(float)); /* (batch, D) */
     p->scores = xmalloc(C * sizeof(double));           /* (C) */
     p->gather_labels = xmalloc(B * sizeof(int));       /* (batch) */
     for (size_t d = 0; d < D; d++)
         p->inv_std[d] = 1.0f;
-    Rng r;
-    rng_init(&r, opt->seed, RNG_STREAM_EVAL, PROBE_TAG_INIT, 0);
-    for (size_t i = 0; i < C * D; i++)
-        p->W[i] = (float)(PROBE_INIT_STD * rng_normal(&r));
 }
 
 void linear_probe_free(LinearProbe *p)
 {
-    free(p->W), free(p->b), free(p->dW), free(p->db), free(p->vW), free(p->vb);
-    free(p->mean), free(p->inv_std), free(p->xs), free(p->logits), free(p->gather);
+    classifier_free(&p->cls);
+    free(p->mean), free(p->inv_std), free(p->xs), free(p->gather);
     free(p->scores), free(p->gather_labels);
     memset(p, 0, sizeof *p);
 }
@@ -126,44 +116,17 @@ static const float *probe_input(LinearProbe *p, const float *feats, int B)
     return p->xs;
 }
 
-/* logits (B, C) = x (B, D) · W^T (D, C) + b */
-static void probe_logits(LinearProbe *p, const float *x, int B)
-{
-    const int C = p->opt.n_classes, D = p->opt.D;
-    for (int n = 0; n < B; n++)
-        memcpy(p->logits + (size_t)n * C, p->b, (size_t)C * sizeof(float));
-    backend_host()->gemm(0, 1, B, C, D, 1.0f, x, D, p->W, D, 1.0f, p->logits, C);
-}
-
 double linear_probe_step(LinearProbe *p, const float *feats, const int *labels, int B, float lr)
 {
     ASSERT(B >= 1 && B <= p->opt.batch);
-    const int C = p->opt.n_classes, D = p->opt.D;
-    const float *x = probe_input(p, feats, B); /* (B, D) */
-    probe_logits(p, x, B);
     for (int n = 0; n < B; n++)
-        ASSERT(labels[n] >= 0 && labels[n] < C);
-    /* the mean cross-entropy; the logits become G = dLoss/dlogits = (softmax - onehot) / B */
-    double loss;
-    backend_host()->softmax_xent(&loss, p->logits, labels, B, C);
-    /* dW (C, D) = G^T (C, B) · x (B, D); db (C) = Σ_n G[n] */
-    backend_host()->gemm(1, 0, C, D, B, 1.0f, p->logits, C, x, D, 0.0f, p->dW, D);
-    memset(p->db, 0, (size_t)C * sizeof(float));
-    for (int n = 0; n < B; n++)
-        for (int c = 0; c < C; c++)
-            p->db[c] += p->logits[(size_t)n * C + c];
-    /* torch.optim.SGD: v = m·v + (g + wd·w); w -= lr·v (dampening 0, no Nesterov) */
-    const float m = p->opt.momentum, wd = p->opt.weight_decay;
-    for (size_t i = 0; i < (size_t)C * D; i++) {
-        p->vW[i] = m * p->vW[i] + p->dW[i] + wd * p->W[i];
-        p->W[i] -= lr * p->vW[i];
-    }
-    for (int c = 0; c < C; c++) {
-        p->vb[c] = m * p->vb[c] + p->db[c] + wd * p->b[c];
-        p->b[c] -= lr * p->vb[c];
-    }
+        ASSERT(labels[n] >= 0 && labels[n] < p->opt.n_classes);
+    classifier_forward_backward(&p->cls, probe_input(p, feats, B), labels, B, NULL);
+    classifier_sgd(
+        &p->cls,
+        &(SgdOptions){.lr = lr, .momentum = p->opt.momentum, .weight_decay = p->opt.weight_decay});
     p->steps++;
-    return loss;
+    return *p->cls.loss; /* host memory */
 }
 
 TopkCounts linear_probe_eval(LinearProbe *p, const float *X, const int *labels, int N, int *pred)
@@ -172,10 +135,12 @@ TopkCounts linear_probe_eval(LinearProbe *p, const float *X, const int *labels, 
     TopkCounts counts = {0};
     for (int n0 = 0; n0 < N; n0 += Bmax) {
         const int B = N - n0 < Bmax ? N - n0 : Bmax;
-        probe_logits(p, probe_input(p, X + (size_t)n0 * D, B), B);
+        float *logits = p->cls.logits; /* (B, C) = x · Wᵀ + b */
+        backend_host()->linear_forward(logits, probe_input(p, X + (size_t)n0 * D, B), p->W, p->b, B,
+                                       D, C);
         for (int n = 0; n < B; n++) {
             for (int c = 0; c < C; c++)
-                p->scores[c] = p->logits[(size_t)n * C + c];
+                p->scores[c] = logits[(size_t)n * C + c];
             ASSERT(labels[n0 + n] >= 0 && labels[n0 + n] < C);
             topk_count(&counts, p->scores, C, labels[n0 + n]);
             if (pred) pred[n0 + n] = topk_argmax(p->scores, C);

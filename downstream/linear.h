@@ -40,6 +40,7 @@
 
 #include "core/common.h"
 #include "core/optim/optim.h"
+#include "downstream/classifier.h"
 #include "downstream/topk.h"
 
 typedef enum {
@@ -73,16 +74,12 @@ typedef struct {
 
 typedef struct {
     LinearProbeOptions opt;
-    float *W;           /* (C, D) */
-    float *b;           /* (C) */
-    float *dW;          /* (C, D) gradient of the mean loss */
-    float *db;          /* (C) */
-    float *vW;          /* (C, D) momentum buffer */
-    float *vb;          /* (C) */
+    Classifier cls;     /* W, b and their SGD state on the host (classifier.h) */
+    float *W;           /* (C, D) cls.W */
+    float *b;           /* (C) cls.b */
     float *mean;        /* (D) standardisation mean (0 when off) */
     float *inv_std;     /* (D) standardisation 1 / std (1 when off) */
     float *xs;          /* (batch, D) standardised inputs of the current batch */
-    float *logits;      /* (batch, C) logits, then softmax - onehot */
     float *gather;      /* (batch, D) training: rows of the current batch */
     int *gather_labels; /* (batch) training: labels of the current batch */
     double *scores;     /* (C) one row of logits in double, for ranking */

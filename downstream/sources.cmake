@@ -1,7 +1,7 @@
 # downstream/: evaluation algorithms on feature matrices (kNN monitor, linear probe, label-fraction
 # and long-tailed sampling), the evaluation protocols, fine-tuning and the export.
 target_sources(clft_methods PRIVATE downstream/topk.c downstream/knn.c downstream/linear.c
-  downstream/sampling.c)
+  downstream/classifier.c downstream/sampling.c)
 clft_add_test(test_downstream tests/test_downstream.c)
 target_sources(clft_methods PRIVATE downstream/monitor.c)
 target_sources(clft_methods PRIVATE downstream/eval.c downstream/eval_protocols.c downstream/finetune.c

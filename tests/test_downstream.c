@@ -179,7 +179,7 @@ static void test_probe_hand_steps(void **state)
     assert_true(fabs(p.W[0] - 0.5) < 1e-7 && fabs(p.b[1] + 0.5) < 1e-7);
     assert_true(fabs(linear_probe_step(&p, x, y, 1, 1.0f) - 0.126928) < 1e-6);
     assert_true(fabs(p.W[0] - 1.069203) < 1e-6 && fabs(p.W[1] + 1.069203) < 1e-6);
-    assert_true(fabs(p.vb[0] + 0.569203) < 1e-6);
+    assert_true(fabs(p.cls.vb[0] + 0.569203) < 1e-6);
     linear_probe_free(&p);
 }
 
@@ -204,7 +204,7 @@ static void test_probe_gradient_fd(void **state)
     for (int i = 0; i < C * D; i++)
         p.W[i] = (float)(0.5 * rng_normal(&r));
     linear_probe_step(&p, x, y, B, 0.0f);
-    memcpy(dW, p.dW, sizeof dW), memcpy(db, p.db, sizeof db);
+    memcpy(dW, p.cls.dW, sizeof dW), memcpy(db, p.cls.db, sizeof db);
     float gmax = 0;
     for (int i = 0; i < C * D; i++)
         gmax = fabsf(dW[i]) > gmax ? fabsf(dW[i]) : gmax;

@@ -135,7 +135,7 @@ static const MatrixPreset presets[] = {
      1,
      2,
      ARMS(ft_study_arms),
-     "what FT's early collapse suggests: later start, each half alone, milder, re-normalised, T"},
+     "what FT's early collapse suggests: later start, each half alone, milder, T 0.07"},
     {"mini-long",
      "mini",
      "mini-long",

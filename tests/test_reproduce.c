@@ -641,8 +641,10 @@ static void test_ft_help_text(void **state)
                                "extrapolation.\n"));
     assert_non_null(strstr(md, "over the 4 FT arms"));
     assert_non_null(strstr(md, "the longer the collapse, the larger the loss"));
-    assert_non_null(strstr(md, "- Not below its reference (95% CI): moco_v2 + ft_neg (-0.10), "
-                               "moco_v2 + ft_warmup (+0.20).\n"));
+    assert_non_null(strstr(md, "- Below its reference (95% CI): moco_v2 + ft (-2.00; collapse 2000 "
+                               "iterations), moco_v2 + ft_pos (-1.50; collapse 1500 iterations).\n"
+                               "- Not below it: moco_v2 + ft_neg (-0.10; collapse 100 iterations), "
+                               "moco_v2 + ft_warmup (+0.20; collapse 50 iterations).\n"));
     assert_non_null(strstr(md, "Here: -1.00 [-2.50, +0.50], no detectable difference — the "
                                "paper's gain is not seen at this scale."));
     free(md);
@@ -650,8 +652,15 @@ static void test_ft_help_text(void **state)
     rows[3].delta = rows[4].delta = -1.0;
     md = results_md_section(&s, &ctx);
     assert_non_null(strstr(md, "Both halves cost accuracy here.\n"));
-    assert_non_null(strstr(md, "- Every FT arm here is below its reference's kNN accuracy (95% "
-                               "CI).\n"));
+    assert_non_null(strstr(md, "- Not below it: none — every FT arm here costs kNN accuracy.\n"));
+    /* one seed: no interval, and no claim about which arms are below */
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        rows[i].n_paired = rows[i].reference[0] ? 1 : 0;
+    free(md);
+    md = results_md_section(&s, &ctx);
+    assert_non_null(strstr(md, "- Too few paired seeds (fewer than 2) to tell which FT arms are "
+                               "below their reference.\n"));
+    assert_null(strstr(md, "Below its reference"));
     free(md);
     /* without FT arms there is no such paragraph */
     s.n = 1;

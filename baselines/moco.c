@@ -188,10 +188,15 @@ static const AugRecipe aug_recipes[] = {
 
 static const AugRecipe *find_aug(const Config *c)
 {
-    for (int i = 0; aug_recipes[i].name; i++)
+    char known[128];
+    size_t len = 0;
+    for (int i = 0; aug_recipes[i].name; i++) {
         if (!strcmp(aug_recipes[i].name, c->aug.preset)) return &aug_recipes[i];
-    clft_set_error("config: aug.preset '%s': no such augmentation recipe (moco_v1, moco_v2, none)",
-                   c->aug.preset);
+        len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "",
+                                aug_recipes[i].name);
+    }
+    clft_set_error("config: aug.preset '%s': no such augmentation recipe (%s)", c->aug.preset,
+                   known);
     return NULL;
 }
 
@@ -224,8 +229,7 @@ ClftStatus baseline_train_aug(const Config *c, int size, int channels, AugConfig
         return CLFT_OK;
     }
     ConfigAug n;
-    ClftStatus st = baseline_aug_resolve(c, &n);
-    if (st != CLFT_OK) return st;
+    baseline_aug_resolve(c, &n); /* found above: cannot fail */
     *out = r->recipe(size, channels);
     out->scale_lo = (float)n.scale_min;
     out->scale_hi = (float)n.scale_max;

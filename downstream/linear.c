@@ -32,7 +32,6 @@ void linear_probe_init(LinearProbe *p, const LinearProbeOptions *opt)
     const size_t C = (size_t)opt->n_classes, D = (size_t)opt->D, B = (size_t)opt->batch;
     classifier_init(&p->cls, backend_host(), opt->D, opt->n_classes, opt->batch, opt->seed,
                     PROBE_TAG_INIT);
-    p->W = p->cls.W, p->b = p->cls.b;
     p->mean = xaligned_alloc(D * sizeof(float));       /* (D), zero */
     p->inv_std = xaligned_alloc(D * sizeof(float));    /* (D) */
     p->xs = xaligned_alloc(B * D * sizeof(float));     /* (batch, D) */
@@ -136,8 +135,8 @@ TopkCounts linear_probe_eval(LinearProbe *p, const float *X, const int *labels, 
     for (int n0 = 0; n0 < N; n0 += Bmax) {
         const int B = N - n0 < Bmax ? N - n0 : Bmax;
         float *logits = p->cls.logits; /* (B, C) = x · Wᵀ + b */
-        backend_host()->linear_forward(logits, probe_input(p, X + (size_t)n0 * D, B), p->W, p->b, B,
-                                       D, C);
+        backend_host()->linear_forward(logits, probe_input(p, X + (size_t)n0 * D, B), p->cls.W,
+                                       p->cls.b, B, D, C);
         for (int n = 0; n < B; n++) {
             for (int c = 0; c < C; c++)
                 p->scores[c] = logits[(size_t)n * C + c];

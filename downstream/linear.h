@@ -74,9 +74,7 @@ typedef struct {
 
 typedef struct {
     LinearProbeOptions opt;
-    Classifier cls;     /* W, b and their SGD state on the host (classifier.h) */
-    float *W;           /* (C, D) cls.W */
-    float *b;           /* (C) cls.b */
+    Classifier cls;     /* W (C, D), b (C) and their SGD state on the host (classifier.h) */
     float *mean;        /* (D) standardisation mean (0 when off) */
     float *inv_std;     /* (D) standardisation 1 / std (1 when off) */
     float *xs;          /* (batch, D) standardised inputs of the current batch */

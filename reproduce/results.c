@@ -2,7 +2,6 @@
  * (see results.h; statistics from reproduce/stats.h, published numbers from PAPER.md §6). */
 #include "reproduce/results.h"
 
-#include <ini.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/io/atomic.h"
+#include "core/io/config.h"
 #include "core/io/csv.h"
 #include "core/io/rundir.h"
 #include "reproduce/stats.h"
@@ -155,14 +155,8 @@ ClftStatus results_collapse(const CsvTable *t, double below, double from_epoch, 
     return CLFT_OK;
 }
 
-static int on_start_epoch(void *user, const char *section, const char *name, const char *value)
-{
-    if (!strcmp(section, "variant") && !strcmp(name, "start_epoch")) *(double *)user = atof(value);
-    return 1;
-}
-
-/* The epoch from which the run's variant transforms (config.ini's variant.start_epoch; 0 when
- * it has none): the collapse is looked for from there. */
+/* The epoch from which the run's variant transforms (its config.ini, read as every config is:
+ * variant.start_epoch, 0 when it has none): the collapse is looked for from there. */
 static ClftStatus run_start_epoch(const char *dir, double *epoch)
 {
     char path[4096];
@@ -170,12 +164,14 @@ static ClftStatus run_start_epoch(const char *dir, double *epoch)
     if (st != CLFT_OK) return st;
     *epoch = 0.0;
     if (access(path, F_OK) != 0) return CLFT_OK;
-    const int rc = ini_parse(path, on_start_epoch, epoch);
-    if (rc != 0) {
-        clft_set_error(rc > 0 ? "%s:%d: malformed INI line" : "%s: cannot read it (%d)", path, rc);
-        return CLFT_ERR_FORMAT;
+    Config *c = xmalloc(sizeof *c);
+    config_defaults(c);
+    if ((st = config_load_ini(c, path)) == CLFT_OK) {
+        const char *v = config_variant_get(c, "start_epoch");
+        if (v) *epoch = atof(v);
     }
-    return CLFT_OK;
+    free(c);
+    return st;
 }
 
 /* Appends the run's pre-training statistics (results.h, protocol "pretrain") to vals, under the

@@ -172,13 +172,13 @@ static void test_probe_hand_steps(void **state)
     o.D = 1, o.n_classes = 2, o.batch = 4, o.schedule = linear_probe_schedule(1.0f, 1);
     LinearProbe p;
     linear_probe_init(&p, &o);
-    p.W[0] = p.W[1] = 0.0f;
+    p.cls.W[0] = p.cls.W[1] = 0.0f;
     const float x[] = {1.0f};
     const int y[] = {0};
     assert_true(fabs(linear_probe_step(&p, x, y, 1, 1.0f) - log(2.0)) < 1e-7);
-    assert_true(fabs(p.W[0] - 0.5) < 1e-7 && fabs(p.b[1] + 0.5) < 1e-7);
+    assert_true(fabs(p.cls.W[0] - 0.5) < 1e-7 && fabs(p.cls.b[1] + 0.5) < 1e-7);
     assert_true(fabs(linear_probe_step(&p, x, y, 1, 1.0f) - 0.126928) < 1e-6);
-    assert_true(fabs(p.W[0] - 1.069203) < 1e-6 && fabs(p.W[1] + 1.069203) < 1e-6);
+    assert_true(fabs(p.cls.W[0] - 1.069203) < 1e-6 && fabs(p.cls.W[1] + 1.069203) < 1e-6);
     assert_true(fabs(p.cls.vb[0] + 0.569203) < 1e-6);
     linear_probe_free(&p);
 }
@@ -202,7 +202,7 @@ static void test_probe_gradient_fd(void **state)
     for (int i = 0; i < B * D; i++)
         x[i] = (float)rng_normal(&r);
     for (int i = 0; i < C * D; i++)
-        p.W[i] = (float)(0.5 * rng_normal(&r));
+        p.cls.W[i] = (float)(0.5 * rng_normal(&r));
     linear_probe_step(&p, x, y, B, 0.0f);
     memcpy(dW, p.cls.dW, sizeof dW), memcpy(db, p.cls.db, sizeof db);
     float gmax = 0;
@@ -210,7 +210,7 @@ static void test_probe_gradient_fd(void **state)
         gmax = fabsf(dW[i]) > gmax ? fabsf(dW[i]) : gmax;
     const float eps = 1e-2f;
     for (int i = 0; i < C * D + C; i++) {
-        float *w = i < C * D ? &p.W[i] : &p.b[i - C * D];
+        float *w = i < C * D ? &p.cls.W[i] : &p.cls.b[i - C * D];
         const float w0 = *w;
         *w = w0 + eps;
         double lp = linear_probe_step(&p, x, y, B, 0.0f);

@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 /* Keys shared by both recipes: SGD lr 0.03, momentum 0.9, wd 1e-4, batch 256, K 65536, D 128,
- * 200 epochs, m 0.999 (IN-1K), 8 split-BN groups (one per GPU of the paper's 8-GPU runs). */
+ * 200 epochs, m 0.999 (IN-1K), 8 split-BN groups (one per GPU of the paper's 8-GPU runs). The
+ * config schema has no value for these keys (config.c RECIPE): they are written here only. */
 static void moco_common(Config *c)
 {
     c->moco.K = 65536;
@@ -25,7 +26,6 @@ static void moco_common(Config *c)
     c->optim.weight_decay = 1e-4;
     c->optim.batch = 256;
     c->optim.epochs = 200;
-    c->optim.warmup_epochs = 0;
 }
 
 /* MoCo v1: Linear(feat→128) head, T 0.07, v1 augmentation, lr ×0.1 at 120 and 160. */
@@ -36,7 +36,6 @@ static void moco_v1_defaults(Config *c)
     snprintf(c->aug.preset, sizeof c->aug.preset, "moco_v1");
     c->moco.T = 0.07;
     c->head.type = HEAD_LINEAR;
-    c->head.hidden = 0;
     c->optim.schedule = SCHEDULE_STEP;
     c->optim.milestones = (ConfigIntList){.n = 2, .v = {120, 160}};
     c->optim.gamma = 0.1;
@@ -50,8 +49,7 @@ static void moco_v2_defaults(Config *c)
     snprintf(c->moco.baseline, sizeof c->moco.baseline, "moco_v2");
     snprintf(c->aug.preset, sizeof c->aug.preset, "moco_v2");
     c->moco.T = 0.2;
-    c->head.type = HEAD_MLP;
-    c->head.hidden = 0; /* 0 = the backbone's feature dim (2048 for ResNet-50) */
+    c->head.type = HEAD_MLP; /* head.hidden's 0 = the backbone's feature dim (2048 for ResNet-50) */
     c->optim.schedule = SCHEDULE_COSINE;
     c->optim.milestones = (ConfigIntList){0};
     c->optim.gamma = 0.1;

@@ -31,6 +31,22 @@ static void usage(FILE *f)
     fprintf(f, "\n");
 }
 
+/* --help-config: the schema, with each baseline's value of the keys its recipe sets. */
+static void print_help_config(void)
+{
+    const Baseline *const *all = baseline_all();
+    enum { MAX_RECIPES = 8 };
+    static Config cfgs[MAX_RECIPES];
+    const Config *recipes[MAX_RECIPES];
+    const char *names[MAX_RECIPES];
+    int n = 0;
+    for (; all[n] && n < MAX_RECIPES; n++) {
+        ASSERT(config_resolve(&cfgs[n], all[n]->name, NULL, NULL) == CLFT_OK);
+        recipes[n] = &cfgs[n], names[n] = all[n]->name;
+    }
+    config_print_help(stdout, recipes, names, n);
+}
+
 static ClftStatus set_variant_option(void *opts, const char *key, const char *value)
 {
     return variant_options_set(opts, key, value);
@@ -108,7 +124,7 @@ int cmd_pretrain(int argc, char **argv)
             return 0;
         }
         if (!strcmp(a, "--help-config")) {
-            config_print_help(stdout);
+            print_help_config();
             dist_finalize(dist);
             return 0;
         }

@@ -28,11 +28,41 @@ static const char *write_file(const char *name, const char *text)
             fail_msg("error '%s' does not mention '%s'", clft_last_error(), (substr));             \
     } while (0)
 
-static void test_defaults(void **state)
+/* MoCo v1's recipe on the schema's defaults, no preset: the configuration these tests start from.
+ */
+static void moco_v1_config(Config *c)
+{
+    if (config_resolve(c, "moco_v1", NULL, NULL) != CLFT_OK) fail_msg("%s", clft_last_error());
+}
+
+/* The schema has no value for the keys a recipe owns: the numbers live in baselines/ alone, and a
+ * configuration without a recipe does not validate; with one it does. */
+static void test_recipe_keys(void **state)
 {
     (void)state;
     Config c;
     config_defaults(&c);
+    assert_int_equal(c.eval.knn_k, 200); /* not a recipe's */
+    assert_int_equal(config_validate(&c), CLFT_ERR_VALUE);
+    assert_string_equal(clft_last_error(), "config: head.type has no value: a baseline's recipe "
+                                           "sets it (config_resolve, --baseline)");
+    char v[64];
+    assert_int_equal(config_get(&c, "moco", "K", v, sizeof v), CLFT_OK);
+    assert_string_equal(v, "(unset)");
+    assert_int_equal(config_set(&c, "head.type=mlp"), CLFT_OK);
+    assert_int_equal(config_validate(&c), CLFT_ERR_VALUE);
+    ASSERT_ERR_HAS("head.dim has no value");
+    for (int b = 0; b < 2; b++) {
+        assert_int_equal(config_resolve(&c, b ? "moco_v2" : "moco_v1", NULL, NULL), CLFT_OK);
+        assert_int_equal(config_validate(&c), CLFT_OK);
+    }
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    Config c;
+    moco_v1_config(&c);
     assert_int_equal(c.moco.K, 65536);
     assert_int_equal(c.moco.shuffle_groups, 8);
     assert_int_equal(c.head.dim, 128);
@@ -161,7 +191,7 @@ static void test_set(void **state)
 {
     (void)state;
     Config c;
-    config_defaults(&c);
+    moco_v1_config(&c);
     assert_int_equal(config_set(&c, "optim.lr=0.125"), CLFT_OK);
     assert_true(c.optim.lr == 0.125);
     /* head.type's words are HeadKind's (none is MoCo's to refuse: test_train.c) */
@@ -212,7 +242,7 @@ static void test_validate(void **state)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Config c;
-        config_defaults(&c);
+        moco_v1_config(&c);
         assert_int_equal(config_set(&c, bad[i][0]), CLFT_OK);
         if (i == 5) assert_int_equal(config_set(&c, "aug.scale_max=0.5"), CLFT_OK);
         if (config_validate(&c) == CLFT_OK) fail_msg("'%s' should not validate", bad[i][0]);
@@ -220,7 +250,7 @@ static void test_validate(void **state)
     }
     /* milestones at or past the end are harmless when the schedule is not step */
     Config c;
-    config_defaults(&c);
+    moco_v1_config(&c);
     assert_int_equal(config_set(&c, "optim.milestones=300"), CLFT_OK);
     assert_int_equal(config_set(&c, "optim.schedule=cosine"), CLFT_OK);
     assert_int_equal(config_validate(&c), CLFT_OK);
@@ -232,7 +262,7 @@ static void test_validate(void **state)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     char set[64];
     snprintf(set, sizeof set, "run.threads=%ld", 4 * cpus < 1024 ? 4 * cpus : 1024);
-    config_defaults(&c);
+    moco_v1_config(&c);
     assert_int_equal(config_set(&c, set), CLFT_OK);
     assert_int_equal(config_validate(&c), CLFT_OK);
 }
@@ -267,7 +297,7 @@ static void test_round_trip(void **state)
         "variant.zeta=1e-3",
     };
     Config a, b;
-    config_defaults(&a);
+    moco_v1_config(&a);
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (config_set(&a, sets[i]) != CLFT_OK) fail_msg("%s", clft_last_error());
     a.moco.m = 1.0 / 3.0; /* a double that needs 17 digits */
@@ -336,7 +366,7 @@ static void test_aug_resolve_and_help(void **state)
     (void)state;
     Config c;
     ConfigAug a;
-    config_defaults(&c);
+    moco_v1_config(&c);
     assert_int_equal(config_set(&c, "aug.preset=moco_v2"), CLFT_OK);
     assert_int_equal(baseline_aug_resolve(&c, &a), CLFT_OK);
     assert_true(a.jitter_p == 0.8f && a.blur_p == 0.5f && a.gray_p == 0.2f); /* augment.c's */
@@ -368,7 +398,10 @@ static void test_aug_resolve_and_help(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *fp = open_memstream(&buf, &len);
-    config_print_help(fp);
+    Config v1, v2;
+    moco_v1_config(&v1);
+    assert_int_equal(config_resolve(&v2, "moco_v2", NULL, NULL), CLFT_OK);
+    config_print_help(fp, (const Config *[]){&v1, &v2}, (const char *[]){"moco_v1", "moco_v2"}, 2);
     fclose(fp);
     int n;
     const ConfigKey *k = config_schema(&n);
@@ -377,6 +410,8 @@ static void test_aug_resolve_and_help(void **state)
         assert_non_null(strstr(buf, k[i].key));
     assert_non_null(strstr(buf, "shuffle_groups"));
     assert_non_null(strstr(buf, "resnet18|resnet34|resnet50|resnet_small"));
+    assert_non_null(strstr(buf, "moco_v1 '0.07', moco_v2 '0.2'")); /* moco.T: the recipes' */
+    assert_non_null(strstr(buf, "moco_v1 '120,160', moco_v2 ''"));
     free(buf);
 }
 
@@ -454,10 +489,15 @@ static void test_presets(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_load_ini),
-        cmocka_unit_test(test_load_errors),   cmocka_unit_test(test_set),
-        cmocka_unit_test(test_validate),      cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_apply_variant), cmocka_unit_test(test_aug_resolve_and_help),
+        cmocka_unit_test(test_recipe_keys),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_load_ini),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_set),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_apply_variant),
+        cmocka_unit_test(test_aug_resolve_and_help),
         cmocka_unit_test(test_presets),
     };
     return cmocka_run_group_tests(tests, tmpdir_setup, NULL);

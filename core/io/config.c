@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -50,6 +51,10 @@ static const char *const subsets[] = {"none", "imagenet100", NULL};
     {#sec, #field, type, offsetof(Config, sec.field), def, lo, hi, ch, help}
 /* clang-format on */
 #define BIG 2147483647.0
+/* A key the baseline's recipe sets (baselines/, config_resolve): the schema has no value for it,
+ * so a method's numbers live in one place. config_defaults leaves it unset; config_validate
+ * refuses a configuration where it still is. */
+#define RECIPE NULL
 
 static const ConfigKey schema[] = {
     ROW(run, name, S_, "", 0, 0, NULL,
@@ -78,26 +83,26 @@ static const ConfigKey schema[] = {
     ROW(model, stages, I_, "3", 1, 4, NULL, "resnet_small: stages of widths w, 2w, 4w, 8w"),
     ROW(model, blocks, I_, "1", 1, 16, NULL, "resnet_small: basic blocks per stage"),
     ROW(model, in_channels, I_, "0", 0, 64, NULL, "input channels; 0 = from the data"),
-    ROW(head, type, E_, "linear", 0, 0, heads,
-        "projection head: linear (MoCo v1) or mlp (MoCo v2)"),
+    ROW(head, type, E_, RECIPE, 0, 0, heads, "projection head: linear (MoCo v1) or mlp (MoCo v2)"),
     ROW(head, hidden, I_, "0", 0, 65536, NULL, "mlp hidden width; 0 = the backbone's feature dim"),
-    ROW(head, dim, I_, "128", 1, 65536, NULL, "embedding dim D"),
-    ROW(moco, K, I_, "65536", 1, BIG, NULL, "queue length (negatives)"),
-    ROW(moco, m, F_, "0.999", 0, 1, NULL,
+    ROW(head, dim, I_, RECIPE, 1, 65536, NULL, "embedding dim D"),
+    ROW(moco, K, I_, RECIPE, 1, BIG, NULL, "queue length (negatives)"),
+    ROW(moco, m, F_, RECIPE, 0, 1, NULL,
         "key encoder momentum: theta_k <- m theta_k + (1-m) theta_q"),
-    ROW(moco, T, F_, "0.07", 1e-6, 100, NULL, "softmax temperature"),
-    ROW(moco, shuffle_groups, I_, "8", 1, 4096, NULL, "split-BN groups for the shuffled key batch"),
+    ROW(moco, T, F_, RECIPE, 1e-6, 100, NULL, "softmax temperature"),
+    ROW(moco, shuffle_groups, I_, RECIPE, 1, 4096, NULL,
+        "split-BN groups for the shuffled key batch"),
     ROW(moco, baseline, S_, "", 0, 0, NULL,
         "the recipe these defaults came from (set by --baseline; informational)"),
-    ROW(optim, lr, F_, "0.03", 0, 1e4, NULL, "base learning rate (SGD)"),
-    ROW(optim, momentum, F_, "0.9", 0, 1, NULL, "SGD momentum"),
-    ROW(optim, weight_decay, F_, "0.0001", 0, 1, NULL, "weight decay"),
-    ROW(optim, batch, I_, "256", 1, BIG, NULL, "batch size N"),
-    ROW(optim, epochs, I_, "200", 1, 1000000, NULL, "pre-training epochs"),
-    ROW(optim, schedule, E_, "step", 0, 0, schedules, "learning-rate schedule"),
-    ROW(optim, milestones, IL_, "120,160", 0, 1000000, NULL,
+    ROW(optim, lr, F_, RECIPE, 0, 1e4, NULL, "base learning rate (SGD)"),
+    ROW(optim, momentum, F_, RECIPE, 0, 1, NULL, "SGD momentum"),
+    ROW(optim, weight_decay, F_, RECIPE, 0, 1, NULL, "weight decay"),
+    ROW(optim, batch, I_, RECIPE, 1, BIG, NULL, "batch size N"),
+    ROW(optim, epochs, I_, RECIPE, 1, 1000000, NULL, "pre-training epochs"),
+    ROW(optim, schedule, E_, RECIPE, 0, 0, schedules, "learning-rate schedule"),
+    ROW(optim, milestones, IL_, RECIPE, 0, 1000000, NULL,
         "step schedule: epochs where lr *= gamma (comma-separated, increasing)"),
-    ROW(optim, gamma, F_, "0.1", 0, 1, NULL, "step schedule factor"),
+    ROW(optim, gamma, F_, RECIPE, 0, 1, NULL, "step schedule factor"),
     ROW(optim, warmup_epochs, I_, "0", 0, 1000000, NULL, "linear warm-up epochs"),
     ROW(data, spec, S_, "fashion-mnist", 0, 0, NULL,
         "dataset: fashion-mnist | cifar10 | imagefolder:DIR | synthetic"),
@@ -365,10 +370,56 @@ ClftStatus config_set_kv(Config *c, const char *section, const char *key, const 
     return CLFT_OK;
 }
 
+/* The value of a RECIPE key before the recipe sets it: one no file can hold. */
+static void store_unset(Config *c, const ConfigKey *k)
+{
+    char *field = (char *)c + k->offset;
+    switch (k->type) {
+    case CONFIG_T_INT:
+    case CONFIG_T_ENUM:
+        *(int *)field = INT_MIN;
+        break;
+    case CONFIG_T_FLOAT:
+        *(double *)field = NAN;
+        break;
+    case CONFIG_T_INT_LIST:
+        ((ConfigIntList *)field)->n = -1;
+        break;
+    case CONFIG_T_FLOAT_LIST:
+        ((ConfigFloatList *)field)->n = -1;
+        break;
+    case CONFIG_T_STRING:
+        break; /* "" */
+    }
+}
+
+static int is_unset(const Config *c, const ConfigKey *k)
+{
+    const char *field = (const char *)c + k->offset;
+    switch (k->type) {
+    case CONFIG_T_INT:
+    case CONFIG_T_ENUM:
+        return *(const int *)field == INT_MIN;
+    case CONFIG_T_FLOAT:
+        return isnan(*(const double *)field);
+    case CONFIG_T_INT_LIST:
+        return ((const ConfigIntList *)field)->n < 0;
+    case CONFIG_T_FLOAT_LIST:
+        return ((const ConfigFloatList *)field)->n < 0;
+    case CONFIG_T_STRING:
+        return 0;
+    }
+    return 0;
+}
+
 void config_defaults(Config *c)
 {
     memset(c, 0, sizeof *c);
     for (int i = 0; i < n_schema; i++) {
+        if (!schema[i].def) {
+            store_unset(c, &schema[i]);
+            continue;
+        }
         const char *why = store_value(c, &schema[i], schema[i].def);
         if (why)
             clft_die("config schema: default of [%s] %s: %s", schema[i].section, schema[i].key,
@@ -564,6 +615,10 @@ static void format_value(const Config *c, const ConfigKey *k, char *out, size_t 
     const char *field = (const char *)c + k->offset;
     size_t len = 0;
     out[0] = '\0';
+    if (is_unset(c, k)) {
+        snprintf(out, cap, "(unset)");
+        return;
+    }
     switch (k->type) {
     case CONFIG_T_INT:
         snprintf(out, cap, "%d", *(const int *)field);
@@ -673,7 +728,8 @@ static const char *type_name(ConfigType t)
     return "?";
 }
 
-void config_print_help(FILE *fp)
+void config_print_help(FILE *fp, const Config *const *recipes, const char *const *names,
+                       int n_recipes)
 {
     fprintf(fp, "Configuration keys (INI [section] key = value, or --set section.key=value):\n");
     for (int i = 0; i < n_schema; i++) {
@@ -692,10 +748,20 @@ void config_print_help(FILE *fp)
             format_double(k->max, hi, sizeof hi);
             snprintf(range, sizeof range, "[%s, %s]", lo, hi);
         }
-        fprintf(fp, "  %-18s %-10s default '%s' %s\n      %s\n", k->key, type_name(k->type), k->def,
-                range, k->help);
+        char def[512] = "", value[CONFIG_LIST_MAX * 26 + 8];
+        size_t len = 0;
+        if (k->def) snprintf(def, sizeof def, "default '%s'", k->def);
+        for (int r = 0; !k->def && r < n_recipes && len < sizeof def; r++) {
+            format_value(recipes[r], k, value, sizeof value);
+            len += (size_t)snprintf(def + len, sizeof def - len, "%s%s '%s'", r ? ", " : "",
+                                    names[r], value);
+        }
+        if (!k->def && !n_recipes) snprintf(def, sizeof def, "the recipe's");
+        fprintf(fp, "  %-18s %-10s %s %s\n      %s\n", k->key, type_name(k->type), def, range,
+                k->help);
     }
-    fprintf(fp, "\n  Other keys in [variant] are passed to the variant named by [variant] name.\n"
+    fprintf(fp, "\n  A key without a default is the baseline's recipe's (--baseline; baselines/).\n"
+                "  Other keys in [variant] are passed to the variant named by [variant] name.\n"
                 "  A file section [<baseline>.optim] (etc.) applies only to that baseline.\n");
 }
 
@@ -732,6 +798,13 @@ ClftStatus config_validate(const Config *c)
     char why[256] = "";
     const char *m;
     int step = c->optim.schedule == SCHEDULE_STEP; /* milestones must be inside the run */
+    for (int i = 0; i < n_schema; i++)
+        if (is_unset(c, &schema[i])) {
+            clft_set_error("config: %s.%s has no value: a baseline's recipe sets it "
+                           "(config_resolve, --baseline)",
+                           schema[i].section, schema[i].key);
+            return CLFT_ERR_VALUE;
+        }
     if (c->optim.batch % c->moco.shuffle_groups)
         snprintf(why, sizeof why, "optim.batch %d is not divisible by moco.shuffle_groups %d",
                  c->optim.batch, c->moco.shuffle_groups);

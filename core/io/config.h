@@ -143,7 +143,7 @@ typedef struct {
     const char *key;
     ConfigType type;
     size_t offset;              /* offsetof(Config, ...) */
-    const char *def;            /* default value as text */
+    const char *def;            /* default value as text; NULL = the baseline's recipe sets it */
     double min, max;            /* range of numbers (each element of a list) */
     const char *const *choices; /* CONFIG_T_ENUM: NULL-terminated names, index = enum value */
     const char *help;
@@ -152,7 +152,9 @@ typedef struct {
 /* The schema, n rows, in the order they are printed and written. */
 const ConfigKey *config_schema(int *n);
 
-/* All defaults (memset 0 first, so equal configs are equal bytes). */
+/* All defaults (memset 0 first, so equal configs are equal bytes). The keys a baseline's recipe
+ * owns (MoCo's K, m, T, head, SGD and schedule: baselines/) are left unset, and config_validate
+ * refuses them so; config_resolve fills them. Loading a complete config.ini on top needs none. */
 void config_defaults(Config *c);
 /* Loads an INI file on top of *c. CLFT_ERR_IO if unreadable, CLFT_ERR_VALUE/FORMAT otherwise; the
  * message names the file, line, key and value. Stops at the first error. */
@@ -179,8 +181,10 @@ ClftStatus config_write(const Config *c, const char *path, const char *extra_com
  * returns how many. */
 int config_diff(const Config *a, const Config *b, const char *const *ignore, char *out, size_t cap);
 
-/* A listing of every section and key: type, default, range or choices, help. */
-void config_print_help(FILE *fp);
+/* A listing of every section and key: type, default, range or choices, help. A key a recipe owns
+ * shows its value in each of recipes[0..n_recipes) (configurations named names[]). */
+void config_print_help(FILE *fp, const Config *const *recipes, const char *const *names,
+                       int n_recipes);
 
 /* Hands each free [variant] key to the variants module, in order; a non-OK status from `set`
  * becomes an error naming where the key was set. */

@@ -1,12 +1,14 @@
 /* fuzz_config.c — libFuzzer target for the configuration parsers of core/io/config.c: INI text
  * (through inih and our line reader) and --set assignments, then the cross-field checks.
  * Input: byte 0 even = the rest is an INI file; odd = the rest is one --set argument per line.
- * Property checked on every accepted config: writing it (config_to_string) and loading that text
- * on the defaults gives back the same config, byte for byte (what a resumed run relies on). */
+ * Property checked on every accepted config (MoCo v1's recipe, then the input): writing it
+ * (config_to_string) and loading that text on the defaults gives back the same config, byte for
+ * byte (what a resumed run relies on). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "baselines/baseline.h"
 #include "core/io/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -33,9 +35,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = malloc(size); /* the rest, NUL-terminated */
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
-    Config c;
-    config_defaults(&c);
-    ClftStatus st = CLFT_OK;
+    Config c; /* MoCo v1's recipe: config_defaults alone leaves its keys unset */
+    ClftStatus st = config_resolve(&c, "moco_v1", NULL, NULL);
+    ASSERT(st == CLFT_OK);
     if (data[0] & 1) {
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && st == CLFT_OK;
              line = strtok_r(NULL, "\n", &save))

@@ -54,3 +54,17 @@ double classifier_loss(const Classifier *c)
     c->be->download(&loss, c->loss, sizeof loss);
     return loss;
 }
+
+void classifier_count_host(TopkCounts *counts, const float *x, const int *labels, int B,
+                           const float *W, const float *b, int D, int C, float *logits,
+                           double *scores, int *pred)
+{
+    backend_host()->linear_forward(logits, x, W, b, B, D, C); /* (B, C) = x · Wᵀ + b */
+    for (int n = 0; n < B; n++) {
+        for (int c = 0; c < C; c++)
+            scores[c] = logits[(size_t)n * C + c];
+        ASSERT(labels[n] >= 0 && labels[n] < C);
+        topk_count(counts, scores, C, labels[n]);
+        if (pred) pred[n] = topk_argmax(scores, C);
+    }
+}

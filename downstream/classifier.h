@@ -11,6 +11,7 @@
 
 #include "core/backend/backend.h"
 #include "core/optim/optim.h"
+#include "downstream/topk.h"
 
 typedef struct {
     const Backend *be;
@@ -34,5 +35,12 @@ void classifier_forward_backward(Classifier *c, const float *x, const int *y, in
 void classifier_sgd(Classifier *c, const SgdOptions *sgd);
 /* The last batch's mean cross-entropy, brought to the host. */
 double classifier_loss(const Classifier *c);
+
+/* Evaluation on the host, for both trainers: adds to *counts the top-1/top-5 of B feature rows
+ * x (B, D) with labels in [0, C) under host weights W (C, D) and b (C). logits (B, C) and scores
+ * (C) are the caller's scratch; pred (B), when not NULL, receives each row's top-1 class. */
+void classifier_count_host(TopkCounts *counts, const float *x, const int *labels, int B,
+                           const float *W, const float *b, int D, int C, float *logits,
+                           double *scores, int *pred);
 
 #endif

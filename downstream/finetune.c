@@ -67,7 +67,6 @@ static double ft_step(Model *m, FtHead *h, float *vparams, const float *x_host, 
 static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *test,
                               TopkCounts *counts)
 {
-    const Backend *host = backend_host();
     const Classifier *c = &h->cls;
     float *f = xmalloc((size_t)test->n * c->D * sizeof(float)); /* (Nte, D) */
     int *l = xmalloc((size_t)(test->n > 0 ? test->n : 1) * sizeof(int));
@@ -77,14 +76,14 @@ static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *te
     AugConfig aug = features_eval_aug(test, r->size);
     ClftStatus st =
         features_extract(m, test, &(FeaturesOptions){.aug = &aug, .threads = r->threads}, f, l);
-    float *z = xmalloc((size_t)c->C * sizeof(float));
+    const int Bmax = 256;
+    float *z = xmalloc((size_t)Bmax * c->C * sizeof(float));
     double *sc = xmalloc((size_t)c->C * sizeof(double));
     memset(counts, 0, sizeof *counts);
-    for (int i = 0; st == CLFT_OK && i < test->n; i++) {
-        host->linear_forward(z, f + (size_t)i * c->D, W, W + (size_t)c->C * c->D, 1, c->D, c->C);
-        for (int j = 0; j < c->C; j++)
-            sc[j] = z[j];
-        topk_count(counts, sc, c->C, l[i]);
+    for (int n0 = 0; st == CLFT_OK && n0 < test->n; n0 += Bmax) {
+        const int B = test->n - n0 < Bmax ? test->n - n0 : Bmax;
+        classifier_count_host(counts, f + (size_t)n0 * c->D, l + n0, B, W, W + (size_t)c->C * c->D,
+                              c->D, c->C, z, sc, NULL);
     }
     free(f), free(l), free(W), free(z), free(sc);
     return st;

@@ -134,16 +134,9 @@ TopkCounts linear_probe_eval(LinearProbe *p, const float *X, const int *labels, 
     TopkCounts counts = {0};
     for (int n0 = 0; n0 < N; n0 += Bmax) {
         const int B = N - n0 < Bmax ? N - n0 : Bmax;
-        float *logits = p->cls.logits; /* (B, C) = x · Wᵀ + b */
-        backend_host()->linear_forward(logits, probe_input(p, X + (size_t)n0 * D, B), p->cls.W,
-                                       p->cls.b, B, D, C);
-        for (int n = 0; n < B; n++) {
-            for (int c = 0; c < C; c++)
-                p->scores[c] = logits[(size_t)n * C + c];
-            ASSERT(labels[n0 + n] >= 0 && labels[n0 + n] < C);
-            topk_count(&counts, p->scores, C, labels[n0 + n]);
-            if (pred) pred[n0 + n] = topk_argmax(p->scores, C);
-        }
+        classifier_count_host(&counts, probe_input(p, X + (size_t)n0 * D, B), labels + n0, B,
+                              p->cls.W, p->cls.b, D, C, p->cls.logits, p->scores,
+                              pred ? pred + n0 : NULL);
     }
     return counts;
 }

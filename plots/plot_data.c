@@ -242,7 +242,8 @@ ClftStatus pdata_run_info(PlotRun *r, const char *dir)
      * the run's name; pdata_distinguish may add settings between the two. */
     if (r->baseline[0]) pdata_method_label(r->method, sizeof r->method, r->baseline, r->variant);
     if (rank)
-        snprintf(r->score, sizeof r->score, " | %stop-1 %.1f%%", rank == 3 ? "" : "kNN ", top1);
+        snprintf(r->score, sizeof r->score, " | %s top-1 %.1f%%", rank == 3 ? "linear" : "kNN",
+                 top1);
     make_label(r, "");
     return CLFT_OK;
 }
@@ -305,7 +306,10 @@ ClftStatus pdata_scores(PlotRun *r, int i, const char *tmp, int smooth)
         st = pdata_read_column(&t, c[k], kind, &v[k]);
     }
     if (st == CLFT_OK) {
-        for (int row = 0; row < t.n_rows; row++) r->has_pre_scores |= !isnan(v[SC_QPM][row]);
+        /* "before FT" curves only where they differ: without a variant they are the same values */
+        for (int row = 0; row < t.n_rows; row++)
+            for (int k = SC_QPM; k < SC_N; k++)
+                r->has_pre_scores |= !isnan(v[k][row]) && v[k][row] != v[k - SC_QPM + 1][row];
         char name[64];
         snprintf(name, sizeof name, "scores_%d.dat", i);
         FILE *f = pdata_open(tmp, name);

@@ -242,6 +242,21 @@ static void test_scores_band_and_smoothing(void **state)
     assert_true(fabs(d[0][3] - (0.55 + sqrt(0.065))) < 1e-9);          /* var (0.04 + 0.09) / 2 */
     assert_true(fabs(d[1][2] - (0.6 - sqrt(0.14 / 3.0))) < 1e-9);      /* var mean of all three */
     assert_true(fabs(d[2][5] - 0.025) < 1e-9);                         /* neg var (0.02 + 0.03) / 2 */
+    /* pre-transform columns equal to the post ones (no variant): no "before FT" curve; one
+     * differing value: there is one */
+    const char *head = "epoch,step,pos_mean,pos_var,neg_mean,neg_var,pre_pos_mean,pre_pos_var,"
+                       "pre_neg_mean,pre_neg_var\n";
+    char text[512];
+    for (int differs = 0; differs < 2; differs++) {
+        snprintf(text, sizeof text,
+                 "%s1,10,0.5,0.04,0.0,0.01,0.5,0.04,0.0,0.01\n"
+                 "1,20,0.6,0.09,0.1,0.02,0.6,0.09,%s,0.02\n",
+                 head, differs ? "0.3" : "0.1");
+        write_file(run, "scores.csv", text);
+        assert_int_equal(pdata_run_info(&r, run), CLFT_OK);
+        assert_int_equal(pdata_scores(&r, 3, tmp, 1), CLFT_OK);
+        assert_int_equal(r.has_pre_scores, differs);
+    }
     rm_rf(run);
     rm_rf(tmp);
 }

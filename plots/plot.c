@@ -100,7 +100,8 @@ static void remove_tree(const char *dir)
 static void write_vars(PlotRun *runs, int n, const char *tmp)
 {
     static const char *distinct[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd",
-                                     "#ff7f0e", "#8c564b", "#e377c2", "#17becf"};
+                                     "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+                                     "#bcbd22", "#7f7f7f", "#000000", "#000080"}; /* 12 runs */
     int clash = 0; /* two runs of one method (seeds, a momentum sweep): colour by run instead */
     for (int i = 0; i < n; i++)
         for (int j = 0; j < i; j++) clash |= !strcmp(runs[i].color, runs[j].color);
@@ -115,7 +116,8 @@ static void write_vars(PlotRun *runs, int n, const char *tmp)
         int k = i + 1;
         fprintf(f, "label[%d] = ", k), pdata_put_string(f, r->label), fputc('\n', f);
         fprintf(f, "runname[%d] = ", k), pdata_put_string(f, r->name), fputc('\n', f);
-        fprintf(f, "color[%d] = \"%s\"\n", k, clash ? distinct[i % 8] : r->color);
+        fprintf(f, "color[%d] = \"%s\"\n", k,
+                clash ? distinct[i % (int)(sizeof distinct / sizeof *distinct)] : r->color);
         fprintf(f, "pre_scores[%d] = %d; pre_hist[%d] = %d; nknn[%d] = %d\n", k, r->has_pre_scores,
                 k, r->has_pre_hist, k, r->n_knn);
         fprintf(f, "pos_lo[%d] = %.9g; pos_hi[%d] = %.9g; neg_lo[%d] = %.9g; neg_hi[%d] = %.9g\n",

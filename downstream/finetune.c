@@ -76,7 +76,7 @@ static ClftStatus ft_evaluate(EvalRun *r, Model *m, FtHead *h, const Dataset *te
     AugConfig aug = features_eval_aug(test, r->size);
     ClftStatus st =
         features_extract(m, test, &(FeaturesOptions){.aug = &aug, .threads = r->threads}, f, l);
-    const int Bmax = 256;
+    const int Bmax = EVAL_DEFAULT_BATCH; /* rows per host GEMM */
     float *z = xmalloc((size_t)Bmax * c->C * sizeof(float));
     double *sc = xmalloc((size_t)c->C * sizeof(double));
     memset(counts, 0, sizeof *counts);

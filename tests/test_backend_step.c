@@ -14,7 +14,12 @@
  * (test_backend_parity); through ~12 layers, split-BN over 4 samples per group (its 1/σ amplifies
  * rounding) and three SGD steps the differences grow. Observed cpu vs cpu-ref: ≤ 2.3e-6 for every
  * tensor (the largest on BN gradients). A backend at tf32 or bf16 (CLFT_PARITY_PRECISION) gets 1e-2
- * and 5e-2. Skipped (exit 77) when a backend is not built or cannot open here.
+ * and 1e-1, and its instance accuracy may differ by 2 of the N samples (an argmax on a near tie):
+ * bf16's 2⁻⁹ rounding of every convolution operand (and, on the cpu backend, of the stored
+ * activations), amplified by split-BN over 4 samples a group, gives up to 5.7e-2 on the summed
+ * parameter gradients here (cpu at bf16 vs cpu-ref, with and without bf16 storage: 2.2e-2 and
+ * 2.4e-2 after the first step); a wrong kernel gives errors of order 1. Skipped (exit 77) when a
+ * backend is not built or cannot open here.
  */
 #include "tests/test_util.h"
 
@@ -74,7 +79,13 @@ static void compare_results(const MocoStepResult *a, const MocoStepResult *b, in
     snprintf(w, sizeof w, "step %d loss", step);
     compare_value(w, a->loss, b->loss);
     snprintf(w, sizeof w, "step %d inst_acc", step);
-    compare_value(w, a->inst_acc, b->inst_acc);
+    if (tol > 1e-4) { /* reduced precision: an argmax may flip on a near tie, 1/N a sample */
+        if (!(fabs(a->inst_acc - b->inst_acc) <= 2.0 / N + 1e-12))
+            fail_msg("%s: %s %.9g vs %s %.9g (more than 2 of %d samples)", w, BE[0]->name,
+                     a->inst_acc, BE[1]->name, b->inst_acc, N);
+    } else {
+        compare_value(w, a->inst_acc, b->inst_acc);
+    }
     for (int i = 0; i < 6; i++) {
         snprintf(w, sizeof w, "step %d post moment %d", step, i);
         compare_value(w, pa[i], pb[i]);
@@ -171,7 +182,11 @@ static void test_moco_ft_step(void **state)
                                                  : post[1].neg[i] - post[0].neg[i];
         moved += pre[0].pos[i] != pre[1].pos[i] || post[0].pos[i] != post[1].pos[i];
     }
-    assert_true(moved <= 4); /* 3·16·64 negative scores: a few may sit on a bin edge */
+    /* 3·16·64 negative scores: in fp32 a few may sit on a bin edge; at reduced precision the
+     * scores move by ~1e-3 and up to 5% of the counts may change bins */
+    if (getenv("CLFT_PARITY_VERBOSE"))
+        printf("  histogram counts moved     %llu\n", (unsigned long long)moved);
+    assert_true(moved <= (tol > 1e-4 ? 3 * N * K / 20 : 4));
 
     /* Save on A, load on B (a fresh Moco), one more step on both. */
     char path[] = "/tmp/clft-backend-step-XXXXXX";
@@ -211,7 +226,7 @@ int main(int argc, char **argv)
     if (st != 0) return st;
     const char *prec = test_parity_precision();
     if (!strcmp(prec, "tf32")) tol = 1e-2;
-    if (!strcmp(prec, "bf16")) tol = 5e-2;
+    if (!strcmp(prec, "bf16")) tol = 1e-1;
     printf("whole-step parity: %s vs %s (%s), tolerance %g\n", BE[0]->name, BE[1]->name, prec,
            tol);
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_moco_ft_step)};

@@ -231,10 +231,18 @@ static void test_backend_table(void **state)
     assert_null(backend_find("no-such-backend"));
     assert_null(backend_find(NULL));
     assert_non_null(strstr(backend_names(), "cpu cpu-im2col cpu-ref"));
-    /* entries a backend may leave empty: pinned host memory and convolution plans */
-    const size_t optional[] = {offsetof(Backend, host_alloc), offsetof(Backend, host_free),
-                               offsetof(Backend, conv2d_plan), offsetof(Backend, conv2d_unplan),
-                               offsetof(Backend, from_nchw)};
+    /* entries a backend may leave empty: pinned host memory, convolution plans, the NCHW
+     * transpose and bf16 storage */
+    const size_t optional[] = {offsetof(Backend, host_alloc),
+                               offsetof(Backend, host_free),
+                               offsetof(Backend, conv2d_plan),
+                               offsetof(Backend, conv2d_unplan),
+                               offsetof(Backend, from_nchw),
+                               offsetof(Backend, bf16_storage),
+                               offsetof(Backend, add_relu_forward_bf16),
+                               offsetof(Backend, add_relu_backward_bf16),
+                               offsetof(Backend, maxpool_forward_bf16),
+                               offsetof(Backend, avgpool_forward_bf16)};
     for (const Backend *const *b = backend_all(); *b; b++) {
         if (!(*b)->host_memory) continue; /* a device table is checked by its own tests */
         for (size_t off = offsetof(Backend, alloc); off < sizeof(Backend); off += sizeof(void *)) {
@@ -252,6 +260,10 @@ static void test_backend_table(void **state)
     BackendOptions bf16 = {.precision = PRECISION_BF16};
     assert_null(backend_select("cpu-ref", BACKEND_NEEDS_TRAIN, &bf16)); /* fp32 only */
     assert_non_null(strstr(clft_last_error(), "fp32 only"));
+    /* bf16 storage: the cpu table has all of it or none (model.c takes the entries together) */
+    assert_non_null(cpu->bf16_storage);
+    assert_true(cpu->add_relu_forward_bf16 && cpu->add_relu_backward_bf16 &&
+                cpu->maxpool_forward_bf16 && cpu->avgpool_forward_bf16);
 }
 
 int main(void)

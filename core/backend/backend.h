@@ -127,6 +127,18 @@ typedef struct Backend {
     /* out (N, C, H, W) in this backend's layout ← in (N, C, H, W) in NCHW, the loader's layout (the
      * network input; NULL entry on an NCHW backend) */
     void (*from_nchw)(float *out, const float *in, int N, int C, int HW);
+    /* bf16 storage (core/nn/nn.h "bf16 storage"), optional: 1 when this process opened the
+     * backend at bf16 and its layers keep the trunk's activations in bf16 — convolutions and BN by
+     * the flags of their shapes (ConvShape.src_bf16/dst_bf16, BnShape.bf16), the join and the
+     * pools by the entries below (max-pool's backward reads only argmax: the fp32 entry serves).
+     * NULL: activations are fp32 at every precision. */
+    int (*bf16_storage)(void);
+    void (*add_relu_forward_bf16)(uint16_t *y, const uint16_t *a, const uint16_t *b, size_t n);
+    void (*add_relu_backward_bf16)(float *da, float *db, const float *dout, const uint16_t *out,
+                                   size_t n, int set_a, int set_b);
+    void (*maxpool_forward_bf16)(uint16_t *out, int *argmax, const uint16_t *in,
+                                 const PoolShape *s);
+    void (*avgpool_forward_bf16)(float *out, const uint16_t *in, int N, int C, int HW);
 
     /* ---- rows: the key shuffle (shuffle-BN) ---- */
     /* out[i] = in[idx[i]] and out[idx[i]] = in[i], for rows of `row` floats, i < N */

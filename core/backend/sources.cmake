@@ -17,6 +17,15 @@ target_sources(clft_core PRIVATE core/backend/ref/table.c core/backend/ref/layer
 # The per-op parity harness: cpu vs cpu-ref here; `test_backend_parity cpu cuda` on a GPU machine.
 clft_add_test(test_backend_parity tests/test_backend_parity.c)
 set_tests_properties(test_backend_parity PROPERTIES SKIP_RETURN_CODE 77)
+# bf16 on the CPU: the storage kernels against their fp32 twins, and every op and a whole step at
+# bf16 against cpu-ref (the harness applies CLFT_PARITY_PRECISION to its first backend; the step
+# test is in core/train/sources.cmake). They skip (77) where oneDNN cannot open at bf16.
+clft_add_test(test_bf16 tests/test_bf16.c)
+add_test(NAME test_backend_parity_bf16 COMMAND test_backend_parity cpu cpu-ref
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(test_bf16 test_backend_parity_bf16 PROPERTIES SKIP_RETURN_CODE 77)
+set_tests_properties(test_backend_parity_bf16 PROPERTIES
+                     ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR};CLFT_PARITY_PRECISION=bf16")
 # cuda: cuDNN convolutions, cuBLAS GEMMs, .cu kernels (built when CMakeLists.txt found CUDA).
 if(CLFT_HAVE_CUDA)
   target_sources(clft_core PRIVATE core/backend/cuda/table.c core/backend/cuda/memory.cu

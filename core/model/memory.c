@@ -11,7 +11,8 @@
  *     read by the backward of its producer; the output's gradient is copied in at the start.
  * Intervals are inclusive, so an op's output never shares memory with its input, and its input
  * gradient never with its output gradient. Offsets come from a first-fit over the intervals in
- * order of birth; every offset is 16-float (64-byte) aligned.
+ * order of birth; every offset is 16-float (64-byte) aligned. An activation in bf16 storage takes
+ * half the floats of its fp32 size (its gradient is fp32).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,10 +87,12 @@ size_t model_plan_memory(const Model *m, size_t *act_off, size_t *dact_off)
     int n = 0;
     const int end = 2 * n_ops; /* after the step */
     for (int i = 1; i < A; i++) {
-        const size_t size = round16(tensor_numel(m->acts[i]));
+        const size_t numel = tensor_numel(m->acts[i]), size = round16(numel);
         int keep = i == A - 1 || i == m->feat_act || (grads && read_by_backward(m, i));
-        iv[n++] = (Interval){.birth = keep ? 0 : producer[i], .death = keep ? end : last[i],
-                             .size = size, .off = &act_off[i]};
+        iv[n++] = (Interval){.birth = keep ? 0 : producer[i],
+                             .death = keep ? end : last[i],
+                             .size = m->act_bf16[i] ? round16((numel + 1) / 2) : size,
+                             .off = &act_off[i]};
         if (!grads) continue;
         const int birth = i == A - 1 ? n_ops : 2 * n_ops - 1 - last[i];
         iv[n++] = (Interval){.birth = birth, .death = 2 * n_ops - 1 - producer[i], .size = size,

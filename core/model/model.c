@@ -382,6 +382,60 @@ static void plan_gradient_writes(Model *m)
     free(seen);
 }
 
+/* bf16 storage (core/nn/nn.h): in a run whose backend keeps activations in bf16, the outputs of
+ * convolutions, BN, max-pools and residual joins are bf16 unless an op that reads them has no
+ * bf16 form (a ReLU, a linear layer: then fp32), and a BN's, a max-pool's or a join's inputs and
+ * output share one storage (fp32 wherever one of them must be). The network input, the pooled
+ * features, the head and every gradient stay fp32. After the planning pass: the memory plan needs
+ * the sizes. */
+static void plan_storage(Model *m)
+{
+    unsigned char *b = m->act_bf16 = xcalloc((size_t)m->n_acts, 1);
+    const Backend *be = m->be;
+    if (!be->bf16_storage || !be->bf16_storage()) return;
+    ASSERT(be->add_relu_forward_bf16 && be->add_relu_backward_bf16 && be->maxpool_forward_bf16 &&
+           be->avgpool_forward_bf16);
+    for (int k = 0; k < m->n_ops; k++) {
+        const OpKind kind = m->ops[k].kind;
+        if (kind == OP_CONV || kind == OP_BN || kind == OP_ADD_RELU || kind == OP_MAXPOOL)
+            b[m->ops[k].out] = 1;
+    }
+    for (int k = 0; k < m->n_ops; k++) {
+        const Op *op = &m->ops[k];
+        if (op->kind != OP_CONV && op->kind != OP_BN && op->kind != OP_ADD_RELU &&
+            op->kind != OP_MAXPOOL && op->kind != OP_AVGPOOL)
+            b[op->in] = 0;
+    }
+    b[0] = b[m->n_acts - 1] = b[m->feat_act] = 0;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int k = 0; k < m->n_ops; k++) {
+            const Op *op = &m->ops[k];
+            if (op->kind != OP_BN && op->kind != OP_ADD_RELU && op->kind != OP_MAXPOOL) continue;
+            const int all = b[op->in] && b[op->out] && (op->kind != OP_ADD_RELU || b[op->in2]);
+            const int any = b[op->in] || b[op->out] || (op->kind == OP_ADD_RELU && b[op->in2]);
+            if (any && !all) {
+                b[op->in] = b[op->out] = 0;
+                if (op->kind == OP_ADD_RELU) b[op->in2] = 0;
+                changed = 1;
+            }
+        }
+    }
+}
+
+/* The storage of each convolution's and BN's tensors in their shapes (the real pass). */
+static void apply_storage(Model *m)
+{
+    for (int k = 0; k < m->n_ops; k++) {
+        Op *op = &m->ops[k];
+        if (op->kind == OP_CONV) {
+            op->s.conv.src_bf16 = m->act_bf16[op->in];
+            op->s.conv.dst_bf16 = m->act_bf16[op->out];
+        }
+        if (op->kind == OP_BN) op->s.bn.bf16 = m->act_bf16[op->out];
+    }
+}
+
 /* The backend plans each convolution once (its primitives or algorithms for that shape); the
  * shared workspace is the largest any of them needs. */
 static ClftStatus plan_convolutions(Model *m)
@@ -434,6 +488,7 @@ ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N
         model_free(m);
         return st;
     }
+    plan_storage(m);
     /* activations and their gradients: shared where their lifetimes allow (memory.c) */
     m->act_off = xcalloc((size_t)m->n_acts, sizeof(size_t));
     m->dact_off = xcalloc((size_t)m->n_acts, sizeof(size_t));
@@ -446,6 +501,7 @@ ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N
     reset_plan(m);
     resnet_build(m); /* the real pass: same sequence, real pointers */
     plan_gradient_writes(m);
+    apply_storage(m);
     if ((st = plan_convolutions(m)) != CLFT_OK) {
         model_free(m);
         return st;
@@ -485,6 +541,7 @@ void model_free(Model *m)
     free(m->buffers);
     free(m->act_off);
     free(m->dact_off);
+    free(m->act_bf16);
     if (m->be) backend_free(m->be, m->tensors);
     if (m->be) backend_free(m->be, m->ws);
     if (m->be) backend_free(m->be, m->in_layout);
@@ -555,13 +612,31 @@ const float *model_forward(Model *m, const float *in, ModelMode mode)
                                   B(m, op->rm), B(m, op->rv), &op->s.bn, bn_mode);
             break;
         case OP_RELU: be->relu_forward(y, x, op->n); break;
-        case OP_MAXPOOL: be->maxpool_forward(y, op->argmax, x, &op->s.pool); break;
-        case OP_AVGPOOL: be->avgpool_forward(y, x, op->s.avg.N, op->s.avg.C, op->s.avg.HW); break;
+        case OP_MAXPOOL:
+            if (m->act_bf16[op->out])
+                be->maxpool_forward_bf16((uint16_t *)y, op->argmax, (const uint16_t *)x,
+                                         &op->s.pool);
+            else
+                be->maxpool_forward(y, op->argmax, x, &op->s.pool);
+            break;
+        case OP_AVGPOOL:
+            if (m->act_bf16[op->in])
+                be->avgpool_forward_bf16(y, (const uint16_t *)x, op->s.avg.N, op->s.avg.C,
+                                         op->s.avg.HW);
+            else
+                be->avgpool_forward(y, x, op->s.avg.N, op->s.avg.C, op->s.avg.HW);
+            break;
         case OP_LINEAR:
             be->linear_forward(y, x, P(m, op->w), P(m, op->b), op->s.lin.N, op->s.lin.I,
                                op->s.lin.O);
             break;
-        case OP_ADD_RELU: be->add_relu_forward(y, x, m->acts[op->in2].data, op->n); break;
+        case OP_ADD_RELU:
+            if (m->act_bf16[op->out])
+                be->add_relu_forward_bf16((uint16_t *)y, (const uint16_t *)x,
+                                          (const uint16_t *)m->acts[op->in2].data, op->n);
+            else
+                be->add_relu_forward(y, x, m->acts[op->in2].data, op->n);
+            break;
         case OP_L2NORM:
             be->l2norm_forward(y, op->save_mean, x, m->acts[op->in].n, m->acts[op->in].c);
             break;
@@ -600,8 +675,13 @@ static void backward_op(Model *m, const Op *op)
                             op->s.lin.I, op->s.lin.O);
         break;
     case OP_ADD_RELU:
-        be->add_relu_backward(dx, m->dacts[op->in2], dy, m->acts[op->out].data, op->n, op->set_in,
-                              op->set_in2);
+        if (m->act_bf16[op->out])
+            be->add_relu_backward_bf16(dx, m->dacts[op->in2], dy,
+                                       (const uint16_t *)m->acts[op->out].data, op->n, op->set_in,
+                                       op->set_in2);
+        else
+            be->add_relu_backward(dx, m->dacts[op->in2], dy, m->acts[op->out].data, op->n,
+                                  op->set_in, op->set_in2);
         break;
     case OP_L2NORM:
         be->l2norm_backward(dx, dy, m->acts[op->out].data, op->save_mean, m->acts[op->in].n,

@@ -121,6 +121,7 @@ typedef struct {
     float *tensors;   /* the activations and their gradients, placed by model_plan_memory */
     size_t tensor_floats;
     size_t *act_off, *dact_off; /* (n_acts) where each activation and its gradient lives */
+    unsigned char *act_bf16;    /* (n_acts) 1: kept in bf16 (core/nn/nn.h "bf16 storage") */
     ModelMode mode;   /* of the last forward: backward of BN depends on it */
     float *ws;        /* conv workspace on the backend, shared by all convs */
     size_t ws_floats;
@@ -137,8 +138,8 @@ ClftStatus model_init(Model *m, const Backend *be, const ModelConfig *cfg, int N
                       int W, const ModelOptions *opt);
 void model_free(Model *m);
 /* Offsets (floats) of every activation and activation gradient of a planned model (after the
- * planning pass: ops and shapes known), written to act_off / dact_off (n_acts each); returns the
- * floats the shared buffer needs. */
+ * planning pass: ops and shapes known, act_bf16 set), written to act_off / dact_off (n_acts
+ * each); returns the floats the shared buffer needs. A bf16 activation takes half the room. */
 size_t model_plan_memory(const Model *m, size_t *act_off, size_t *dact_off);
 /* torchvision init: kaiming-normal fan_out for convs, BN γ=1 β=0, nn.Linear default for heads;
  * drawn on the host from `rng`, uploaded once. */

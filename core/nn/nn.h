@@ -36,6 +36,15 @@
  *     out > 0 is added to da and db, or written over them with set_a / set_b (their first gradient
  *     contribution: no zeroing pass needed).
  *   zero (y = 0).
+ *
+ * bf16 storage: where a backend offers it (be->bf16_storage) and the run is at bf16, the model
+ * keeps the trunk's 4-D activations — the outputs of convolutions, BN, max-pools and residual joins
+ * — as bf16 (2 bytes, round to nearest even); the network input, every gradient, the pooled
+ * features and the head stay fp32. The layers read and write such a tensor in bf16 and compute in
+ * fp32: convolutions by ConvShape.src_bf16 / dst_bf16, BN by BnShape.bf16 (input and output both
+ * bf16), the join by add_relu_forward_bf16 / _backward_bf16, the pools by maxpool_forward_bf16 /
+ * avgpool_forward_bf16 (max-pool's backward reads only argmax). Each equals its fp32 twin run on
+ * the widened bf16 values, with the outputs rounded to bf16 (tests/test_bf16.c).
  */
 #ifndef CLFT_NN_H
 #define CLFT_NN_H
@@ -60,6 +69,7 @@ typedef struct {
                              sized for it and the work split statically over it */
     ConvGrads grads;      /* what backward computes (din is NULL unless CONV_GRADS_ALL) */
     int din_set;          /* backward: 1 = din = the gradient (its first writer), 0 = din += it */
+    int src_bf16, dst_bf16; /* bf16 storage of in / out (see above; set by the model) */
     void *plan;           /* the backend's plan of this shape (be->conv2d_plan), or NULL */
 } ConvShape;
 
@@ -75,6 +85,7 @@ typedef struct {
     float momentum; /* 0.1 as PyTorch: running = (1-m) running + m batch, unbiased variance */
     int relu;       /* 1 = a ReLU fused after the BN: out = max(0, bn(x)), one pass instead of two */
     int din_set;    /* backward: 1 = din = the gradient (its first contribution), 0 = din += it */
+    int bf16;       /* in and out in bf16 storage (see above; set by the model); gradients fp32 */
 } BnShape;
 
 /* batchnorm_forward (out (N,C,HW), save_mean (G,C), save_rstd (G,C), in (N,C,HW), gamma (C),

@@ -15,3 +15,8 @@ set_tests_properties(test_pretrain PROPERTIES ENVIRONMENT "CLFT_BUILD_DIR=${CMAK
 # A whole MoCo v2 + FT step on two backends (cpu vs cpu-ref here; cpu vs cuda on a GPU machine).
 clft_add_test(test_backend_step tests/test_backend_step.c)
 set_tests_properties(test_backend_step PROPERTIES SKIP_RETURN_CODE 77)
+# The same whole step with the cpu backend at bf16 (bf16 convolutions and storage) against cpu-ref.
+add_test(NAME test_backend_step_bf16 COMMAND test_backend_step cpu cpu-ref
+         WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+set_tests_properties(test_backend_step_bf16 PROPERTIES SKIP_RETURN_CODE 77
+                     ENVIRONMENT "CLFT_BUILD_DIR=${CMAKE_BINARY_DIR};CLFT_PARITY_PRECISION=bf16")

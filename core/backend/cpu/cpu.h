@@ -5,6 +5,9 @@
 #ifndef CLFT_BACKEND_CPU_H
 #define CLFT_BACKEND_CPU_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "core/backend/backend.h"
 
 /* A row loop that is memory- or arithmetic-bound in plain C: compiled for AVX-512 and AVX2 as
@@ -17,6 +20,25 @@
 #endif
 /* Inlined into a CPU_KERNEL caller, so compiled once per variant. */
 #define CPU_INLINE static inline __attribute__((always_inline))
+
+/* bf16 storage (core/nn/nn.h "bf16 storage"): a bf16 is the upper half of a float's bits. Widening
+ * is exact; narrowing rounds to nearest, ties to even (as oneDNN's reorders and torch's .to()),
+ * and keeps a NaN a NaN (truncated and quieted: rounding could carry it into an inf). */
+CPU_INLINE float bf16_to_f32(uint16_t h)
+{
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+CPU_INLINE uint16_t f32_to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN: quiet */
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
 
 /* memory: host memory, 64-byte aligned */
 void *alloc_cpu(size_t bytes);
@@ -57,12 +79,16 @@ void l2norm_backward_cpu(float *din, const float *dout, const float *out, const 
 void add_relu_forward_cpu(float *y, const float *a, const float *b, size_t n);
 void add_relu_backward_cpu(float *da, float *db, const float *dout, const float *out, size_t n,
                            int set_a, int set_b);
+void add_relu_forward_bf16_cpu(uint16_t *y, const uint16_t *a, const uint16_t *b, size_t n);
+void add_relu_backward_bf16_cpu(float *da, float *db, const float *dout, const uint16_t *out,
+                                size_t n, int set_a, int set_b);
 void add_inplace_cpu(float *y, const float *x, size_t n);
 void zero_cpu(float *y, size_t n);
 
 /* channels-last layers (nhwc.c) and oneDNN convolutions (dnnl_conv.c) of the "cpu" table; the
  * NCHW ones above are the "cpu-im2col" table's */
 ClftStatus dnnl_open(const BackendOptions *opt);
+int dnnl_bf16_storage(void);
 ClftStatus conv2d_plan_dnnl(ConvShape *s);
 void conv2d_unplan_dnnl(ConvShape *s);
 size_t conv2d_workspace_floats_dnnl(const ConvShape *s);
@@ -80,6 +106,8 @@ void maxpool_forward_nhwc(float *out, int *argmax, const float *in, const PoolSh
 void maxpool_backward_nhwc(float *din, const float *dout, const int *argmax, const PoolShape *s);
 void avgpool_forward_nhwc(float *out, const float *in, int N, int C, int HW);
 void avgpool_backward_nhwc(float *din, const float *dout, int N, int C, int HW);
+void maxpool_forward_bf16_nhwc(uint16_t *out, int *argmax, const uint16_t *in, const PoolShape *s);
+void avgpool_forward_bf16_nhwc(float *out, const uint16_t *in, int N, int C, int HW);
 void from_nchw_cpu(float *out, const float *in, int N, int C, int HW);
 
 void gather_rows_cpu(float *out, const float *in, const int *idx, int N, size_t row);

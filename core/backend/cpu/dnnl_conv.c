@@ -14,11 +14,15 @@
  *   - memory objects whose data handles are set at each call (no allocation).
  * din: backward-data writes ∂L/∂x. As the first writer of din (s->din_set) it writes straight into
  * it; otherwise into a workspace buffer that is then added to din (one pass).
- * Precision: fp32, or bf16 (PRECISION_BF16): the operands are converted to bf16 by reorders into
- * the workspace and oneDNN's bf16 kernels accumulate in fp32 (AMX or AVX512-BF16 where the CPU
- * has them); outputs, gradients and weights stay fp32.
+ * Precision: fp32, or bf16 (PRECISION_BF16): oneDNN's bf16 kernels, accumulating in fp32 (AMX or
+ * AVX512-BF16 where the CPU has them), on bf16 operands. In bf16 runs the model keeps the trunk's
+ * activations in bf16 (core/nn/nn.h "bf16 storage"): an input with s->src_bf16 is read as it is
+ * and an output with s->dst_bf16 written in bf16 by the primitive itself; an fp32 input (the
+ * network's) and the fp32 output gradient are converted by reorders into the workspace. Weights,
+ * weight gradients and din stay fp32.
  * Workspace (floats): the largest scratchpad of the three primitives, then the reordered weights
- * of each, the diff-weights, the din buffer and, in bf16, the bf16 copies of src and diff_dst.
+ * of each, the diff-weights, the din buffer and, in bf16, the bf16 copies of an fp32 src and of
+ * diff_dst (with gradients).
  */
 #include <dnnl.h>
 #include <stdio.h>
@@ -61,6 +65,11 @@ ClftStatus dnnl_open(const BackendOptions *opt)
                         "bf16 is converted in software, expect it slower than fp32\n");
     }
     return CLFT_OK;
+}
+
+int dnnl_bf16_storage(void)
+{
+    return engine && precision == PRECISION_BF16;
 }
 
 /* One primitive with the memory objects of its arguments (handles set per call). */
@@ -142,9 +151,10 @@ static void run(Call *c, void *const *handles)
 static size_t max_z(size_t a, size_t b) { return a > b ? a : b; }
 
 /* The descriptors of shape s in its data type: src, dst (NHWC), user weights (OIHW), and `any`
- * weights for the primitives to choose. */
+ * weights for the primitives to choose; the fp32 src and dst (an fp32 input, din, the output
+ * gradient) and what the forward writes (out: bf16 with s->dst_bf16, else fp32). */
 typedef struct {
-    dnnl_memory_desc_t src, dst, w_user, w_any, src_f32, dst_f32;
+    dnnl_memory_desc_t src, dst, w_user, w_any, src_f32, dst_f32, out;
     dnnl_dims_t strides, pad;
 } Descs;
 
@@ -158,6 +168,7 @@ static void make_descs(Descs *d, const ConvShape *s, dnnl_data_type_t dt)
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&d->dst_f32, 4, dst, dnnl_f32, dnnl_nhwc));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&d->w_user, 4, w, dnnl_f32, dnnl_oihw));
     DNNL_CHECK(dnnl_memory_desc_init_by_tag(&d->w_any, 4, w, dt, dnnl_format_tag_any));
+    d->out = s->dst_bf16 ? d->dst : d->dst_f32;
     d->strides[0] = d->strides[1] = s->stride;
     d->pad[0] = d->pad[1] = s->pad;
 }
@@ -172,7 +183,7 @@ static void make_pds(dnnl_primitive_desc_t pd[3], const Descs *d, const ConvShap
     const dnnl_memory_desc_t *src = &d->src, *ddst = &d->dst;
     DNNL_CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training,
                                                   dnnl_convolution_direct, src, &d->w_any, NULL,
-                                                  &d->dst_f32, d->strides, d->pad, d->pad));
+                                                  &d->out, d->strides, d->pad, d->pad));
     DNNL_CHECK(dnnl_primitive_desc_create(&pd[0], &cd, attr, engine, NULL));
     pd[1] = pd[2] = NULL;
     if (s->grads == CONV_GRADS_ALL) {
@@ -208,22 +219,21 @@ static void layout_workspace(Plan *p, const_dnnl_primitive_desc_t pd[3], const D
     if (pd[2]) TAKE(off_dw, floats_of(query(pd[2], dnnl_query_diff_weights_md)));
     p->din_floats = (size_t)s->N * s->C_in * s->H * s->W;
     if (pd[1] && !s->din_set) TAKE(off_din, p->din_floats);
-    if (bf16) {
-        TAKE(off_src16, floats_of(&d->src));
-        TAKE(off_ddst16, floats_of(&d->dst));
-    }
+    if (bf16 && !s->src_bf16) TAKE(off_src16, floats_of(&d->src));
+    if (bf16 && pd[2]) TAKE(off_ddst16, floats_of(&d->dst));
 #undef TAKE
     p->total = at;
 }
 
-static void make_calls(Plan *p, const_dnnl_primitive_desc_t pd[3], const Descs *d, int bf16)
+static void make_calls(Plan *p, const_dnnl_primitive_desc_t pd[3], const Descs *d,
+                       const ConvShape *s, int bf16)
 {
     const dnnl_memory_desc_t *sp;
     make_call(&p->fwd, pd[0]);
     sp = query(pd[0], dnnl_query_scratchpad_md);
     arg(&p->fwd, DNNL_ARG_SRC, &d->src);
     arg(&p->fwd, DNNL_ARG_WEIGHTS, query(pd[0], dnnl_query_weights_md));
-    arg(&p->fwd, DNNL_ARG_DST, &d->dst_f32);
+    arg(&p->fwd, DNNL_ARG_DST, &d->out);
     arg(&p->fwd, DNNL_ARG_SCRATCHPAD, sp);
     make_reorder(&p->w_to_fwd, &d->w_user, query(pd[0], dnnl_query_weights_md), 0);
     if (pd[1]) {
@@ -242,10 +252,8 @@ static void make_calls(Plan *p, const_dnnl_primitive_desc_t pd[3], const Descs *
         arg(&p->bwd_w, DNNL_ARG_SCRATCHPAD, query(pd[2], dnnl_query_scratchpad_md));
         make_reorder(&p->dw_to_user, query(pd[2], dnnl_query_diff_weights_md), &d->w_user, 1);
     }
-    if (bf16) {
-        make_reorder(&p->src_bf16, &d->src_f32, &d->src, 0);
-        make_reorder(&p->ddst_bf16, &d->dst_f32, &d->dst, 0);
-    }
+    if (bf16 && !s->src_bf16) make_reorder(&p->src_bf16, &d->src_f32, &d->src, 0);
+    if (bf16 && pd[2]) make_reorder(&p->ddst_bf16, &d->dst_f32, &d->dst, 0);
 }
 
 ClftStatus conv2d_plan_dnnl(ConvShape *s)
@@ -255,6 +263,8 @@ ClftStatus conv2d_plan_dnnl(ConvShape *s)
         if (dnnl_open(&fp32) != CLFT_OK) return CLFT_ERR_VALUE;
     }
     const int bf16 = precision == PRECISION_BF16;
+    if (!bf16 && (s->src_bf16 || s->dst_bf16))
+        clft_die("internal error: a bf16-stored convolution in an fp32 run");
     const dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
     Plan *p = xcalloc(1, sizeof *p);
     Descs d;
@@ -262,7 +272,7 @@ ClftStatus conv2d_plan_dnnl(ConvShape *s)
     dnnl_primitive_desc_t pd[3];
     make_pds(pd, &d, s);
     layout_workspace(p, (const_dnnl_primitive_desc_t *)pd, &d, s, bf16);
-    make_calls(p, (const_dnnl_primitive_desc_t *)pd, &d, bf16);
+    make_calls(p, (const_dnnl_primitive_desc_t *)pd, &d, s, bf16);
     for (int i = 0; i < 3; i++)
         if (pd[i]) dnnl_primitive_desc_destroy(pd[i]);
     s->plan = p;
@@ -313,10 +323,12 @@ void conv2d_backward_dnnl(float *din, float *dweight, const float *dout, const f
     Plan *p = s->plan;
     float *sp = ws;
     const void *src = in, *ddst = dout;
-    if (p->src_bf16.prim) { /* bf16 copies of this step's input and output gradient */
+    if (p->src_bf16.prim) { /* a bf16 copy of an fp32 input */
         run(&p->src_bf16, (void *const[]){(void *)in, ws + p->off_src16});
-        run(&p->ddst_bf16, (void *const[]){(void *)dout, ws + p->off_ddst16});
         src = ws + p->off_src16;
+    }
+    if (p->ddst_bf16.prim) { /* and of the output gradient */
+        run(&p->ddst_bf16, (void *const[]){(void *)dout, ws + p->off_ddst16});
         ddst = ws + p->off_ddst16;
     }
     float *dw = ws + p->off_dw;

@@ -1,5 +1,7 @@
 /* elementwise.c — relu, row-wise L2 normalisation, the residual add, y += x and zeroing (CPU).
  *
+ * The residual join also in bf16 storage (core/nn/nn.h "bf16 storage").
+ *
  * Reference: torch.relu (gradient 0 at 0: din += dout where out > 0), torch.nn.functional.normalize
  * (x / max(||x||₂, eps), eps = 1e-12; below eps the divisor is the constant eps).
  */
@@ -87,6 +89,29 @@ void add_relu_backward_cpu(float *da, float *db, const float *dout, const float 
 #pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
     for (long i = 0; i < nn; i++) {
         const float g = out[i] > 0.0f ? dout[i] : 0.0f;
+        da[i] = set_a ? g : da[i] + g;
+        db[i] = set_b ? g : db[i] + g;
+    }
+}
+
+/* The join in bf16 storage: the sum of the widened inputs, rounded once. */
+void add_relu_forward_bf16_cpu(uint16_t *y, const uint16_t *a, const uint16_t *b, size_t n)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++) {
+        const float v = bf16_to_f32(a[i]) + bf16_to_f32(b[i]);
+        y[i] = f32_to_bf16(v > 0.0f ? v : 0.0f);
+    }
+}
+
+void add_relu_backward_bf16_cpu(float *da, float *db, const float *dout, const uint16_t *out,
+                                size_t n, int set_a, int set_b)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++) {
+        const float g = bf16_to_f32(out[i]) > 0.0f ? dout[i] : 0.0f;
         da[i] = set_a ? g : da[i] + g;
         db[i] = set_b ? g : db[i] + g;
     }

@@ -1,11 +1,16 @@
 /* nhwc.c — the CPU backend's layout-dependent layers in channels-last layout (core/nn/nn.h
  * "Layout"): batch normalisation (train/eval, split-BN groups, fused ReLU, first-writer
- * gradients), max-pool, global average pool, and the network input's NCHW → NHWC transpose.
+ * gradients), max-pool, global average pool (of fp32 or bf16 storage), and the network input's
+ * NCHW → NHWC transpose.
  * Formulas as core/nn/nn.h and core/backend/ref/layers.c (the spec they are tested against).
  *
  * A (N, C, H, W) tensor is N·HW rows of C contiguous floats; a split-BN group is the contiguous
  * run of (N/G)·HW rows of its samples. Per-channel sums run down the rows with C-wide vector adds,
  * a tile of at most BN_TILE channels at a time (its partial sums live on the stack).
+ *
+ * bf16 storage (BnShape.bf16; core/nn/nn.h): the input and output are bf16, read widened and
+ * written rounded by the same loops (`half`, a constant in each compiled copy); gradients stay
+ * fp32.
  *
  * BN statistics in one pass: with a per-(group, channel) shift K (the group's first row), the
  * shifted sums S1 = Σ(x − K) and S2 = Σ(x − K)² give mean = K + S1/M and the biased variance
@@ -44,6 +49,20 @@ static void thread_rows(size_t r0, size_t n, int t, int T, size_t *lo, size_t *h
 
 /* ---- batch normalisation ---- */
 
+/* Element i of an activation in fp32 or (half) bf16 storage. */
+CPU_INLINE float ld(const void *p, size_t i, int half)
+{
+    return half ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+CPU_INLINE void st(void *p, size_t i, float v, int half)
+{
+    if (half)
+        ((uint16_t *)p)[i] = f32_to_bf16(v);
+    else
+        ((float *)p)[i] = v;
+}
+
 /* The row loops below run down a tile of tc channels; tc = 16, 32, 64 or 128 (every layer of the
  * bench nets) is a compile-time constant in its copy of the body, so the partial sums stay in
  * vector registers (a switch picks the copy; others take the general one). */
@@ -55,20 +74,28 @@ static void thread_rows(size_t r0, size_t n, int t, int T, size_t *lo, size_t *h
     case 128: body(__VA_ARGS__, 128); break;                                                       \
     default: body(__VA_ARGS__, tc); break;                                                         \
     }
+/* The same with the storage (half: bf16) a constant of each copy as well. */
+#define BN_STORAGE(body, half, tc, ...)                                                            \
+    do {                                                                                           \
+        if (half)                                                                                  \
+            BN_WIDTHS(body, tc, __VA_ARGS__, 1)                                                    \
+        else                                                                                       \
+            BN_WIDTHS(body, tc, __VA_ARGS__, 0)                                                    \
+    } while (0)
 
 /* Per channel c of the tile [c0, c0 + tc) of rows [lo, hi) of x: s1 += Σ(x − K), s2 += Σ(x − K)². */
-CPU_INLINE void moment_body(double *s1, double *s2, const float *restrict x, size_t lo, size_t hi,
-                            int C, int c0, const float *restrict K, int tc)
+CPU_INLINE void moment_body(double *s1, double *s2, const void *restrict x, size_t lo, size_t hi,
+                            int C, int c0, const float *restrict K, int half, int tc)
 {
     float a[BN_TILE], b[BN_TILE];
     for (size_t r = lo; r < hi;) {
         const size_t end = r + BN_BLOCK < hi ? r + BN_BLOCK : hi;
         for (int c = 0; c < tc; c++) a[c] = b[c] = 0.0f;
         for (; r < end; r++) {
-            const float *row = x + r * C + c0;
+            const size_t o = r * C + c0;
 #pragma omp simd
             for (int c = 0; c < tc; c++) {
-                const float v = row[c] - K[c];
+                const float v = ld(x, o + c, half) - K[c];
                 a[c] += v;
                 b[c] += v * v;
             }
@@ -77,17 +104,17 @@ CPU_INLINE void moment_body(double *s1, double *s2, const float *restrict x, siz
     }
 }
 
-CPU_KERNEL static void moment_rows(double *s1, double *s2, const float *x, size_t lo, size_t hi,
-                                   int C, int c0, int tc, const float *K)
+CPU_KERNEL static void moment_rows(double *s1, double *s2, const void *x, size_t lo, size_t hi,
+                                   int C, int c0, int tc, const float *K, int half)
 {
-    BN_WIDTHS(moment_body, tc, s1, s2, x, lo, hi, C, c0, K)
+    BN_STORAGE(moment_body, half, tc, s1, s2, x, lo, hi, C, c0, K);
 }
 
 /* Per channel of the tile, over rows [lo, hi): sdy += Σ g and sdyx += Σ g·(x − mean), with g = dy
  * gated by a fused ReLU's output (g = dy where out > 0) when `out` is not NULL. */
 CPU_INLINE void grad_body(double *sdy, double *sdyx, const float *restrict dy,
-                          const float *restrict out, const float *restrict x, size_t lo, size_t hi,
-                          int C, int c0, const float *restrict mean, int tc)
+                          const void *restrict out, const void *restrict x, size_t lo, size_t hi,
+                          int C, int c0, const float *restrict mean, int half, int tc)
 {
     float a[BN_TILE], b[BN_TILE];
     for (size_t r = lo; r < hi;) {
@@ -98,15 +125,15 @@ CPU_INLINE void grad_body(double *sdy, double *sdyx, const float *restrict dy,
             if (out) {
 #pragma omp simd
                 for (int c = 0; c < tc; c++) {
-                    const float g = out[o + c] > 0.0f ? dy[o + c] : 0.0f;
+                    const float g = ld(out, o + c, half) > 0.0f ? dy[o + c] : 0.0f;
                     a[c] += g;
-                    b[c] += g * (x[o + c] - mean[c]);
+                    b[c] += g * (ld(x, o + c, half) - mean[c]);
                 }
             } else {
 #pragma omp simd
                 for (int c = 0; c < tc; c++) {
                     a[c] += dy[o + c];
-                    b[c] += dy[o + c] * (x[o + c] - mean[c]);
+                    b[c] += dy[o + c] * (ld(x, o + c, half) - mean[c]);
                 }
             }
         }
@@ -114,11 +141,11 @@ CPU_INLINE void grad_body(double *sdy, double *sdyx, const float *restrict dy,
     }
 }
 
-CPU_KERNEL static void grad_rows(double *sdy, double *sdyx, const float *dy, const float *out,
-                                 const float *x, size_t lo, size_t hi, int C, int c0, int tc,
-                                 const float *mean)
+CPU_KERNEL static void grad_rows(double *sdy, double *sdyx, const float *dy, const void *out,
+                                 const void *x, size_t lo, size_t hi, int C, int c0, int tc,
+                                 const float *mean, int half)
 {
-    BN_WIDTHS(grad_body, tc, sdy, sdyx, dy, out, x, lo, hi, C, c0, mean)
+    BN_STORAGE(grad_body, half, tc, sdy, sdyx, dy, out, x, lo, hi, C, c0, mean);
 }
 
 /* One parallel region a call: each thread sums its static share of every group's rows into its
@@ -134,10 +161,11 @@ static int groups_per_chunk(int C) { return BN_MAX_GC / C > 0 ? BN_MAX_GC / C : 
 /* Thread t's partial sums over its rows of groups [g0, g1): p[(g − g0)·C + c] (Σ₁) and
  * p[n + (g − g0)·C + c] (Σ₂), n = (g1 − g0)·C. Moments (dy NULL): of x − K with K the group's first
  * row; gradients: Σ g and Σ g (x − mean), g = dy gated by a fused ReLU's out. */
-static void group_sums(double *p, const float *x, const float *dy, const float *out,
+static void group_sums(double *p, const void *x, const float *dy, const void *out,
                        const float *save_mean, const BnShape *s, int g0, int g1, int t, int T)
 {
-    const int C = s->C;
+    const int C = s->C, half = s->bf16;
+    float K[BN_TILE];
     const size_t rows = (size_t)(s->N / s->groups) * s->HW, n = (size_t)(g1 - g0) * C;
     for (size_t i = 0; i < 2 * n; i++) p[i] = 0.0;
     for (int g = g0; g < g1; g++) {
@@ -146,10 +174,14 @@ static void group_sums(double *p, const float *x, const float *dy, const float *
         double *p1 = p + (size_t)(g - g0) * C, *p2 = p1 + n;
         for (int c0 = 0; c0 < C; c0 += BN_TILE) {
             const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
-            if (!dy)
-                moment_rows(p1 + c0, p2 + c0, x, lo, hi, C, c0, tc, x + (size_t)g * rows * C + c0);
-            else
-                grad_rows(p1 + c0, p2 + c0, dy, out, x, lo, hi, C, c0, tc, save_mean + g * C + c0);
+            if (!dy) {
+                for (int c = 0; c < tc; c++)
+                    K[c] = ld(x, (size_t)g * rows * C + c0 + c, half);
+                moment_rows(p1 + c0, p2 + c0, x, lo, hi, C, c0, tc, K, half);
+            } else {
+                grad_rows(p1 + c0, p2 + c0, dy, out, x, lo, hi, C, c0, tc, save_mean + g * C + c0,
+                          half);
+            }
         }
     }
 }
@@ -167,17 +199,18 @@ static void add_parts(double *sum, double *const *parts, int T, size_t m)
 /* From the groups' shifted moments: save_mean / save_rstd, and the running update with the mean
  * over groups of each group's unbiased variance (MoCo's SplitBatchNorm), accumulated per chunk
  * into mean_sum / uvar_sum (C each) and applied after the last chunk. */
-static void finish_moments(float *save_mean, float *save_rstd, const double *sum, const float *in,
+static void finish_moments(float *save_mean, float *save_rstd, const double *sum, const void *in,
                            const BnShape *s, int g0, int g1, double *mean_sum, double *uvar_sum)
 {
     const int C = s->C;
     const size_t rows = (size_t)(s->N / s->groups) * s->HW, n = (size_t)(g1 - g0) * C;
     const double M = (double)rows;
     for (int g = g0; g < g1; g++) {
-        const float *K = in + (size_t)g * rows * C; /* the group's first row */
+        const size_t K = (size_t)g * rows * C; /* the group's first row: the shift */
         for (int c = 0; c < C; c++) {
             const double s1 = sum[(size_t)(g - g0) * C + c], s2 = sum[n + (size_t)(g - g0) * C + c];
-            const double m = s1 / M, v = fmax(s2 / M - m * m, 0.0), mean = K[c] + m;
+            const double m = s1 / M, v = fmax(s2 / M - m * m, 0.0);
+            const double mean = ld(in, K + c, s->bf16) + m;
             save_mean[g * C + c] = (float)mean;
             save_rstd[g * C + c] = (float)(1.0 / sqrt(v + s->eps));
             mean_sum[c] += mean;
@@ -187,30 +220,30 @@ static void finish_moments(float *save_mean, float *save_rstd, const double *sum
 }
 
 /* out = x · a + b (then max(0, ·) with relu) over rows [lo, hi) of the tile. */
-CPU_INLINE void apply_body(float *restrict out, const float *restrict in, size_t lo, size_t hi,
-                           int C, int c0, const float *restrict a, const float *restrict b,
-                           int relu, int tc)
+CPU_INLINE void apply_body(void *restrict out, const void *restrict in, size_t lo, size_t hi, int C,
+                           int c0, const float *restrict a, const float *restrict b, int relu,
+                           int half, int tc)
 {
     for (size_t r = lo; r < hi; r++) {
-        const float *x = in + r * C + c0;
-        float *y = out + r * C + c0;
+        const size_t o = r * C + c0;
         if (relu) {
 #pragma omp simd
             for (int c = 0; c < tc; c++) {
-                const float v = x[c] * a[c] + b[c];
-                y[c] = v > 0.0f ? v : 0.0f;
+                const float v = ld(in, o + c, half) * a[c] + b[c];
+                st(out, o + c, v > 0.0f ? v : 0.0f, half);
             }
         } else {
 #pragma omp simd
-            for (int c = 0; c < tc; c++) y[c] = x[c] * a[c] + b[c];
+            for (int c = 0; c < tc; c++)
+                st(out, o + c, ld(in, o + c, half) * a[c] + b[c], half);
         }
     }
 }
 
-CPU_KERNEL static void bn_apply_rows(float *out, const float *in, size_t lo, size_t hi, int C,
-                                     int c0, int tc, const float *a, const float *b, int relu)
+CPU_KERNEL static void bn_apply_rows(void *out, const void *in, size_t lo, size_t hi, int C, int c0,
+                                     int tc, const float *a, const float *b, int relu, int half)
 {
-    BN_WIDTHS(apply_body, tc, out, in, lo, hi, C, c0, a, b, relu)
+    BN_STORAGE(apply_body, half, tc, out, in, lo, hi, C, c0, a, b, relu);
 }
 
 void batchnorm_forward_nhwc(float *out, float *save_mean, float *save_rstd, const float *in,
@@ -260,7 +293,7 @@ void batchnorm_forward_nhwc(float *out, float *save_mean, float *save_rstd, cons
                         a[c] = gamma[c0 + c] * save_rstd[g * C + c0 + c];
                         b[c] = beta[c0 + c] - save_mean[g * C + c0 + c] * a[c];
                     }
-                    bn_apply_rows(out, in, lo, hi, C, c0, tc, a, b, s->relu);
+                    bn_apply_rows(out, in, lo, hi, C, c0, tc, a, b, s->relu, s->bf16);
                 }
             }
         }
@@ -273,27 +306,29 @@ void batchnorm_forward_nhwc(float *out, float *save_mean, float *save_rstd, cons
 }
 
 /* din over rows [lo, hi) of the tile: k (g − mdy − (x − mean) cx), written or added. */
-CPU_INLINE void din_body(float *restrict din, const float *restrict dy, const float *restrict out,
-                         const float *restrict x, size_t lo, size_t hi, int C, int c0,
+CPU_INLINE void din_body(float *restrict din, const float *restrict dy, const void *restrict out,
+                         const void *restrict x, size_t lo, size_t hi, int C, int c0,
                          const float *restrict k, const float *restrict mdy,
-                         const float *restrict cx, const float *restrict mean, int set, int tc)
+                         const float *restrict cx, const float *restrict mean, int set, int half,
+                         int tc)
 {
     for (size_t r = lo; r < hi; r++) {
         const size_t o = r * C + c0;
 #pragma omp simd
         for (int c = 0; c < tc; c++) {
-            const float g = out && !(out[o + c] > 0.0f) ? 0.0f : dy[o + c];
-            const float d = k[c] * (g - mdy[c] - (x[o + c] - mean[c]) * cx[c]);
+            const float g = out && !(ld(out, o + c, half) > 0.0f) ? 0.0f : dy[o + c];
+            const float d = k[c] * (g - mdy[c] - (ld(x, o + c, half) - mean[c]) * cx[c]);
             din[o + c] = set ? d : din[o + c] + d;
         }
     }
 }
 
-CPU_KERNEL static void bn_din_rows(float *din, const float *dy, const float *out, const float *x,
+CPU_KERNEL static void bn_din_rows(float *din, const float *dy, const void *out, const void *x,
                                    size_t lo, size_t hi, int C, int c0, int tc, const float *k,
-                                   const float *mdy, const float *cx, const float *mean, int set)
+                                   const float *mdy, const float *cx, const float *mean, int set,
+                                   int half)
 {
-    BN_WIDTHS(din_body, tc, din, dy, out, x, lo, hi, C, c0, k, mdy, cx, mean, set)
+    BN_STORAGE(din_body, half, tc, din, dy, out, x, lo, hi, C, c0, k, mdy, cx, mean, set);
 }
 
 void batchnorm_backward_nhwc(float *din, float *dgamma, float *dbeta, const float *dout,
@@ -343,7 +378,7 @@ void batchnorm_backward_nhwc(float *din, float *dgamma, float *dbeta, const floa
                     for (int c0 = 0; c0 < C; c0 += BN_TILE) {
                         const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
                         bn_din_rows(din, dout, out, in, lo, hi, C, c0, tc, k + i + c0, mdy + i + c0,
-                                    cx + i + c0, save_mean + g * C + c0, s->din_set);
+                                    cx + i + c0, save_mean + g * C + c0, s->din_set, s->bf16);
                     }
                 }
 #pragma omp barrier /* the master's next chunk overwrites k, mdy, cx */
@@ -353,23 +388,43 @@ void batchnorm_backward_nhwc(float *din, float *dgamma, float *dbeta, const floa
 
 /* ---- pools ---- */
 
-void maxpool_forward_nhwc(float *out, int *argmax, const float *in, const PoolShape *s)
+/* Max-pool over fp32 or (half) bf16 storage: bf16 compares its widened values (widening keeps the
+ * order) and copies the maximum as it is. */
+CPU_INLINE void maxpool_body(void *out, int *argmax, const void *in, const PoolShape *s, int half)
 {
     const int C = s->C, H = s->H, W = s->W, Ho = s->H_out, Wo = s->W_out;
 #pragma omp parallel for schedule(static)
     for (long p = 0; p < (long)s->N * Ho * Wo; p++) {
         const int n = (int)(p / ((long)Ho * Wo)), oh = (int)(p / Wo % Ho), ow = (int)(p % Wo);
         const int h0 = oh * s->stride - s->pad, w0 = ow * s->stride - s->pad;
-        float *y = out + (size_t)p * C;
-        int *arg = argmax + (size_t)p * C; /* index within the (H, W) plane, per channel */
+        const size_t y = (size_t)p * C;
+        int *arg = argmax + y; /* index within the (H, W) plane, per channel */
         for (int c = 0; c < C; c++) arg[c] = -1;
         for (int ih = h0 < 0 ? 0 : h0; ih < h0 + s->k && ih < H; ih++)
             for (int iw = w0 < 0 ? 0 : w0; iw < w0 + s->k && iw < W; iw++) {
-                const float *x = in + (((size_t)n * H + ih) * W + iw) * C;
-                for (int c = 0; c < C; c++)
-                    if (arg[c] < 0 || x[c] > y[c] || isnan(x[c])) y[c] = x[c], arg[c] = ih * W + iw;
+                const size_t x = (((size_t)n * H + ih) * W + iw) * C;
+                for (int c = 0; c < C; c++) {
+                    const float v = ld(in, x + c, half);
+                    if (arg[c] < 0 || v > ld(out, y + c, half) || isnan(v)) {
+                        if (half)
+                            ((uint16_t *)out)[y + c] = ((const uint16_t *)in)[x + c];
+                        else
+                            ((float *)out)[y + c] = v;
+                        arg[c] = ih * W + iw;
+                    }
+                }
             }
     }
+}
+
+void maxpool_forward_nhwc(float *out, int *argmax, const float *in, const PoolShape *s)
+{
+    maxpool_body(out, argmax, in, s, 0);
+}
+
+void maxpool_forward_bf16_nhwc(uint16_t *out, int *argmax, const uint16_t *in, const PoolShape *s)
+{
+    maxpool_body(out, argmax, in, s, 1);
 }
 
 void maxpool_backward_nhwc(float *din, const float *dout, const int *argmax, const PoolShape *s)
@@ -399,6 +454,26 @@ void avgpool_forward_nhwc(float *out, const float *in, int N, int C, int HW)
                 for (int c = 0; c < tc; c++) sum[c] += x[c];
             }
             for (int c = 0; c < tc; c++) out[(size_t)n * C + c0 + c] = (float)(sum[c] / HW);
+        }
+    }
+}
+
+void avgpool_forward_bf16_nhwc(float *out, const uint16_t *in, int N, int C, int HW)
+{
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < N; n++) {
+        double sum[BN_TILE];
+        for (int c0 = 0; c0 < C; c0 += BN_TILE) {
+            const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
+            for (int c = 0; c < tc; c++)
+                sum[c] = 0.0;
+            for (int i = 0; i < HW; i++) {
+                const uint16_t *x = in + ((size_t)n * HW + i) * C + c0;
+                for (int c = 0; c < tc; c++)
+                    sum[c] += bf16_to_f32(x[c]);
+            }
+            for (int c = 0; c < tc; c++)
+                out[(size_t)n * C + c0 + c] = (float)(sum[c] / HW);
         }
     }
 }

@@ -50,7 +50,8 @@ void synchronize_cpu(void) {}
     .softmax_xent = softmax_xent_cpu, \
     .nonfinite = nonfinite_cpu
 
-/* "cpu": channels-last activations, oneDNN convolutions (fp32 or bf16), OpenBLAS GEMMs. */
+/* "cpu": channels-last activations (bf16 storage in bf16 runs), oneDNN convolutions (fp32 or
+ * bf16), OpenBLAS GEMMs. */
 const Backend backend_cpu = {
     .name = "cpu",
     .summary = "host memory, channels-last, oneDNN convolutions (fp32, bf16), OpenBLAS GEMMs",
@@ -68,6 +69,11 @@ const Backend backend_cpu = {
     .avgpool_forward = avgpool_forward_nhwc,
     .avgpool_backward = avgpool_backward_nhwc,
     .from_nchw = from_nchw_cpu,
+    .bf16_storage = dnnl_bf16_storage,
+    .add_relu_forward_bf16 = add_relu_forward_bf16_cpu,
+    .add_relu_backward_bf16 = add_relu_backward_bf16_cpu,
+    .maxpool_forward_bf16 = maxpool_forward_bf16_nhwc,
+    .avgpool_forward_bf16 = avgpool_forward_bf16_nhwc,
     CPU_SHARED_OPS,
 };
 

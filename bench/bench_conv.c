@@ -11,7 +11,12 @@
  * `--reps` times; the best time counts. To keep the run short, resnet18 is timed on a batch of 64
  * (`--batch18`): GFLOP/s is a rate, so it stands for batch 256 at these GEMM sizes.
  *
+ * At bf16 the kernels are the ones the CPU gets (oneDNN's bf16 primitives with AMX, else its fp32
+ * primitives on bf16-rounded operands: dnnl_conv.c); --bf16-kernels bf16|fp32 forces one, to
+ * compare them.
+ *
  * Usage: bench_conv [--reps R] [--batch18 N] [--batch-small N] [--precision fp32|bf16]
+ *                   [--bf16-kernels bf16|fp32]
  */
 #include <cblas.h>
 #include <stdio.h>
@@ -20,6 +25,7 @@
 
 #include "core/backend/backend.h"
 #include "core/backend/blas.h"
+#include "core/backend/cpu/cpu.h"
 #include "core/common.h"
 #include "core/nn/nn.h"
 #include "core/rng.h"
@@ -170,14 +176,24 @@ static long arg_long(int argc, char **argv, const char *key, long dflt)
 int main(int argc, char **argv)
 {
     blas_setup(argv);
-    const char *prec = "fp32";
-    for (int i = 1; i + 1 < argc; i++)
+    const char *prec = "fp32", *kernels = NULL;
+    for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--precision") == 0) prec = argv[i + 1];
+        if (strcmp(argv[i], "--bf16-kernels") == 0) kernels = argv[i + 1];
+    }
     if (strcmp(prec, "fp32") && strcmp(prec, "bf16"))
         clft_die("bench_conv: --precision %s: fp32 or bf16", prec);
+    if (kernels && strcmp(kernels, "bf16") && strcmp(kernels, "fp32"))
+        clft_die("bench_conv: --bf16-kernels %s: bf16 or fp32", kernels);
     const BackendOptions bo = {.precision = strcmp(prec, "bf16") ? PRECISION_FP32 : PRECISION_BF16};
     be = backend_select("cpu", BACKEND_NEEDS_TRAIN, &bo);
     if (!be) clft_die("bench_conv: %s", clft_last_error());
+    if (kernels) dnnl_set_bf16_native(!strcmp(kernels, "bf16"));
+    if (!strcmp(prec, "bf16"))
+        printf("bf16_kernels=%s (oneDNN's %s primitives%s)\n", dnnl_bf16_native() ? "bf16" : "fp32",
+               dnnl_bf16_native() ? "bf16" : "fp32",
+               dnnl_bf16_native() ? ""
+                                  : " on bf16-rounded operands, the conversions timed with them");
     const int reps = (int)arg_long(argc, argv, "--reps", 2);
     const int b18 = (int)arg_long(argc, argv, "--batch18", 64);
     const int bsmall = (int)arg_long(argc, argv, "--batch-small", 256);

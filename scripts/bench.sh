@@ -23,6 +23,10 @@ run() {
   fi
 }
 run bench_conv
+# bf16 convolutions both ways: oneDNN's bf16 primitives, and its fp32 ones on bf16-rounded operands
+# (what a CPU without AMX gets: core/backend/cpu/dnnl_conv.c)
+run bench_conv --precision bf16 --bf16-kernels bf16
+run bench_conv --precision bf16 --bf16-kernels fp32
 run bench_loader
 run bench_variants
 # clft against PyTorch 2.15 at each precision (bf16: clft --precision bf16 vs torch autocast +

@@ -19,6 +19,7 @@
 #include "core/rng.h"
 
 static const Backend *be;
+static int native_here; /* what dnnl_open chose for this CPU (with AMX: bf16 primitives) */
 
 static uint32_t bits(float f)
 {
@@ -208,56 +209,82 @@ static void test_maxpool(void **state)
 }
 
 /* A convolution reading and writing bf16 storage against the same convolution with an fp32
- * (widened) input and fp32 output, in the same bf16 run. */
-static void conv_case(int C_in, int C_out, int H, int k, int stride)
+ * input and fp32 output, in the same bf16 run, on oneDNN's bf16 primitives (native) and
+ * on its fp32 ones with bf16-rounded operands (emulated, the choice without AMX); then the two
+ * against each other: the same exact bf16 products, summed in fp32 in another order. */
+typedef struct {
+    float *y, *dx, *dw; /* fp32 storage: output, input and weight gradients */
+} ConvResult;
+
+static ConvResult conv_run(int native, ConvShape sf, const uint16_t *xh, const float *xw,
+                           const float *w, const float *dy)
 {
-    ConvShape sf = {.N = 4,
-                    .C_in = C_in,
-                    .H = H,
-                    .W = H,
-                    .C_out = C_out,
-                    .KH = k,
-                    .KW = k,
-                    .stride = stride,
-                    .pad = k / 2,
-                    .grads = CONV_GRADS_ALL,
-                    .din_set = 1};
-    assert_int_equal(conv2d_shape(&sf), 0);
+    dnnl_set_bf16_native(native);
     ConvShape sh = sf;
     sh.src_bf16 = sh.dst_bf16 = 1;
     assert_int_equal(be->conv2d_plan(&sf), CLFT_OK);
     assert_int_equal(be->conv2d_plan(&sh), CLFT_OK);
-    const size_t nx = (size_t)sf.N * C_in * H * H, ny = (size_t)sf.N * C_out * sf.H_out * sf.W_out,
-                 nw = (size_t)C_out * C_in * k * k;
-    const size_t wsn = be->conv2d_workspace_floats(&sf) > be->conv2d_workspace_floats(&sh)
-                           ? be->conv2d_workspace_floats(&sf)
-                           : be->conv2d_workspace_floats(&sh);
-    Rng r;
-    rng_init(&r, 3, RNG_STREAM_DATA, (uint64_t)C_in, (uint64_t)k);
-    uint16_t *xh = xmalloc(nx * 2), *yh = xmalloc(ny * 2);
-    float *xw = xmalloc(nx * 4), *yf = xmalloc(ny * 4), *yw = xmalloc(ny * 4), *w = xmalloc(nw * 4);
-    float *dy = xmalloc(ny * 4), *dx[2] = {xmalloc(nx * 4), xmalloc(nx * 4)};
-    float *dw[2] = {xcalloc(nw, 4), xcalloc(nw, 4)}, *ws = alloc_cpu(wsn * 4);
-    fill(xh, xw, nx, 0.0, 1.0, &r);
-    for (size_t i = 0; i < nw; i++)
-        w[i] = (float)rng_normal(&r);
-    for (size_t i = 0; i < ny; i++)
-        dy[i] = (float)rng_normal(&r);
-    be->conv2d_forward(yf, xw, w, &sf, ws);
+    const size_t nx = (size_t)sf.N * sf.C_in * sf.H * sf.W,
+                 ny = (size_t)sf.N * sf.C_out * sf.H_out * sf.W_out,
+                 nw = (size_t)sf.C_out * sf.C_in * sf.KH * sf.KW;
+    const size_t wf = be->conv2d_workspace_floats(&sf), wh = be->conv2d_workspace_floats(&sh);
+    uint16_t *yh = xmalloc(ny * 2);
+    float *yw = xmalloc(ny * 4), *dx = xmalloc(nx * 4), *dw = xcalloc(nw, 4);
+    float *ws = alloc_cpu((wf > wh ? wf : wh) * 4);
+    ConvResult r = {xmalloc(ny * 4), xmalloc(nx * 4), xcalloc(nw, 4)};
+    be->conv2d_forward(r.y, xw, w, &sf, ws);
     be->conv2d_forward((float *)yh, (const float *)xh, w, &sh, ws);
     for (size_t i = 0; i < ny; i++)
         yw[i] = bf16_to_f32(yh[i]);
     /* one bf16 rounding of the same accumulators: within half a bf16 ulp, 2⁻⁹ relative, plus
      * what a different summation order gives */
-    ASSERT_CLOSE("conv out (bf16 storage)", yw, yf, ny, 4e-3);
-    be->conv2d_backward(dx[0], dw[0], dy, xw, w, &sf, ws);
-    be->conv2d_backward(dx[1], dw[1], dy, (const float *)xh, w, &sh, ws);
-    ASSERT_CLOSE("conv din (bf16 storage)", dx[1], dx[0], nx, 1e-5);
-    ASSERT_CLOSE("conv dweight (bf16 storage)", dw[1], dw[0], nw, 1e-5);
+    ASSERT_CLOSE("conv out (bf16 storage)", yw, r.y, ny, 4e-3);
+    be->conv2d_backward(r.dx, r.dw, dy, xw, w, &sf, ws);
+    be->conv2d_backward(dx, dw, dy, (const float *)xh, w, &sh, ws);
+    ASSERT_CLOSE("conv din (bf16 storage)", dx, r.dx, nx, 1e-5);
+    ASSERT_CLOSE("conv dweight (bf16 storage)", dw, r.dw, nw, 1e-5);
     be->conv2d_unplan(&sf);
     be->conv2d_unplan(&sh);
-    free(xh), free(yh), free(xw), free(yf), free(yw), free(w), free(dy), free(dx[0]), free(dx[1]);
-    free(dw[0]), free(dw[1]), free_cpu(ws);
+    free(yh), free(yw), free(dx), free(dw), free_cpu(ws);
+    return r;
+}
+
+static void conv_case(int C_in, int C_out, int H, int k, int stride)
+{
+    ConvShape s = {.N = 4,
+                   .C_in = C_in,
+                   .H = H,
+                   .W = H,
+                   .C_out = C_out,
+                   .KH = k,
+                   .KW = k,
+                   .stride = stride,
+                   .pad = k / 2,
+                   .grads = CONV_GRADS_ALL,
+                   .din_set = 1};
+    assert_int_equal(conv2d_shape(&s), 0);
+    const size_t nx = (size_t)s.N * C_in * H * H, ny = (size_t)s.N * C_out * s.H_out * s.W_out,
+                 nw = (size_t)C_out * C_in * k * k;
+    Rng r;
+    rng_init(&r, 3, RNG_STREAM_DATA, (uint64_t)C_in, (uint64_t)k);
+    uint16_t *xh = xmalloc(nx * 2);
+    float *xw = xmalloc(nx * 4), *w = xmalloc(nw * 4), *dy = xmalloc(ny * 4);
+    /* an fp32 input with more bits than bf16 keeps: both paths round it to xh first (the same
+     * numbers as xh stored), weights and output gradients likewise */
+    for (size_t i = 0; i < nx; i++) {
+        xw[i] = (float)rng_normal(&r);
+        xh[i] = f32_to_bf16(xw[i]);
+    }
+    for (size_t i = 0; i < nw; i++)
+        w[i] = (float)rng_normal(&r);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = (float)rng_normal(&r);
+    ConvResult nat = conv_run(1, s, xh, xw, w, dy), emu = conv_run(0, s, xh, xw, w, dy);
+    ASSERT_CLOSE("conv out, emulated vs native bf16", emu.y, nat.y, ny, 1e-5);
+    ASSERT_CLOSE("conv din, emulated vs native bf16", emu.dx, nat.dx, nx, 1e-5);
+    ASSERT_CLOSE("conv dweight, emulated vs native bf16", emu.dw, nat.dw, nw, 1e-5);
+    free(nat.y), free(nat.dx), free(nat.dw), free(emu.y), free(emu.dx), free(emu.dw);
+    free(xh), free(xw), free(w), free(dy);
 }
 
 static void test_conv(void **state)
@@ -266,6 +293,8 @@ static void test_conv(void **state)
     conv_case(16, 32, 9, 3, 1);
     conv_case(32, 64, 8, 3, 2);
     conv_case(32, 64, 8, 1, 2);
+    conv_case(3, 16, 8, 3, 1); /* a stem's fp32 input: rounded (emulated) or reordered (native) */
+    dnnl_set_bf16_native(native_here);
 }
 
 /* Counts a model's bf16 activations; asserts the network input, the features and the output fp32.
@@ -350,6 +379,7 @@ int main(void)
         printf("skip: the cpu backend does not open at bf16 here\n");
         return 77;
     }
+    native_here = dnnl_bf16_native();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rounding),      cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_join_and_pool), cmocka_unit_test(test_maxpool),

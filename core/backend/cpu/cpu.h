@@ -83,12 +83,21 @@ void add_relu_forward_bf16_cpu(uint16_t *y, const uint16_t *a, const uint16_t *b
 void add_relu_backward_bf16_cpu(float *da, float *db, const float *dout, const uint16_t *out,
                                 size_t n, int set_a, int set_b);
 void add_inplace_cpu(float *y, const float *x, size_t n);
+/* bf16 conversions: dst = widen(src), dst = narrow(src) (round to nearest even), and dst = src
+ * rounded to bf16 and widened back. */
+void bf16_widen_cpu(float *dst, const uint16_t *src, size_t n);
+void bf16_narrow_cpu(uint16_t *dst, const float *src, size_t n);
+void bf16_round_cpu(float *dst, const float *src, size_t n);
 void zero_cpu(float *y, size_t n);
 
 /* channels-last layers (nhwc.c) and oneDNN convolutions (dnnl_conv.c) of the "cpu" table; the
  * NCHW ones above are the "cpu-im2col" table's */
 ClftStatus dnnl_open(const BackendOptions *opt);
 int dnnl_bf16_storage(void);
+/* bf16 runs: convolutions planned from now on use oneDNN's bf16 primitives (1) or its fp32 ones on
+ * bf16-rounded operands (0); dnnl_open picks 1 where the CPU has AMX. For tests and bench_conv. */
+void dnnl_set_bf16_native(int native);
+int dnnl_bf16_native(void);
 ClftStatus conv2d_plan_dnnl(ConvShape *s);
 void conv2d_unplan_dnnl(ConvShape *s);
 size_t conv2d_workspace_floats_dnnl(const ConvShape *s);

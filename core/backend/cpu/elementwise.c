@@ -117,6 +117,30 @@ void add_relu_backward_bf16_cpu(float *da, float *db, const float *dout, const u
     }
 }
 
+void bf16_widen_cpu(float *dst, const uint16_t *src, size_t n)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
+        dst[i] = bf16_to_f32(src[i]);
+}
+
+void bf16_narrow_cpu(uint16_t *dst, const float *src, size_t n)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
+        dst[i] = f32_to_bf16(src[i]);
+}
+
+void bf16_round_cpu(float *dst, const float *src, size_t n)
+{
+    const long nn = (long)n;
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_ELEMS)
+    for (long i = 0; i < nn; i++)
+        dst[i] = bf16_to_f32(f32_to_bf16(src[i]));
+}
+
 void zero_cpu(float *y, size_t n)
 {
     const int T = n >= PAR_MIN_ELEMS ? nn_threads() : 1;

@@ -19,6 +19,8 @@
  *                   [--bf16-kernels bf16|fp32]
  */
 #include <cblas.h>
+#include <dnnl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,57 @@ static const ConvLayer small_layers[] = {
     {"stage2.down", 32, 28, 64, 1, 2},   {"stage3.conv1", 64, 14, 128, 3, 2},
     {"stage3.conv2", 128, 7, 128, 3, 1}, {"stage3.down", 64, 14, 128, 1, 2},
 };
+
+/* Best-of-reps GFLOP/s of oneDNN's matmul on 2048² × 2048² in fp32 or bf16 (fp32 output): why the
+ * head's GEMMs stay OpenBLAS fp32 in bf16 runs (Debian's OpenBLAS has no bf16 GEMM, and oneDNN's
+ * bf16 one is slower than fp32 on a CPU without AMX). */
+static double dnnl_matmul_gflops(int bf16, int reps)
+{
+    const int n = 2048;
+    dnnl_engine_t eng;
+    dnnl_stream_t st;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success) return NAN;
+    dnnl_stream_create(&st, eng, dnnl_stream_default_flags);
+    const dnnl_dims_t d = {n, n};
+    const dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
+    dnnl_memory_desc_t a, b, c;
+    dnnl_memory_desc_init_by_tag(&a, 2, d, dt, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&b, 2, d, dt, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&c, 2, d, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t prim;
+    double best = NAN;
+    if (dnnl_matmul_desc_init(&md, &a, &b, NULL, &c) == dnnl_success &&
+        dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL) == dnnl_success) {
+        dnnl_primitive_create(&prim, pd);
+        dnnl_memory_t m[3];
+        dnnl_memory_create(&m[0], &a, eng, DNNL_MEMORY_ALLOCATE);
+        dnnl_memory_create(&m[1], &b, eng, DNNL_MEMORY_ALLOCATE);
+        dnnl_memory_create(&m[2], &c, eng, DNNL_MEMORY_ALLOCATE);
+        for (int i = 0; i < 2; i++) { /* zeros: the timing does not depend on the values */
+            void *h;
+            dnnl_memory_get_data_handle(m[i], &h);
+            memset(h, 0, (size_t)n * n * (bf16 ? 2 : 4));
+        }
+        dnnl_exec_arg_t args[3] = {
+            {DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]}, {DNNL_ARG_DST, m[2]}};
+        for (int it = 0; it <= reps; it++) {
+            double t0 = clft_now();
+            dnnl_primitive_execute(prim, st, 3, args);
+            dnnl_stream_wait(st);
+            double g = 2.0 * n * (double)n * n / (clft_now() - t0) / 1e9;
+            if (it > 0 && !(g <= best)) best = g;
+        }
+        for (int i = 0; i < 3; i++)
+            dnnl_memory_destroy(m[i]);
+        dnnl_primitive_destroy(prim);
+        dnnl_primitive_desc_destroy(pd);
+    }
+    dnnl_stream_destroy(st);
+    dnnl_engine_destroy(eng);
+    return best;
+}
 
 /* Best-of-reps square sgemm GFLOP/s over sizes 1024 and 2048. */
 static double sgemm_peak(int reps)
@@ -200,6 +253,9 @@ int main(int argc, char **argv)
     double peak = sgemm_peak(3);
     printf("sgemm_peak threads=%d gflops=%.1f precision=%s core=%s (%s)\n", blas_get_threads(), peak, prec,
            blas_core_name(), blas_core_origin());
+    if (!strcmp(prec, "bf16"))
+        printf("dnnl_matmul n=2048 fp32_gflops=%.1f bf16_gflops=%.1f\n", dnnl_matmul_gflops(0, 3),
+               dnnl_matmul_gflops(1, 3));
     printf("# resnet18 timed at batch %d, small net at batch %d; GFLOP/s are rates, step_ms is "
            "fwd + full bwd scaled to batch 256\n",
            b18, bsmall);

@@ -14,8 +14,8 @@
  *   - memory objects whose data handles are set at each call (no allocation).
  * din: backward-data writes ∂L/∂x. As the first writer of din (s->din_set) it writes straight into
  * it; otherwise into a workspace buffer that is then added to din (one pass).
- * Precision: fp32, or bf16 (PRECISION_BF16): oneDNN's bf16 kernels, accumulating in fp32 (AMX or
- * AVX512-BF16 where the CPU has them), on bf16 operands. In bf16 runs the model keeps the trunk's
+ * Precision: fp32, or bf16 (PRECISION_BF16): where the CPU has AMX, oneDNN's bf16 kernels,
+ * accumulating in fp32, on bf16 operands. In bf16 runs the model keeps the trunk's
  * activations in bf16 (core/nn/nn.h "bf16 storage"): an input with s->src_bf16 is read as it is
  * and an output with s->dst_bf16 written in bf16 by the primitive itself; an fp32 input (the
  * network's) and the fp32 output gradient are converted by reorders into the workspace. Weights,

@@ -222,7 +222,10 @@ static void forest_write(const Forest *f, const char *tmp)
 {
     static const char *const names[2] = {"knn", "linear"};
     char buf[256], file[64];
-    double lo = 0.0, hi = FOREST_PAPER_GAIN;
+    int show_paper = 0; /* the paper's gain is FT's: drawn only beside an FT arm */
+    for (int a = 0; a < f->n_arms; a++)
+        show_paper |= !strncmp(f->arm[a].b, "ft", 2);
+    double lo = 0.0, hi = show_paper ? FOREST_PAPER_GAIN : 0.0;
     for (int p = 0; p < 2; p++) {
         snprintf(file, sizeof file, "forest_%s.dat", names[p]);
         FILE *d = pdata_open(tmp, file);
@@ -242,7 +245,8 @@ static void forest_write(const Forest *f, const char *tmp)
         fprintf(v, "alabel[%d] = ", a + 1), pdata_put_string(v, buf), fputc('\n', v);
         fprintf(v, "acolor[%d] = \"%s\"\n", a + 1, pdata_method_color(f->arm[a].a, f->arm[a].b));
     }
-    fprintf(v, "xlo = %.9g\nxhi = %.9g\npaper_gain = %g\n", lo, hi, FOREST_PAPER_GAIN);
+    fprintf(v, "xlo = %.9g\nxhi = %.9g\npaper_gain = %g\nshow_paper = %d\n", lo, hi,
+            FOREST_PAPER_GAIN, show_paper);
     fclose(v);
 }
 

@@ -109,6 +109,29 @@ static void test_forest_plot(void **state)
     PlotOptions o = {.out_dir = fig, .summary = sum, .quiet = 1};
     if (plot_runs(two_runs, 2, &o) != CLFT_OK) fail_msg("%s", clft_last_error());
     assert_png(fig, "forest.png", 2100, 522); /* 2 methods: 1.74 in */
+    /* the paper's +2.1 is FT's gain: drawn beside FT arms, not beside a precision comparison */
+    for (int ft = 0; ft < 2; ft++) {
+        char text[512], tmp[300], vars[340], line[128];
+        snprintf(text, sizeof text,
+                 "baseline,variant,dataset,protocol,metric,n_seeds,mean,std,ci95,"
+                 "delta_vs_baseline,delta_ci95,p_value,p_holm\n"
+                 "moco_v2,%s,fashion-mnist,knn,top1,3,81.1,0.4,1,0.04,0.57,0.8,0.8\n",
+                 ft ? "ft" : "bf16");
+        write_file(out, "summary.csv", text);
+        snprintf(tmp, sizeof tmp, "%s/data%d", out, ft);
+        assert_int_equal(mkdir(tmp, 0755), 0);
+        int n = 0;
+        assert_int_equal(pdata_forest(sum, tmp, &n), CLFT_OK);
+        assert_int_equal(n, 1);
+        snprintf(vars, sizeof vars, "%s/forest_vars.gp", tmp);
+        FILE *f = fopen(vars, "r");
+        assert_non_null(f);
+        int show = -1;
+        while (fgets(line, sizeof line, f))
+            sscanf(line, "show_paper = %d", &show);
+        fclose(f);
+        assert_int_equal(show, ft);
+    }
     rm_rf(out);
 }
 

@@ -69,8 +69,10 @@ static void *counting_alloc(size_t bytes)
     return backend_find("cpu")->alloc(bytes);
 }
 
-static void run_variant(const char *name)
+static void run_variant_at(const char *name, Precision precision)
 {
+    const BackendOptions bo = {.precision = precision};
+    assert_non_null(backend_select("cpu", BACKEND_NEEDS_TRAIN, &bo)); /* opens oneDNN so */
     Backend counted = *backend_find("cpu");
     counted.alloc = counting_alloc;
     MocoOptions opt = {
@@ -106,8 +108,9 @@ static void run_variant(const char *name)
         moco_step(&mc, x1, x2, &sgd, 0, &res);
         counting = 0;
     }
-    printf("variant %s: %ld allocations by clft, %ld inside OpenBLAS, %ld inside oneDNN, in 3 steps\n",
-           name, n_ours, n_blas, n_dnnl);
+    printf("variant %s (%s): %ld allocations by clft, %ld inside OpenBLAS, %ld inside oneDNN, in 3 "
+           "steps\n",
+           name, precision == PRECISION_BF16 ? "bf16" : "fp32", n_ours, n_blas, n_dnnl);
     if (n_ours != 0) fail_msg("variant %s: %ld heap allocations by clft in 3 steps", name, n_ours);
     if (n_backend_allocs != 0)
         fail_msg("variant %s: %ld backend allocations in 4 steps", name, n_backend_allocs);
@@ -115,6 +118,11 @@ static void run_variant(const char *name)
     free(x2);
     moco_free(&mc);
     variant_release(v, &opt.variant);
+}
+
+static void run_variant(const char *name)
+{
+    run_variant_at(name, PRECISION_FP32);
 }
 
 /* Positive control: the counter sees an allocation made here. */
@@ -147,6 +155,14 @@ static void test_step_mochi_allocates_nothing(void **state)
     run_variant("mochi");
 }
 
+/* bf16: the storage kernels and the convolutions' conversions use the workspace only (last: the
+ * precision is the process's). */
+static void test_step_ft_bf16_allocates_nothing(void **state)
+{
+    (void)state;
+    run_variant_at("ft", PRECISION_BF16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +170,7 @@ int main(void)
         cmocka_unit_test(test_step_none_allocates_nothing),
         cmocka_unit_test(test_step_ft_allocates_nothing),
         cmocka_unit_test(test_step_mochi_allocates_nothing),
+        cmocka_unit_test(test_step_ft_bf16_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,21 @@ CPU_INLINE uint16_t f32_to_bf16(float f)
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+/* Element i of an activation in fp32 or (half) bf16 storage, read widened / written rounded: the
+ * kernels that serve both storages take `half` as a constant of each compiled copy. */
+CPU_INLINE float act_ld(const void *p, size_t i, int half)
+{
+    return half ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
+}
+
+CPU_INLINE void act_st(void *p, size_t i, float v, int half)
+{
+    if (half)
+        ((uint16_t *)p)[i] = f32_to_bf16(v);
+    else
+        ((float *)p)[i] = v;
+}
+
 /* memory: host memory, 64-byte aligned */
 void *alloc_cpu(size_t bytes);
 void free_cpu(void *p);

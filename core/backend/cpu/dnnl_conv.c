@@ -104,8 +104,9 @@ typedef struct {
     int emulate;                 /* bf16 on fp32 primitives (see conv2d_plan_dnnl) */
     /* workspace offsets (floats; the scratchpad at 0) and size */
     size_t off_wf, off_wb, off_dw, off_din, off_src16, off_ddst16, total;
-    size_t off_src32, off_dst32, off_dd32, off_w32; /* emulate: the rounded fp32 operands */
-    size_t din_floats, src_floats, dst_floats, w_floats;
+    size_t off_src32, off_w32, off_out32;    /* emulate: the rounded fp32 operands; out32 holds the
+                                              * forward's fp32 output, then backward's rounded dout */
+    size_t src_floats, dst_floats, w_floats; /* of in (and din), out (and dout), the weights */
 } Plan;
 
 static size_t floats_of(const dnnl_memory_desc_t *md)
@@ -236,19 +237,16 @@ static void layout_workspace(Plan *p, const_dnnl_primitive_desc_t pd[3], const D
     TAKE(off_wf, floats_of(query(pd[0], dnnl_query_weights_md)));
     if (pd[1]) TAKE(off_wb, floats_of(query(pd[1], dnnl_query_weights_md)));
     if (pd[2]) TAKE(off_dw, floats_of(query(pd[2], dnnl_query_diff_weights_md)));
-    p->din_floats = (size_t)s->N * s->C_in * s->H * s->W;
-    if (pd[1] && !s->din_set) TAKE(off_din, p->din_floats);
-    if (bf16 && !s->src_bf16) TAKE(off_src16, floats_of(&d->src));
-    if (bf16 && pd[2]) TAKE(off_ddst16, floats_of(&d->dst));
     p->src_floats = (size_t)s->N * s->C_in * s->H * s->W;
     p->dst_floats = (size_t)s->N * s->C_out * s->H_out * s->W_out;
     p->w_floats = (size_t)s->C_out * s->C_in * s->KH * s->KW;
+    if (pd[1] && !s->din_set) TAKE(off_din, p->src_floats);
+    if (bf16 && !s->src_bf16) TAKE(off_src16, floats_of(&d->src));
+    if (bf16 && pd[2]) TAKE(off_ddst16, floats_of(&d->dst));
     if (p->emulate) {
         TAKE(off_src32, p->src_floats);
         TAKE(off_w32, p->w_floats);
-        /* the forward's fp32 output and the backward's rounded output gradient share room */
-        p->off_dd32 = at;
-        if (s->dst_bf16 || pd[2]) TAKE(off_dst32, p->dst_floats);
+        if (s->dst_bf16 || pd[2]) TAKE(off_out32, p->dst_floats);
     }
 #undef TAKE
     p->total = at;
@@ -356,7 +354,7 @@ static void forward_emulated(Plan *p, float *out, const float *in, const float *
     rounded(src, in, s->src_bf16, p->src_floats);
     bf16_round_cpu(w, weight, p->w_floats);
     run(&p->w_to_fwd, (void *const[]){w, wf});
-    float *dst = s->dst_bf16 ? ws + p->off_dst32 : out;
+    float *dst = s->dst_bf16 ? ws + p->off_out32 : out;
     run(&p->fwd, (void *const[]){src, wf, dst, ws});
     if (s->dst_bf16) bf16_narrow_cpu((uint16_t *)out, dst, p->dst_floats);
 }
@@ -364,7 +362,7 @@ static void forward_emulated(Plan *p, float *out, const float *in, const float *
 static void backward_emulated(Plan *p, float *din, float *dweight, const float *dout,
                               const float *in, const float *weight, const ConvShape *s, float *ws)
 {
-    float *src = ws + p->off_src32, *dd = ws + p->off_dd32, *dw = ws + p->off_dw;
+    float *src = ws + p->off_src32, *dd = ws + p->off_out32, *dw = ws + p->off_dw;
     rounded(src, in, s->src_bf16, p->src_floats);
     bf16_round_cpu(dd, dout, p->dst_floats);
     run(&p->bwd_w, (void *const[]){src, dd, dw, ws});
@@ -376,7 +374,7 @@ static void backward_emulated(Plan *p, float *din, float *dweight, const float *
     run(&p->w_to_bwd, (void *const[]){w, wb});
     float *dx = s->din_set ? din : ws + p->off_din;
     run(&p->bwd_d, (void *const[]){dd, wb, dx, ws});
-    if (!s->din_set) add_inplace_cpu(din, dx, p->din_floats);
+    if (!s->din_set) add_inplace_cpu(din, dx, p->src_floats);
 }
 
 void conv2d_forward_dnnl(float *out, const float *in, const float *weight, const ConvShape *s,
@@ -424,5 +422,5 @@ void conv2d_backward_dnnl(float *din, float *dweight, const float *dout, const f
     run(&p->w_to_bwd, (void *const[]){(void *)weight, wb});
     float *dx = s->din_set ? din : ws + p->off_din;
     run(&p->bwd_d, (void *const[]){(void *)ddst, wb, dx, sp});
-    if (!s->din_set) add_inplace_cpu(din, dx, p->din_floats);
+    if (!s->din_set) add_inplace_cpu(din, dx, p->src_floats);
 }

@@ -49,20 +49,6 @@ static void thread_rows(size_t r0, size_t n, int t, int T, size_t *lo, size_t *h
 
 /* ---- batch normalisation ---- */
 
-/* Element i of an activation in fp32 or (half) bf16 storage. */
-CPU_INLINE float ld(const void *p, size_t i, int half)
-{
-    return half ? bf16_to_f32(((const uint16_t *)p)[i]) : ((const float *)p)[i];
-}
-
-CPU_INLINE void st(void *p, size_t i, float v, int half)
-{
-    if (half)
-        ((uint16_t *)p)[i] = f32_to_bf16(v);
-    else
-        ((float *)p)[i] = v;
-}
-
 /* The row loops below run down a tile of tc channels; tc = 16, 32, 64 or 128 (every layer of the
  * bench nets) is a compile-time constant in its copy of the body, so the partial sums stay in
  * vector registers (a switch picks the copy; others take the general one). */
@@ -95,7 +81,7 @@ CPU_INLINE void moment_body(double *s1, double *s2, const void *restrict x, size
             const size_t o = r * C + c0;
 #pragma omp simd
             for (int c = 0; c < tc; c++) {
-                const float v = ld(x, o + c, half) - K[c];
+                const float v = act_ld(x, o + c, half) - K[c];
                 a[c] += v;
                 b[c] += v * v;
             }
@@ -125,15 +111,15 @@ CPU_INLINE void grad_body(double *sdy, double *sdyx, const float *restrict dy,
             if (out) {
 #pragma omp simd
                 for (int c = 0; c < tc; c++) {
-                    const float g = ld(out, o + c, half) > 0.0f ? dy[o + c] : 0.0f;
+                    const float g = act_ld(out, o + c, half) > 0.0f ? dy[o + c] : 0.0f;
                     a[c] += g;
-                    b[c] += g * (ld(x, o + c, half) - mean[c]);
+                    b[c] += g * (act_ld(x, o + c, half) - mean[c]);
                 }
             } else {
 #pragma omp simd
                 for (int c = 0; c < tc; c++) {
                     a[c] += dy[o + c];
-                    b[c] += dy[o + c] * (ld(x, o + c, half) - mean[c]);
+                    b[c] += dy[o + c] * (act_ld(x, o + c, half) - mean[c]);
                 }
             }
         }
@@ -176,7 +162,7 @@ static void group_sums(double *p, const void *x, const float *dy, const void *ou
             const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
             if (!dy) {
                 for (int c = 0; c < tc; c++)
-                    K[c] = ld(x, (size_t)g * rows * C + c0 + c, half);
+                    K[c] = act_ld(x, (size_t)g * rows * C + c0 + c, half);
                 moment_rows(p1 + c0, p2 + c0, x, lo, hi, C, c0, tc, K, half);
             } else {
                 grad_rows(p1 + c0, p2 + c0, dy, out, x, lo, hi, C, c0, tc, save_mean + g * C + c0,
@@ -210,7 +196,7 @@ static void finish_moments(float *save_mean, float *save_rstd, const double *sum
         for (int c = 0; c < C; c++) {
             const double s1 = sum[(size_t)(g - g0) * C + c], s2 = sum[n + (size_t)(g - g0) * C + c];
             const double m = s1 / M, v = fmax(s2 / M - m * m, 0.0);
-            const double mean = ld(in, K + c, s->bf16) + m;
+            const double mean = act_ld(in, K + c, s->bf16) + m;
             save_mean[g * C + c] = (float)mean;
             save_rstd[g * C + c] = (float)(1.0 / sqrt(v + s->eps));
             mean_sum[c] += mean;
@@ -229,13 +215,13 @@ CPU_INLINE void apply_body(void *restrict out, const void *restrict in, size_t l
         if (relu) {
 #pragma omp simd
             for (int c = 0; c < tc; c++) {
-                const float v = ld(in, o + c, half) * a[c] + b[c];
-                st(out, o + c, v > 0.0f ? v : 0.0f, half);
+                const float v = act_ld(in, o + c, half) * a[c] + b[c];
+                act_st(out, o + c, v > 0.0f ? v : 0.0f, half);
             }
         } else {
 #pragma omp simd
             for (int c = 0; c < tc; c++)
-                st(out, o + c, ld(in, o + c, half) * a[c] + b[c], half);
+                act_st(out, o + c, act_ld(in, o + c, half) * a[c] + b[c], half);
         }
     }
 }
@@ -316,8 +302,8 @@ CPU_INLINE void din_body(float *restrict din, const float *restrict dy, const vo
         const size_t o = r * C + c0;
 #pragma omp simd
         for (int c = 0; c < tc; c++) {
-            const float g = out && !(ld(out, o + c, half) > 0.0f) ? 0.0f : dy[o + c];
-            const float d = k[c] * (g - mdy[c] - (ld(x, o + c, half) - mean[c]) * cx[c]);
+            const float g = out && !(act_ld(out, o + c, half) > 0.0f) ? 0.0f : dy[o + c];
+            const float d = k[c] * (g - mdy[c] - (act_ld(x, o + c, half) - mean[c]) * cx[c]);
             din[o + c] = set ? d : din[o + c] + d;
         }
     }
@@ -404,8 +390,8 @@ CPU_INLINE void maxpool_body(void *out, int *argmax, const void *in, const PoolS
             for (int iw = w0 < 0 ? 0 : w0; iw < w0 + s->k && iw < W; iw++) {
                 const size_t x = (((size_t)n * H + ih) * W + iw) * C;
                 for (int c = 0; c < C; c++) {
-                    const float v = ld(in, x + c, half);
-                    if (arg[c] < 0 || v > ld(out, y + c, half) || isnan(v)) {
+                    const float v = act_ld(in, x + c, half);
+                    if (arg[c] < 0 || v > act_ld(out, y + c, half) || isnan(v)) {
                         if (half)
                             ((uint16_t *)out)[y + c] = ((const uint16_t *)in)[x + c];
                         else
@@ -441,7 +427,8 @@ void maxpool_backward_nhwc(float *din, const float *dout, const int *argmax, con
         }
 }
 
-void avgpool_forward_nhwc(float *out, const float *in, int N, int C, int HW)
+/* Global average pool of fp32 or (half) bf16 storage, summed in double. */
+CPU_INLINE void avgpool_body(float *out, const void *in, int N, int C, int HW, int half)
 {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -450,32 +437,23 @@ void avgpool_forward_nhwc(float *out, const float *in, int N, int C, int HW)
             const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
             for (int c = 0; c < tc; c++) sum[c] = 0.0;
             for (int i = 0; i < HW; i++) {
-                const float *x = in + ((size_t)n * HW + i) * C + c0;
-                for (int c = 0; c < tc; c++) sum[c] += x[c];
+                const size_t x = ((size_t)n * HW + i) * C + c0;
+                for (int c = 0; c < tc; c++)
+                    sum[c] += act_ld(in, x + c, half);
             }
             for (int c = 0; c < tc; c++) out[(size_t)n * C + c0 + c] = (float)(sum[c] / HW);
         }
     }
 }
 
+void avgpool_forward_nhwc(float *out, const float *in, int N, int C, int HW)
+{
+    avgpool_body(out, in, N, C, HW, 0);
+}
+
 void avgpool_forward_bf16_nhwc(float *out, const uint16_t *in, int N, int C, int HW)
 {
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < N; n++) {
-        double sum[BN_TILE];
-        for (int c0 = 0; c0 < C; c0 += BN_TILE) {
-            const int tc = C - c0 < BN_TILE ? C - c0 : BN_TILE;
-            for (int c = 0; c < tc; c++)
-                sum[c] = 0.0;
-            for (int i = 0; i < HW; i++) {
-                const uint16_t *x = in + ((size_t)n * HW + i) * C + c0;
-                for (int c = 0; c < tc; c++)
-                    sum[c] += bf16_to_f32(x[c]);
-            }
-            for (int c = 0; c < tc; c++)
-                out[(size_t)n * C + c0 + c] = (float)(sum[c] / HW);
-        }
-    }
+    avgpool_body(out, in, N, C, HW, 1);
 }
 
 void avgpool_backward_nhwc(float *din, const float *dout, int N, int C, int HW)
